@@ -1,0 +1,69 @@
+//! Command-line interface: global options and one subcommand per job.
+
+use crate::commands;
+use crate::output::Format;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+const ENV_HELP: &str = "\
+Environment (also read from ./.env; variables already set win):
+  DATABASE_URL                  store: a file path, sqlite://PATH or postgres://...
+  FKS_CONFIG                    config file (default ./fks.toml)
+  FKS_SYMBOLS                   symbols, comma-separated (BTCUSDT,ETHUSDT)
+  FKS_BINANCE_BASE_URL          Binance spot REST root (default https://api.binance.com)
+  FKS_BINANCE_FUTURES_BASE_URL  Binance USD-M futures REST root (default https://fapi.binance.com)
+  BINANCE_API_KEY, BINANCE_API_SECRET   credentials for Binance accounts
+  DISCORD_WEBHOOK_URL           enables Discord notifications
+
+Exit codes: 0 success, 1 failed, 2 usage or configuration error, 3 partial, 4 skipped (lock held).";
+
+#[derive(Debug, Parser)]
+#[command(name = "fks", version, about = "Automated crypto trading operations, one job per run", after_help = ENV_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Config file (else $FKS_CONFIG, else ./fks.toml, else built-in defaults).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Database URL: a file path, sqlite://PATH or postgres://... (overrides DATABASE_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub db: Option<String>,
+    /// Output format (default: table on a terminal, JSON otherwise).
+    #[arg(long, global = true, value_enum)]
+    pub format: Option<Format>,
+    /// More logging on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr; no progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// When another run holds the job's lock, wait up to this many seconds instead of skipping.
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub wait: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load Binance public kline dump files (CSV or ZIP) into the store.
+    ImportKlines(commands::import_klines::Args),
+    /// Per symbol and timeframe: candle count, first and last open time, gaps.
+    ListData(commands::list_data::Args),
+    /// Export stored candles as CSV or JSON.
+    Candles(commands::candles::Args),
+    /// Write a commented default fks.toml and create the store.
+    Init(commands::init::Args),
+    /// The run journal: recent runs of every job.
+    Runs(commands::runs::Args),
+    /// Per job: last run, success rate and median duration, overdue jobs.
+    Status(commands::status::Args),
+    /// Print the crontab for the configured schedule.
+    Cron(commands::cron::Args),
+    /// Print shell completions.
+    Completions(commands::completions::Args),
+}

@@ -1,0 +1,51 @@
+//! `fks candles`: export stored candles as CSV or JSON.
+
+use super::Ctx;
+use crate::core::market::{Symbol, Timeframe};
+use crate::core::store::candles;
+use crate::core::time::time_arg;
+use crate::output::Outcome;
+use anyhow::Result;
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    pub symbol: Symbol,
+    #[arg(long)]
+    pub timeframe: Option<Timeframe>,
+    /// First open time (YYYY-MM-DD, RFC 3339 or ms).
+    #[arg(long, value_parser = time_arg)]
+    pub from: Option<i64>,
+    /// Last open time (inclusive).
+    #[arg(long, value_parser = time_arg)]
+    pub to: Option<i64>,
+    /// csv (header open_time,open,high,low,close,volume) or json (an array of objects).
+    #[arg(long = "as", value_enum, default_value = "csv")]
+    pub export: ExportFormat,
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);
+    let rows = candles::range(ctx.store().await?, &args.symbol, tf, args.from, args.to).await?;
+    let mut out = Vec::with_capacity(rows.len() * 80);
+    match args.export {
+        ExportFormat::Csv => {
+            use std::io::Write;
+            writeln!(out, "open_time,open,high,low,close,volume")?;
+            for c in &rows {
+                writeln!(out, "{},{},{},{},{},{}", c.open_time, c.open, c.high, c.low, c.close, c.volume)?;
+            }
+        }
+        ExportFormat::Json => {
+            serde_json::to_writer(&mut out, &rows)?;
+            out.push(b'\n');
+        }
+    }
+    Ok(Outcome::raw(out))
+}

@@ -1,0 +1,259 @@
+//! Subcommands: each file has its clap `Args` and `run(ctx, args) -> Result<Outcome>`.
+
+pub mod candles;
+pub mod completions;
+pub mod cron;
+// pub mod demo;
+pub mod import_klines;
+pub mod init;
+pub mod list_data;
+pub mod runs;
+pub mod status;
+// pub mod sync_market_data;
+
+use crate::cli::{Command, GlobalArgs};
+use crate::core::clock::{Clock, SystemClock};
+use crate::core::config::{ConfigError, Overrides, ProcessEnv, Settings};
+use crate::core::runs::{self as journal, Holder, LockResult};
+use crate::core::store::{Store, StoreUrl};
+use crate::output::{Format, Outcome, Status};
+use anyhow::{Context, Result};
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything a command needs, opened lazily.
+pub struct Ctx {
+    pub settings: Settings,
+    pub format: Format,
+    pub clock: Arc<dyn Clock>,
+    pub global: GlobalArgs,
+    store: tokio::sync::OnceCell<Store>,
+    http: std::sync::OnceLock<reqwest::Client>,
+}
+
+impl Ctx {
+    pub fn new(global: GlobalArgs, settings: Settings, clock: Arc<dyn Clock>) -> Ctx {
+        let format = global
+            .format
+            .unwrap_or(if std::io::stdout().is_terminal() { Format::Table } else { Format::Json });
+        Ctx { settings, format, clock, global, store: Default::default(), http: Default::default() }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The store, opened (and migrated) on first use.
+    pub async fn store(&self) -> Result<&Store> {
+        self.store
+            .get_or_try_init(|| async {
+                let url = StoreUrl::parse(&self.settings.database_url).map_err(|e| ConfigError(format!("{e:#}")))?;
+                Store::open(&url, Duration::from_millis(self.settings.file.store.busy_timeout_ms)).await
+            })
+            .await
+    }
+
+    /// Show progress bars only on an interactive stderr and when not quiet.
+    pub fn progress_enabled(&self) -> bool {
+        !self.global.quiet && std::io::stderr().is_terminal()
+    }
+
+    /// One HTTP client for the run.
+    pub fn http(&self) -> Result<&reqwest::Client> {
+        if let Some(c) = self.http.get() {
+            return Ok(c);
+        }
+        let c = reqwest::Client::builder()
+            .timeout(Duration::from_secs(self.settings.file.exchange.timeout_secs.max(1)))
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("fks/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("build HTTP client")?;
+        Ok(self.http.get_or_init(|| c))
+    }
+}
+
+/// Whether this binary has the subcommand a schedule entry names (`"generate-report --report-type daily"`).
+pub fn implemented(job: &str) -> bool {
+    use clap::CommandFactory;
+    let name = job.split_whitespace().next().unwrap_or(job);
+    crate::cli::Cli::command().find_subcommand(name).is_some()
+}
+
+/// The configured schedule, limited to the jobs this binary has.
+pub fn active_schedule(ctx: &Ctx) -> Vec<(String, String)> {
+    ctx.settings.file.schedule.jobs.iter().filter(|(j, _)| implemented(j)).map(|(a, b)| (a.clone(), b.clone())).collect()
+}
+
+/// Parse-time helper for `--shard K/N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub k: u32,
+    pub n: u32,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let (k, n) = s.split_once('/').ok_or_else(|| format!("--shard {s:?}: expected K/N such as 1/3"))?;
+        let (k, n): (u32, u32) = (
+            k.trim().parse().map_err(|_| format!("--shard {s:?}: K is not a number"))?,
+            n.trim().parse().map_err(|_| format!("--shard {s:?}: N is not a number"))?,
+        );
+        if n == 0 || k == 0 || k > n {
+            return Err(format!("--shard {s:?}: need 1 <= K <= N"));
+        }
+        Ok(Shard { k, n })
+    }
+}
+
+impl Shard {
+    /// Whether this shard owns `key` (stable FNV-1a hash, so every host agrees).
+    pub fn owns(&self, key: &str) -> bool {
+        let mut h: u64 = 0xcbf29ce484222325;
+        for b in key.bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+        (h % self.n as u64) as u32 == self.k - 1
+    }
+
+    pub fn suffix(shard: Option<Shard>) -> String {
+        shard.map(|s| format!("#{}/{}", s.k, s.n)).unwrap_or_default()
+    }
+}
+
+/// Parse args, load settings, run the command; returns the exit code.
+pub async fn main_entry(cli: crate::cli::Cli, argv: Vec<String>) -> u8 {
+    let global = cli.global.clone();
+    let name = command_name(&cli.command);
+    let explicit_format = global.format;
+    let settings = ProcessEnv::load().and_then(|env| {
+        Settings::load(&Overrides { config: global.config.clone(), db: global.db.clone() }, &env)
+    });
+    let settings = match settings {
+        Ok(s) => s,
+        Err(e) => return report_error(name, explicit_format.unwrap_or_else(default_format), &e, global.verbose),
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let ctx = Ctx::new(global, settings, clock);
+    let result = dispatch(&ctx, cli.command, &argv).await;
+    match result {
+        Ok(outcome) => {
+            let bytes = outcome.render(name, ctx.format);
+            write_stdout(&bytes);
+            outcome.status.exit_code()
+        }
+        Err(e) => report_error(name, ctx.format, &e, ctx.global.verbose),
+    }
+}
+
+fn default_format() -> Format {
+    if std::io::stdout().is_terminal() { Format::Table } else { Format::Json }
+}
+
+/// Write to stdout; a closed pipe (`fks ... | head`) is not an error.
+pub fn write_stdout(bytes: &[u8]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes).and_then(|_| out.flush());
+}
+
+/// Print one clear line on stderr (and the JSON object in JSON mode); pick the exit code.
+pub fn report_error(command: &str, format: Format, e: &anyhow::Error, verbose: u8) -> u8 {
+    let config = e.chain().any(|c| c.downcast_ref::<ConfigError>().is_some());
+    let msg = format!("{e:#}");
+    if format == Format::Json {
+        let v = serde_json::json!({"status": "error", "command": command, "error": msg});
+        write_stdout(format!("{v}\n").as_bytes());
+    }
+    eprintln!("error: {msg}");
+    if verbose > 0 {
+        for c in e.chain().skip(1) {
+            eprintln!("  caused by: {c}");
+        }
+    }
+    if config { 2 } else { 1 }
+}
+
+pub fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::ImportKlines(_) => "import-klines",
+        Command::ListData(_) => "list-data",
+        Command::Candles(_) => "candles",
+        Command::Init(_) => "init",
+        Command::Runs(_) => "runs",
+        Command::Status(_) => "status",
+        Command::Cron(_) => "cron",
+        Command::Completions(_) => "completions",
+    }
+}
+
+async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcome> {
+    match command {
+        // SYNC
+        Command::ImportKlines(a) => job(ctx, "import-klines", "import-klines", argv, import_klines::run(ctx, a)).await,
+        Command::ListData(a) => list_data::run(ctx, a).await,
+        Command::Candles(a) => candles::run(ctx, a).await,
+        Command::Init(a) => init::run(ctx, a).await,
+        Command::Runs(a) => runs::run(ctx, a).await,
+        Command::Status(a) => status::run(ctx, a).await,
+        Command::Cron(a) => cron::run(ctx, a).await,
+        Command::Completions(a) => completions::run(a),
+    }
+}
+
+/// Hide credentials that may sit in arguments (database URLs) before they reach the journal.
+fn journal_args(argv: &[String]) -> String {
+    let redacted: Vec<String> = argv.iter().skip(1).map(|a| crate::core::store::redact_url(a)).collect();
+    serde_json::to_string(&redacted).unwrap_or_default()
+}
+
+/// Run a job: take its lock (held → skipped, exit 4), journal the run, return its outcome.
+pub async fn job(
+    ctx: &Ctx,
+    task: &str,
+    lock_name: &str,
+    argv: &[String],
+    work: impl std::future::Future<Output = Result<Outcome>>,
+) -> Result<Outcome> {
+    let store = ctx.store().await?;
+    let me = Holder::current();
+    let ttl_ms = 6 * 3600 * 1000;
+    let deadline = ctx.global.wait.map(|s| std::time::Instant::now() + Duration::from_secs(s));
+    let lock = loop {
+        match journal::try_lock(store, lock_name, ttl_ms, ctx.now_ms(), &me).await? {
+            LockResult::Acquired(l) => break l,
+            LockResult::Held { holder, since_ms } => {
+                if deadline.is_some_and(|d| std::time::Instant::now() < d) {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+                let msg = format!(
+                    "another run of {task} holds its lock ({holder}, since {}); skipped",
+                    crate::core::time::fmt_ms(since_ms)
+                );
+                if !ctx.global.quiet {
+                    eprintln!("{msg}");
+                }
+                let id = journal::start(store, task, &journal_args(argv), ctx.now_ms(), &me).await?;
+                let o = Outcome::new(Status::Skipped, serde_json::json!({"reason": msg}))?;
+                journal::finish(store, id, "skipped", Some(&o.to_json(task).to_string()), None, ctx.now_ms()).await?;
+                return Ok(o);
+            }
+        }
+    };
+    let id = journal::start(store, task, &journal_args(argv), ctx.now_ms(), &me).await?;
+    let res = work.await;
+    let now = ctx.now_ms();
+    let journal = match &res {
+        Ok(o) => journal::finish(store, id, o.status.as_str(), Some(&o.to_json(task).to_string()), None, now).await,
+        Err(e) => journal::finish(store, id, "error", None, Some(&format!("{e:#}")), now).await,
+    };
+    let released = journal::release(store, lock).await;
+    let out = res?;
+    journal.context("record the run in the journal")?;
+    released.context("release the job lock")?;
+    Ok(out)
+}

@@ -1,0 +1,409 @@
+//! Settings: built-in defaults < `fks.toml` < environment (and `.env`) < flags.
+//!
+//! This is the only module that reads the process environment, so tests control
+//! configuration completely.
+
+use crate::core::market::{Symbol, Timeframe};
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Environment variables fks reads (documented in README and `fks --help`).
+pub mod env {
+    pub const CONFIG: &str = "FKS_CONFIG";
+    pub const DATABASE_URL: &str = "DATABASE_URL";
+    pub const SYMBOLS: &str = "FKS_SYMBOLS";
+    pub const BINANCE_BASE_URL: &str = "FKS_BINANCE_BASE_URL";
+    pub const BINANCE_FUTURES_BASE_URL: &str = "FKS_BINANCE_FUTURES_BASE_URL";
+    pub const BINANCE_API_KEY: &str = "BINANCE_API_KEY";
+    pub const BINANCE_API_SECRET: &str = "BINANCE_API_SECRET";
+    pub const DISCORD_WEBHOOK_URL: &str = "DISCORD_WEBHOOK_URL";
+    /// Base delay of retry backoff in milliseconds (tests set 0).
+    pub const RETRY_BASE_DELAY_MS: &str = "FKS_RETRY_BASE_DELAY_MS";
+    /// How long SQLite waits for another writer, in milliseconds.
+    pub const BUSY_TIMEOUT_MS: &str = "FKS_BUSY_TIMEOUT_MS";
+}
+
+/// A secret string: prints as `****` in Debug and Display.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("****")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("****")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("****")
+    }
+}
+
+/// A configuration problem: exits 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// A file path, `sqlite://PATH` or `postgres://...`. Relative paths are beside the config file.
+    pub url: Option<String>,
+    /// How long SQLite waits for another process's write lock, in milliseconds.
+    pub busy_timeout_ms: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { url: None, busy_timeout_ms: 30_000 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MarketConfig {
+    pub symbols: Vec<Symbol>,
+    pub timeframe: Timeframe,
+    /// Candles fetched on the first sync of a pair when no `--since` is given.
+    pub initial_limit: usize,
+    /// A price older than this is flagged stale, in seconds.
+    pub max_price_age_secs: u64,
+}
+
+impl Default for MarketConfig {
+    fn default() -> Self {
+        MarketConfig {
+            symbols: vec![Symbol("BTCUSDT".into()), Symbol("ETHUSDT".into())],
+            timeframe: Timeframe::H1,
+            initial_limit: 500,
+            max_price_age_secs: 3 * 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MarketKind {
+    Spot,
+    Usdm,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExchangeConfig {
+    /// `spot` (api/v3) or `usdm` (USD-M futures, fapi/v1) market data.
+    pub market: MarketKind,
+    pub spot_base_url: String,
+    pub futures_base_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_secret: Option<Secret>,
+    pub recv_window_ms: u64,
+    pub timeout_secs: u64,
+    /// Attempts per request for 5xx and timeouts (429 waits do not count against a ban).
+    pub max_attempts: u32,
+    pub retry_base_delay_ms: u64,
+    /// Requests in flight at once across symbols.
+    pub max_parallel: usize,
+    /// Request weight per minute; fks slows down before reaching it. 0 = exchange default.
+    pub weight_limit: u32,
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        ExchangeConfig {
+            market: MarketKind::Spot,
+            spot_base_url: "https://api.binance.com".into(),
+            futures_base_url: "https://fapi.binance.com".into(),
+            api_key: None,
+            api_secret: None,
+            recv_window_ms: 5000,
+            timeout_secs: 10,
+            max_attempts: 3,
+            retry_base_delay_ms: 500,
+            max_parallel: 4,
+            weight_limit: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleConfig {
+    /// Cron expression per job (five fields). A job missing here is not scheduled.
+    pub jobs: BTreeMap<String, String>,
+    /// Where `fks cron` sends each job's output.
+    pub log_dir: Option<String>,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        let jobs = crate::core::schedule::DEFAULT_SCHEDULE
+            .iter()
+            .map(|(j, c)| (j.to_string(), c.to_string()))
+            .collect();
+        ScheduleConfig { jobs, log_dir: None }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationsConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discord_webhook_url: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TradingConfig {
+    /// Orders are only sent when this is true AND the command has `--execute`.
+    pub enabled: bool,
+    /// Largest notional of one order, in quote currency.
+    pub max_order_notional: rust_decimal::Decimal,
+    /// Largest total notional of one run.
+    pub max_run_notional: rust_decimal::Decimal,
+}
+
+impl Default for TradingConfig {
+    fn default() -> Self {
+        TradingConfig {
+            enabled: false,
+            max_order_notional: rust_decimal::Decimal::from(1000),
+            max_run_notional: rust_decimal::Decimal::from(5000),
+        }
+    }
+}
+
+/// The `fks.toml` file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileConfig {
+    pub store: StoreConfig,
+    pub market: MarketConfig,
+    pub exchange: ExchangeConfig,
+    pub schedule: ScheduleConfig,
+    pub notifications: NotificationsConfig,
+    pub trading: TradingConfig,
+}
+
+/// Resolved settings for one run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub file: FileConfig,
+    /// The config file that was read, if any.
+    pub config_path: Option<PathBuf>,
+    /// Resolved database URL.
+    pub database_url: String,
+}
+
+/// What the command line contributes.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub db: Option<String>,
+}
+
+/// A view of the environment (the process's, plus `.env`), so tests can inject one.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment, with `.env` from the working directory filling what is unset.
+pub struct ProcessEnv {
+    dotenv: BTreeMap<String, String>,
+}
+
+impl ProcessEnv {
+    pub fn load() -> Result<Self> {
+        let mut dotenv = BTreeMap::new();
+        if let Ok(iter) = dotenvy::from_filename_iter(".env") {
+            for item in iter {
+                let (k, v) = item.map_err(|e| ConfigError(format!(".env: {e}")))?;
+                dotenv.insert(k, v);
+            }
+        }
+        Ok(ProcessEnv { dotenv })
+    }
+}
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        #[allow(clippy::disallowed_methods)]
+        std::env::var(name)
+            .ok()
+            .or_else(|| self.dotenv.get(name).cloned())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+impl Env for BTreeMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned().filter(|v| !v.is_empty())
+    }
+}
+
+impl Settings {
+    pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Settings> {
+        let (path, explicit) = match (&ov.config, env.var(env::CONFIG)) {
+            (Some(p), _) => (Some(p.clone()), true),
+            (None, Some(p)) => (Some(PathBuf::from(p)), true),
+            (None, None) => (Some(PathBuf::from("fks.toml")), false),
+        };
+        let (mut file, config_path) = match path {
+            Some(p) if p.exists() => (read_file(&p)?, Some(p)),
+            Some(p) if explicit => {
+                return Err(ConfigError(format!("config file {} does not exist (run `fks init` to create one)", p.display())).into());
+            }
+            _ => (FileConfig::default(), None),
+        };
+        apply_env(&mut file, env)?;
+        let base_dir = config_path
+            .as_ref()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_default();
+        let database_url = match ov.db.clone().or_else(|| env.var(env::DATABASE_URL)) {
+            Some(u) => u,
+            None => match &file.store.url {
+                Some(u) if !u.contains("://") && !u.starts_with("sqlite:") && Path::new(u).is_relative() => {
+                    base_dir.join(u).display().to_string()
+                }
+                Some(u) => u.clone(),
+                None => base_dir.join("fks.db").display().to_string(),
+            },
+        };
+        Ok(Settings { file, config_path, database_url })
+    }
+
+    pub fn symbols(&self) -> &[Symbol] {
+        &self.file.market.symbols
+    }
+}
+
+fn apply_env(file: &mut FileConfig, env: &dyn Env) -> Result<()> {
+    if let Some(s) = env.var(env::SYMBOLS) {
+        file.market.symbols = s
+            .split(',')
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| t.parse::<Symbol>())
+            .collect::<Result<_>>()
+            .map_err(|e| ConfigError(format!("{}: {e:#}", env::SYMBOLS)))?;
+    }
+    if let Some(u) = env.var(env::BINANCE_BASE_URL) {
+        file.exchange.spot_base_url = u;
+    }
+    if let Some(u) = env.var(env::BINANCE_FUTURES_BASE_URL) {
+        file.exchange.futures_base_url = u;
+    }
+    if let Some(k) = env.var(env::BINANCE_API_KEY) {
+        file.exchange.api_key = Some(Secret(k));
+    }
+    if let Some(k) = env.var(env::BINANCE_API_SECRET) {
+        file.exchange.api_secret = Some(Secret(k));
+    }
+    if let Some(u) = env.var(env::DISCORD_WEBHOOK_URL) {
+        file.notifications.discord_webhook_url = Some(Secret(u));
+    }
+    if let Some(v) = env.var(env::RETRY_BASE_DELAY_MS) {
+        file.exchange.retry_base_delay_ms =
+            v.parse().map_err(|_| ConfigError(format!("{}: {v:?} is not a number of milliseconds", env::RETRY_BASE_DELAY_MS)))?;
+    }
+    if let Some(v) = env.var(env::BUSY_TIMEOUT_MS) {
+        file.store.busy_timeout_ms =
+            v.parse().map_err(|_| ConfigError(format!("{}: {v:?} is not a number of milliseconds", env::BUSY_TIMEOUT_MS)))?;
+    }
+    Ok(())
+}
+
+/// Read and parse a config file; errors name the file, line and key.
+pub fn read_file(path: &Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+    parse_config(&text, path)
+}
+
+pub fn parse_config(text: &str, path: &Path) -> Result<FileConfig> {
+    toml::from_str::<FileConfig>(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+            .map(|l| format!(", line {l}"))
+            .unwrap_or_default();
+        let key = e
+            .span()
+            .and_then(|s| text.get(s.clone()))
+            .map(|k| k.trim())
+            .filter(|k| !k.is_empty() && k.len() < 80)
+            .map(|k| format!(" at `{k}`"))
+            .unwrap_or_default();
+        let msg = e.message().trim().replace('\n', " ");
+        anyhow::Error::from(ConfigError(format!("bad config file {}{line}{key}: {msg}", path.display())))
+    })
+    .context("load configuration")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_without_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let ov = Overrides { config: None, db: Some(dir.path().join("x.db").display().to_string()) };
+        let s = Settings::load(&ov, &env(&[])).unwrap();
+        assert_eq!(s.symbols().len(), 2);
+        assert_eq!(s.file.exchange.spot_base_url, "https://api.binance.com");
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fks.toml");
+        std::fs::write(&p, "[market]\nsymbols = [\"ADAUSDT\"]\n[store]\nurl = \"data/a.db\"\n").unwrap();
+        let ov = Overrides { config: Some(p.clone()), db: None };
+        let s = Settings::load(&ov, &env(&[])).unwrap();
+        assert_eq!(s.symbols(), &[Symbol("ADAUSDT".into())]);
+        assert_eq!(s.database_url, dir.path().join("data/a.db").display().to_string());
+        let e = env(&[("FKS_SYMBOLS", "btcusdt, ETHUSDT"), ("DATABASE_URL", "postgres://h/db"), ("BINANCE_API_SECRET", "s3cr3t")]);
+        let s = Settings::load(&ov, &e).unwrap();
+        assert_eq!(s.symbols().len(), 2);
+        assert_eq!(s.database_url, "postgres://h/db");
+        assert!(!format!("{:?}", s).contains("s3cr3t"));
+    }
+
+    #[test]
+    fn bad_config_names_file_line_and_key() {
+        let text = "[market]\ntimeframe = \"1h\"\nsymbolz = [\"BTCUSDT\"]\n";
+        let err = parse_config(text, Path::new("my.toml")).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("my.toml"), "{msg}");
+        assert!(msg.contains("line 3"), "{msg}");
+        assert!(msg.contains("symbolz"), "{msg}");
+        assert!(err.chain().any(|c| c.downcast_ref::<ConfigError>().is_some()));
+    }
+}

@@ -1,0 +1,1 @@
+//! Exchanges: Binance spot and USD-M futures over REST.

@@ -1,0 +1,13 @@
+//! The domain: no knowledge of clap or of how results are printed.
+
+pub mod clock;
+pub mod config;
+pub mod demo_data;
+pub mod exchange;
+pub mod klines_file;
+pub mod market;
+pub mod runs;
+pub mod schedule;
+pub mod store;
+pub mod sync;
+pub mod time;

@@ -1,0 +1,265 @@
+//! Candle storage: bulk upsert that counts inserted / updated rows, range reads, gaps.
+
+use super::{Backend, Row, Store, Tx, Value};
+use crate::core::market::{Candle, Gap, Symbol, Timeframe};
+use crate::vals;
+use anyhow::Result;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct UpsertCounts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+impl std::ops::AddAssign for UpsertCounts {
+    fn add_assign(&mut self, o: Self) {
+        self.inserted += o.inserted;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+    }
+}
+
+const UPSERT_SQL: &str = "INSERT INTO candles (symbol, timeframe, open_time, open, high, low, close, volume) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+     ON CONFLICT (symbol, timeframe, open_time) DO UPDATE SET open = excluded.open, high = excluded.high, \
+     low = excluded.low, close = excluded.close, volume = excluded.volume";
+
+fn same(stored: &[String; 5], c: &Candle) -> bool {
+    let new = [&c.open, &c.high, &c.low, &c.close, &c.volume];
+    stored
+        .iter()
+        .zip(new)
+        .all(|(s, d)| s.parse::<Decimal>().map(|v| v == *d).unwrap_or(false))
+}
+
+/// Insert new candles and update changed ones, inside the caller's transaction.
+/// Candles equal in value to the stored ones are left alone and counted as unchanged.
+pub async fn upsert(tx: &Tx<'_>, symbol: &Symbol, tf: Timeframe, candles: &[Candle]) -> Result<UpsertCounts> {
+    let mut counts = UpsertCounts::default();
+    if candles.is_empty() {
+        return Ok(counts);
+    }
+    let (lo, hi) = candles
+        .iter()
+        .fold((i64::MAX, i64::MIN), |(lo, hi), c| (lo.min(c.open_time), hi.max(c.open_time)));
+    let existing: HashMap<i64, [String; 5]> = tx
+        .query(
+            "SELECT open_time, open, high, low, close, volume FROM candles \
+             WHERE symbol = ? AND timeframe = ? AND open_time BETWEEN ? AND ?",
+            vals![symbol, tf, lo, hi],
+        )
+        .await?
+        .into_iter()
+        .map(|r| Ok((r.int(0)?, [r.text(1)?, r.text(2)?, r.text(3)?, r.text(4)?, r.text(5)?])))
+        .collect::<Result<_>>()?;
+    // Deduplicate within the batch (last one wins) and keep only what must be written.
+    let mut todo: Vec<&Candle> = Vec::with_capacity(candles.len());
+    let mut seen: HashMap<i64, usize> = HashMap::with_capacity(candles.len());
+    for c in candles {
+        match seen.get(&c.open_time) {
+            Some(&i) => todo[i] = c,
+            None => {
+                seen.insert(c.open_time, todo.len());
+                todo.push(c);
+            }
+        }
+    }
+    let mut write: Vec<&Candle> = Vec::with_capacity(todo.len());
+    for c in todo {
+        match existing.get(&c.open_time) {
+            None => {
+                counts.inserted += 1;
+                write.push(c);
+            }
+            Some(s) if same(s, c) => counts.unchanged += 1,
+            Some(_) => {
+                counts.updated += 1;
+                write.push(c);
+            }
+        }
+    }
+    write_rows(tx, symbol, tf, &write).await?;
+    Ok(counts)
+}
+
+async fn write_rows(tx: &Tx<'_>, symbol: &Symbol, tf: Timeframe, rows: &[&Candle]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    match &tx.store().backend {
+        Backend::Sqlite(conn) => {
+            let conn = super::lock(conn)?;
+            let mut st = conn.prepare_cached(UPSERT_SQL).map_err(super::sqlite::describe)?;
+            let (s, t) = (symbol.as_str(), tf.as_str());
+            for c in rows {
+                st.execute(rusqlite::params![
+                    s,
+                    t,
+                    c.open_time,
+                    c.open.to_string(),
+                    c.high.to_string(),
+                    c.low.to_string(),
+                    c.close.to_string(),
+                    c.volume.to_string()
+                ])
+                .map_err(super::sqlite::describe)?;
+            }
+            Ok(())
+        }
+        #[cfg(feature = "postgres")]
+        Backend::Postgres(client) => {
+            if rows.len() < 64 {
+                for c in rows {
+                    tx.exec(
+                        UPSERT_SQL,
+                        vals![symbol, tf, c.open_time, c.open, c.high, c.low, c.close, c.volume],
+                    )
+                    .await?;
+                }
+                return Ok(());
+            }
+            // Bulk: COPY into a temporary table, then one upsert from it.
+            use std::fmt::Write;
+            tx.exec(
+                "CREATE TEMP TABLE IF NOT EXISTS candles_load (LIKE candles INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+                &[],
+            )
+            .await?;
+            let mut buf = String::with_capacity(rows.len() * 96);
+            for c in rows {
+                let _ = writeln!(
+                    buf,
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    symbol, tf, c.open_time, c.open, c.high, c.low, c.close, c.volume
+                );
+            }
+            super::postgres::copy_in_text(
+                client,
+                "candles_load",
+                "symbol, timeframe, open_time, open, high, low, close, volume",
+                buf.as_bytes(),
+            )
+            .await?;
+            tx.exec(
+                "INSERT INTO candles SELECT * FROM candles_load \
+                 ON CONFLICT (symbol, timeframe, open_time) DO UPDATE SET open = excluded.open, high = excluded.high, \
+                 low = excluded.low, close = excluded.close, volume = excluded.volume",
+                &[],
+            )
+            .await?;
+            tx.exec("DELETE FROM candles_load", &[]).await?;
+            Ok(())
+        }
+    }
+}
+
+fn to_candle(r: &Row) -> Result<Candle> {
+    Ok(Candle {
+        open_time: r.int(0)?,
+        open: r.dec(1)?,
+        high: r.dec(2)?,
+        low: r.dec(3)?,
+        close: r.dec(4)?,
+        volume: r.dec(5)?,
+    })
+}
+
+/// Candles in `[from, to]` (inclusive, ms), oldest first.
+pub async fn range(store: &Store, symbol: &Symbol, tf: Timeframe, from: Option<i64>, to: Option<i64>) -> Result<Vec<Candle>> {
+    store
+        .query(
+            "SELECT open_time, open, high, low, close, volume FROM candles \
+             WHERE symbol = ? AND timeframe = ? AND open_time >= ? AND open_time <= ? ORDER BY open_time",
+            vals![symbol, tf, from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX)],
+        )
+        .await?
+        .iter()
+        .map(to_candle)
+        .collect()
+}
+
+/// The newest `n` candles with open time `<= to` (or the newest overall), oldest first.
+pub async fn last_n(store: &Store, symbol: &Symbol, tf: Timeframe, n: usize, to: Option<i64>) -> Result<Vec<Candle>> {
+    let mut v: Vec<Candle> = store
+        .query(
+            "SELECT open_time, open, high, low, close, volume FROM candles \
+             WHERE symbol = ? AND timeframe = ? AND open_time <= ? ORDER BY open_time DESC LIMIT ?",
+            vals![symbol, tf, to.unwrap_or(i64::MAX), n as i64],
+        )
+        .await?
+        .iter()
+        .map(to_candle)
+        .collect::<Result<_>>()?;
+    v.reverse();
+    Ok(v)
+}
+
+/// Open time of the newest stored candle.
+pub async fn last_open_time(store: &Store, symbol: &Symbol, tf: Timeframe) -> Result<Option<i64>> {
+    store
+        .query_one(
+            "SELECT MAX(open_time) FROM candles WHERE symbol = ? AND timeframe = ?",
+            vals![symbol, tf],
+        )
+        .await?
+        .opt_int(0)
+}
+
+/// Missing intervals in the stored series.
+pub async fn gaps(store: &Store, symbol: &Symbol, tf: Timeframe) -> Result<Vec<Gap>> {
+    let step = tf.millis();
+    store
+        .query(
+            "SELECT open_time, next_time FROM (SELECT open_time, LEAD(open_time) OVER (ORDER BY open_time) AS next_time \
+             FROM candles WHERE symbol = ? AND timeframe = ?) AS s WHERE next_time - open_time > ? ORDER BY open_time",
+            vals![symbol, tf, step],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let (a, b) = (r.int(0)?, r.int(1)?);
+            Ok(Gap { from: a + step, to: b - step, missing: ((b - a) / step - 1) as u64 })
+        })
+        .collect()
+}
+
+/// Per symbol and timeframe: count, first and last open time.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesSummary {
+    pub symbol: String,
+    pub timeframe: String,
+    pub candles: i64,
+    pub first_open_time: i64,
+    pub last_open_time: i64,
+}
+
+pub async fn summaries(store: &Store) -> Result<Vec<SeriesSummary>> {
+    store
+        .query(
+            "SELECT symbol, timeframe, COUNT(*), MIN(open_time), MAX(open_time) FROM candles \
+             GROUP BY symbol, timeframe ORDER BY symbol, timeframe",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(SeriesSummary {
+                symbol: r.text(0)?,
+                timeframe: r.text(1)?,
+                candles: r.int(2)?,
+                first_open_time: r.int(3)?,
+                last_open_time: r.int(4)?,
+            })
+        })
+        .collect()
+}
+
+#[allow(dead_code)]
+fn _assert_value_send() {
+    fn is_send<T: Send + Sync>() {}
+    is_send::<Value>();
+}

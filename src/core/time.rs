@@ -1,0 +1,56 @@
+//! Times on the command line: `YYYY-MM-DD`, RFC 3339, or milliseconds since the epoch; UTC.
+
+use anyhow::{Result, bail};
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// Parse a command-line time into ms since the epoch.
+pub fn parse_time(s: &str) -> Result<i64> {
+    let t = s.trim();
+    if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
+        let v: i64 = t.parse()?;
+        // Guard against seconds or microseconds given by mistake.
+        if !(100_000_000_000..=100_000_000_000_000).contains(&v) {
+            bail!("time {t:?}: expected milliseconds since the epoch (13 digits), e.g. 1704067200000");
+        }
+        return Ok(v);
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis());
+    }
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.with_timezone(&Utc).timestamp_millis());
+    }
+    bail!("time {t:?}: use YYYY-MM-DD, RFC 3339 (2024-01-31T12:00:00Z) or milliseconds since the epoch")
+}
+
+/// A clap value parser for times.
+pub fn time_arg(s: &str) -> Result<i64, String> {
+    parse_time(s).map_err(|e| e.to_string())
+}
+
+/// Format ms since the epoch as RFC 3339 (UTC, seconds).
+pub fn fmt_ms(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// Start of the UTC day containing `ms`.
+pub fn day_start(ms: i64) -> i64 {
+    ms - ms.rem_euclid(86_400_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn formats() {
+        assert_eq!(parse_time("2024-01-01").unwrap(), 1_704_067_200_000);
+        assert_eq!(parse_time("2024-01-01T00:00:00Z").unwrap(), 1_704_067_200_000);
+        assert_eq!(parse_time("2024-01-01T02:00:00+02:00").unwrap(), 1_704_067_200_000);
+        assert_eq!(parse_time("1704067200000").unwrap(), 1_704_067_200_000);
+        assert!(parse_time("1704067200").is_err());
+        assert!(parse_time("yesterday").is_err());
+        assert_eq!(fmt_ms(1_704_067_200_000), "2024-01-01T00:00:00Z");
+    }
+}

@@ -1,0 +1,7 @@
+//! fks: automated crypto trading operations, one job per run.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod commands;
+pub mod core;
+pub mod output;

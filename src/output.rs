@@ -1,0 +1,228 @@
+//! Output: one JSON object per run, or a table. Rendering happens here, never in jobs.
+
+use comfy_table::{ContentArrangement, Table, presets};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Json,
+    Table,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Success,
+    Partial,
+    Error,
+    Skipped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Success => "success",
+            Status::Partial => "partial",
+            Status::Error => "error",
+            Status::Skipped => "skipped",
+        }
+    }
+
+    /// Exit code per DESIGN.md.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Status::Success => 0,
+            Status::Error => 1,
+            Status::Partial => 3,
+            Status::Skipped => 4,
+        }
+    }
+
+    /// Status of a run from the statuses of its entities.
+    pub fn combine<'a>(statuses: impl IntoIterator<Item = &'a str>) -> Status {
+        let (mut ok, mut bad) = (0, 0);
+        for s in statuses {
+            match s {
+                "error" => bad += 1,
+                _ => ok += 1,
+            }
+        }
+        match (ok, bad) {
+            (_, 0) => Status::Success,
+            (0, _) => Status::Error,
+            _ => Status::Partial,
+        }
+    }
+}
+
+/// What a command returns: its status and fields, plus optional human renderings.
+#[derive(Debug)]
+pub struct Outcome {
+    pub status: Status,
+    pub body: Map<String, Value>,
+    /// A custom table for `--format table`.
+    pub table: Option<Table>,
+    /// Raw text printed instead of JSON/table (CSV export, completions).
+    pub raw: Option<Vec<u8>>,
+}
+
+impl Outcome {
+    pub fn new(status: Status, report: impl Serialize) -> anyhow::Result<Outcome> {
+        let body = match serde_json::to_value(report)? {
+            Value::Object(m) => m,
+            Value::Null => Map::new(),
+            other => {
+                let mut m = Map::new();
+                m.insert("result".into(), other);
+                m
+            }
+        };
+        Ok(Outcome { status, body, table: None, raw: None })
+    }
+
+    /// Status from `results.*.status`: all fine → success, all error → error, else partial.
+    pub fn from_results(report: impl Serialize) -> anyhow::Result<Outcome> {
+        let mut o = Outcome::new(Status::Success, report)?;
+        if let Some(Value::Object(results)) = o.body.get("results") {
+            o.status = Status::combine(
+                results.values().map(|r| r.get("status").and_then(Value::as_str).unwrap_or("success")),
+            );
+        }
+        Ok(o)
+    }
+
+    pub fn raw(bytes: Vec<u8>) -> Outcome {
+        Outcome { status: Status::Success, body: Map::new(), table: None, raw: Some(bytes) }
+    }
+
+    pub fn with_table(mut self, t: Table) -> Self {
+        self.table = Some(t);
+        self
+    }
+
+    /// The JSON object printed for this run.
+    pub fn to_json(&self, command: &str) -> Value {
+        let mut m = Map::new();
+        m.insert("status".into(), Value::String(self.status.as_str().into()));
+        m.insert("command".into(), Value::String(command.into()));
+        for (k, v) in &self.body {
+            if k != "status" && k != "command" {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        Value::Object(m)
+    }
+
+    pub fn render(&self, command: &str, format: Format) -> Vec<u8> {
+        if let Some(raw) = &self.raw {
+            return raw.clone();
+        }
+        match format {
+            Format::Json => {
+                let mut s = serde_json::to_string(&self.to_json(command)).unwrap_or_else(|_| "{}".into());
+                s.push('\n');
+                s.into_bytes()
+            }
+            Format::Table => {
+                let mut out = String::new();
+                if let Some(t) = &self.table {
+                    out.push_str(&format!("{command}: {}\n{t}\n", self.status.as_str()));
+                } else {
+                    out.push_str(&generic_table(command, self.status, &self.body));
+                }
+                out.into_bytes()
+            }
+        }
+    }
+}
+
+pub fn new_table() -> Table {
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    t
+}
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Array(a) if a.iter().all(|x| !x.is_object() && !x.is_array()) => {
+            a.iter().map(cell).collect::<Vec<_>>().join(", ")
+        }
+        Value::Array(a) => format!("[{} items]", a.len()),
+        Value::Object(o) => o.iter().map(|(k, v)| format!("{k}={}", cell(v))).collect::<Vec<_>>().join(" "),
+    }
+}
+
+/// A table of rows (objects), columns in first-seen order.
+pub fn rows_table(key_name: Option<&str>, rows: &[(Option<String>, &Map<String, Value>)]) -> Table {
+    let mut cols: Vec<String> = Vec::new();
+    for (_, r) in rows {
+        for (k, v) in r.iter() {
+            if !cols.contains(k) && !(v.is_array() && v.as_array().is_some_and(|a| a.iter().any(Value::is_object))) {
+                cols.push(k.clone());
+            }
+        }
+    }
+    let mut t = new_table();
+    let mut header: Vec<String> = key_name.map(|k| vec![k.to_string()]).unwrap_or_default();
+    header.extend(cols.iter().cloned());
+    t.set_header(header);
+    for (key, r) in rows {
+        let mut line: Vec<String> = key.iter().cloned().collect();
+        line.extend(cols.iter().map(|c| r.get(c).map(cell).unwrap_or_default()));
+        t.add_row(line);
+    }
+    t
+}
+
+fn generic_table(command: &str, status: Status, body: &Map<String, Value>) -> String {
+    let mut out = String::new();
+    let mut kv = new_table();
+    kv.set_header(vec!["field".to_string(), "value".to_string()]);
+    kv.add_row(vec!["status".to_string(), status.as_str().to_string()]);
+    let mut sections = Vec::new();
+    for (k, v) in body {
+        match v {
+            Value::Object(m) if !m.is_empty() && m.values().all(Value::is_object) => sections.push((k, v)),
+            Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_object) => sections.push((k, v)),
+            _ => {
+                kv.add_row(vec![k.clone(), cell(v)]);
+            }
+        }
+    }
+    out.push_str(&format!("{command}\n{kv}\n"));
+    for (name, v) in sections {
+        let t = match v {
+            Value::Object(m) => {
+                let rows: Vec<_> = m.iter().filter_map(|(k, r)| r.as_object().map(|o| (Some(k.clone()), o))).collect();
+                rows_table(Some("name"), &rows)
+            }
+            Value::Array(a) => {
+                let rows: Vec<_> = a.iter().filter_map(|r| r.as_object().map(|o| (None, o))).collect();
+                rows_table(None, &rows)
+            }
+            _ => continue,
+        };
+        out.push_str(&format!("{name}\n{t}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn status_from_results() {
+        let o = Outcome::from_results(serde_json::json!({"results": {"A": {"status": "success"}, "B": {"status": "error"}}})).unwrap();
+        assert_eq!(o.status, Status::Partial);
+        let o = Outcome::from_results(serde_json::json!({"results": {"A": {"status": "error"}}})).unwrap();
+        assert_eq!(o.status, Status::Error);
+        let j = o.to_json("x");
+        assert_eq!(j["status"], "error");
+        assert_eq!(j["command"], "x");
+    }
+}
