@@ -344,23 +344,42 @@ pub fn read_file(path: &Path) -> Result<FileConfig> {
 }
 
 pub fn parse_config(text: &str, path: &Path) -> Result<FileConfig> {
-    toml::from_str::<FileConfig>(text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
-            .map(|l| format!(", line {l}"))
-            .unwrap_or_default();
-        let key = e
-            .span()
-            .and_then(|s| text.get(s.clone()))
-            .map(|k| k.trim())
-            .filter(|k| !k.is_empty() && k.len() < 80)
-            .map(|k| format!(" at `{k}`"))
-            .unwrap_or_default();
-        let msg = e.message().trim().replace('\n', " ");
-        anyhow::Error::from(ConfigError(format!("bad config file {}{line}{key}: {msg}", path.display())))
-    })
-    .context("load configuration")
+    toml::from_str::<FileConfig>(text)
+        .map_err(|e| {
+            let mut place = String::new();
+            if let Some(span) = e.span() {
+                let start = span.start.min(text.len());
+                let line_no = text[..start].matches('\n').count() + 1;
+                place.push_str(&format!(", line {line_no}"));
+                if let Some(key) = key_at(text, line_no) {
+                    place.push_str(&format!(", key `{key}`"));
+                }
+            }
+            let msg = e.message().trim().replace('\n', " ");
+            anyhow::Error::from(ConfigError(format!("bad config file {}{place}: {msg}", path.display())))
+        })
+        .context("load configuration")
+}
+
+/// The dotted key defined on (or containing) a line: `[section]` plus `key =`.
+fn key_at(text: &str, line_no: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let line = lines.get(line_no.checked_sub(1)?)?.trim();
+    let mut section = String::new();
+    for l in lines.iter().take(line_no) {
+        let l = l.trim();
+        if l.starts_with('[') {
+            section = l.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+        }
+    }
+    if line.starts_with('[') {
+        return Some(section);
+    }
+    let key = line.split('=').next()?.trim().trim_matches('"');
+    if key.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    Some(if section.is_empty() { key.to_string() } else { format!("{section}.{key}") })
 }
 
 #[cfg(test)]

@@ -1,0 +1,6 @@
+//! Integration tests: the real `fks` binary against real SQLite files, the real Postgres
+//! server (when FKS_TEST_DATABASE_URL is set) and loopback servers in the services' formats.
+
+mod support;
+
+mod foundation;
