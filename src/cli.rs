@@ -50,12 +50,24 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Fetch OHLCV candles from Binance into the store.
+    SyncMarketData(commands::sync_market_data::Args),
+    /// Snapshot balance, equity, margin and PnL of every active account.
+    SyncAccountBalance(commands::sync_account_balance::Args),
+    /// Mark open positions to the latest price (unrealized PnL, PnL %).
+    UpdatePositions(commands::update_positions::Args),
     /// Load Binance public kline dump files (CSV or ZIP) into the store.
     ImportKlines(commands::import_klines::Args),
     /// Per symbol and timeframe: candle count, first and last open time, gaps.
     ListData(commands::list_data::Args),
     /// Export stored candles as CSV or JSON.
     Candles(commands::candles::Args),
+    /// Manage accounts (paper, binance-spot, binance-futures).
+    Account(commands::account::Args),
+    /// Trade a paper account by hand.
+    Paper(commands::paper::Args),
+    /// Run the whole daily cycle offline on generated data.
+    Demo(commands::demo::Args),
     /// Write a commented default fks.toml and create the store.
     Init(commands::init::Args),
     /// The run journal: recent runs of every job.

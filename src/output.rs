@@ -78,7 +78,12 @@ impl Outcome {
                 m
             }
         };
-        Ok(Outcome { status, body, table: None, raw: None })
+        Ok(Outcome {
+            status,
+            body,
+            table: None,
+            raw: None,
+        })
     }
 
     /// Status from `results.*.status`: all fine → success, all error → error, else partial.
@@ -86,14 +91,21 @@ impl Outcome {
         let mut o = Outcome::new(Status::Success, report)?;
         if let Some(Value::Object(results)) = o.body.get("results") {
             o.status = Status::combine(
-                results.values().map(|r| r.get("status").and_then(Value::as_str).unwrap_or("success")),
+                results
+                    .values()
+                    .map(|r| r.get("status").and_then(Value::as_str).unwrap_or("success")),
             );
         }
         Ok(o)
     }
 
     pub fn raw(bytes: Vec<u8>) -> Outcome {
-        Outcome { status: Status::Success, body: Map::new(), table: None, raw: Some(bytes) }
+        Outcome {
+            status: Status::Success,
+            body: Map::new(),
+            table: None,
+            raw: Some(bytes),
+        }
     }
 
     pub fn with_table(mut self, t: Table) -> Self {
@@ -120,7 +132,8 @@ impl Outcome {
         }
         match format {
             Format::Json => {
-                let mut s = serde_json::to_string(&self.to_json(command)).unwrap_or_else(|_| "{}".into());
+                let mut s =
+                    serde_json::to_string(&self.to_json(command)).unwrap_or_else(|_| "{}".into());
                 s.push('\n');
                 s.into_bytes()
             }
@@ -139,7 +152,8 @@ impl Outcome {
 
 pub fn new_table() -> Table {
     let mut t = Table::new();
-    t.load_style(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    t.load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
     t
 }
 
@@ -153,7 +167,11 @@ fn cell(v: &Value) -> String {
             a.iter().map(cell).collect::<Vec<_>>().join(", ")
         }
         Value::Array(a) => format!("[{} items]", a.len()),
-        Value::Object(o) => o.iter().map(|(k, v)| format!("{k}={}", cell(v))).collect::<Vec<_>>().join(" "),
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, v)| format!("{k}={}", cell(v)))
+            .collect::<Vec<_>>()
+            .join(" "),
     }
 }
 
@@ -162,7 +180,9 @@ pub fn rows_table(key_name: Option<&str>, rows: &[(Option<String>, &Map<String, 
     let mut cols: Vec<String> = Vec::new();
     for (_, r) in rows {
         for (k, v) in r.iter() {
-            if !cols.contains(k) && !(v.is_array() && v.as_array().is_some_and(|a| a.iter().any(Value::is_object))) {
+            if !cols.contains(k)
+                && !(v.is_array() && v.as_array().is_some_and(|a| a.iter().any(Value::is_object)))
+            {
                 cols.push(k.clone());
             }
         }
@@ -187,8 +207,12 @@ fn generic_table(command: &str, status: Status, body: &Map<String, Value>) -> St
     let mut sections = Vec::new();
     for (k, v) in body {
         match v {
-            Value::Object(m) if !m.is_empty() && m.values().all(Value::is_object) => sections.push((k, v)),
-            Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_object) => sections.push((k, v)),
+            Value::Object(m) if !m.is_empty() && m.values().all(Value::is_object) => {
+                sections.push((k, v))
+            }
+            Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_object) => {
+                sections.push((k, v))
+            }
             _ => {
                 kv.add_row(vec![k.clone(), cell(v)]);
             }
@@ -198,11 +222,17 @@ fn generic_table(command: &str, status: Status, body: &Map<String, Value>) -> St
     for (name, v) in sections {
         let t = match v {
             Value::Object(m) => {
-                let rows: Vec<_> = m.iter().filter_map(|(k, r)| r.as_object().map(|o| (Some(k.clone()), o))).collect();
+                let rows: Vec<_> = m
+                    .iter()
+                    .filter_map(|(k, r)| r.as_object().map(|o| (Some(k.clone()), o)))
+                    .collect();
                 rows_table(Some("name"), &rows)
             }
             Value::Array(a) => {
-                let rows: Vec<_> = a.iter().filter_map(|r| r.as_object().map(|o| (None, o))).collect();
+                let rows: Vec<_> = a
+                    .iter()
+                    .filter_map(|r| r.as_object().map(|o| (None, o)))
+                    .collect();
                 rows_table(None, &rows)
             }
             _ => continue,
@@ -217,9 +247,13 @@ mod tests {
     use super::*;
     #[test]
     fn status_from_results() {
-        let o = Outcome::from_results(serde_json::json!({"results": {"A": {"status": "success"}, "B": {"status": "error"}}})).unwrap();
+        let o = Outcome::from_results(
+            serde_json::json!({"results": {"A": {"status": "success"}, "B": {"status": "error"}}}),
+        )
+        .unwrap();
         assert_eq!(o.status, Status::Partial);
-        let o = Outcome::from_results(serde_json::json!({"results": {"A": {"status": "error"}}})).unwrap();
+        let o = Outcome::from_results(serde_json::json!({"results": {"A": {"status": "error"}}}))
+            .unwrap();
         assert_eq!(o.status, Status::Error);
         let j = o.to_json("x");
         assert_eq!(j["status"], "error");

@@ -39,7 +39,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             use std::io::Write;
             writeln!(out, "open_time,open,high,low,close,volume")?;
             for c in &rows {
-                writeln!(out, "{},{},{},{},{},{}", c.open_time, c.open, c.high, c.low, c.close, c.volume)?;
+                writeln!(
+                    out,
+                    "{},{},{},{},{},{}",
+                    c.open_time, c.open, c.high, c.low, c.close, c.volume
+                )?;
             }
         }
         ExportFormat::Json => {

@@ -28,13 +28,19 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     );
     out.push_str(&format!("# logs: {}\n", log_dir.display()));
     for (job, expr) in &ctx.settings.file.schedule.jobs {
-        crate::core::schedule::validate(expr).map_err(|e| ConfigError(format!("schedule.jobs.{job}: {e}")))?;
+        crate::core::schedule::validate(expr)
+            .map_err(|e| ConfigError(format!("schedule.jobs.{job}: {e}")))?;
         if !super::implemented(job) {
-            out.push_str(&format!("# {expr} {job}: not available in this version of fks\n"));
+            out.push_str(&format!(
+                "# {expr} {job}: not available in this version of fks\n"
+            ));
             continue;
         }
         let name = job.split_whitespace().collect::<Vec<_>>().join("-");
-        let cfg = config.as_ref().map(|c| format!(" --config {}", shell_quote(&c.display().to_string()))).unwrap_or_default();
+        let cfg = config
+            .as_ref()
+            .map(|c| format!(" --config {}", shell_quote(&c.display().to_string())))
+            .unwrap_or_default();
         out.push_str(&format!(
             "{expr} cd {} && {}{cfg} {job} --format json >> {}/{name}.log 2>&1\n",
             shell_quote(&cwd.display().to_string()),
@@ -46,7 +52,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
 }
 
 fn shell_quote(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:=".contains(c)) {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:=".contains(c))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))

@@ -52,12 +52,25 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         match res {
             Ok((n, c)) => {
                 total += c;
-                results.insert(key, FileResult { status: "success", rows: Some(n), counts: c, error: None });
+                results.insert(
+                    key,
+                    FileResult {
+                        status: "success",
+                        rows: Some(n),
+                        counts: c,
+                        error: None,
+                    },
+                );
             }
             Err(e) => {
                 results.insert(
                     key,
-                    FileResult { status: "error", rows: None, counts: UpsertCounts::default(), error: Some(format!("{e:#}")) },
+                    FileResult {
+                        status: "error",
+                        rows: None,
+                        counts: UpsertCounts::default(),
+                        error: Some(format!("{e:#}")),
+                    },
                 );
             }
         }

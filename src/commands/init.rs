@@ -18,7 +18,11 @@ pub struct Args {
 pub const DEFAULT_CONFIG: &str = include_str!("../../fks.example.toml");
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
-    let path = ctx.global.config.clone().unwrap_or_else(|| PathBuf::from("fks.toml"));
+    let path = ctx
+        .global
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("fks.toml"));
     let existed = path.exists();
     if existed && !args.force {
         return Err(ConfigError(format!(
@@ -37,10 +41,18 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let url = if ctx.global.db.is_some() || ctx.settings.config_path.is_some() {
         ctx.settings.database_url.clone()
     } else {
-        path.parent().unwrap_or(std::path::Path::new("")).join("fks.db").display().to_string()
+        path.parent()
+            .unwrap_or(std::path::Path::new(""))
+            .join("fks.db")
+            .display()
+            .to_string()
     };
     let store_url = StoreUrl::parse(&url).map_err(|e| ConfigError(format!("{e:#}")))?;
-    Store::open(&store_url, std::time::Duration::from_millis(ctx.settings.file.store.busy_timeout_ms)).await?;
+    Store::open(
+        &store_url,
+        std::time::Duration::from_millis(ctx.settings.file.store.busy_timeout_ms),
+    )
+    .await?;
     Outcome::new(
         Status::Success,
         serde_json::json!({

@@ -14,7 +14,15 @@ pub async fn run(ctx: &Ctx, _args: Args) -> Result<Outcome> {
     let store = ctx.store().await?;
     let mut series = Vec::new();
     let mut t = new_table();
-    t.set_header(vec!["symbol", "timeframe", "candles", "first", "last", "gaps", "missing"]);
+    t.set_header(vec![
+        "symbol",
+        "timeframe",
+        "candles",
+        "first",
+        "last",
+        "gaps",
+        "missing",
+    ]);
     for s in candles::summaries(store).await? {
         let tf: Timeframe = s.timeframe.parse()?;
         let sym = s.symbol.parse()?;

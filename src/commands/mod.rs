@@ -1,19 +1,25 @@
 //! Subcommands: each file has its clap `Args` and `run(ctx, args) -> Result<Outcome>`.
 
+pub mod account;
 pub mod candles;
 pub mod completions;
 pub mod cron;
-// pub mod demo;
+pub mod demo;
 pub mod import_klines;
 pub mod init;
 pub mod list_data;
+pub mod paper;
 pub mod runs;
 pub mod status;
-// pub mod sync_market_data;
+pub mod sync_account_balance;
+pub mod sync_market_data;
+pub mod update_positions;
 
 use crate::cli::{Command, GlobalArgs};
 use crate::core::clock::{Clock, SystemClock};
 use crate::core::config::{ConfigError, Overrides, ProcessEnv, Settings};
+use crate::core::exchange::Market;
+use crate::core::exchange::binance::{BinanceClient, BinanceConfig};
 use crate::core::runs::{self as journal, Holder, LockResult};
 use crate::core::store::{Store, StoreUrl};
 use crate::output::{Format, Outcome, Status};
@@ -28,16 +34,132 @@ pub struct Ctx {
     pub format: Format,
     pub clock: Arc<dyn Clock>,
     pub global: GlobalArgs,
+    env: Arc<dyn crate::core::config::Env + Send + Sync>,
     store: tokio::sync::OnceCell<Store>,
     http: std::sync::OnceLock<reqwest::Client>,
+    binance: std::sync::Mutex<std::collections::HashMap<(Market, String), BinanceClient>>,
 }
 
 impl Ctx {
-    pub fn new(global: GlobalArgs, settings: Settings, clock: Arc<dyn Clock>) -> Ctx {
-        let format = global
-            .format
-            .unwrap_or(if std::io::stdout().is_terminal() { Format::Table } else { Format::Json });
-        Ctx { settings, format, clock, global, store: Default::default(), http: Default::default() }
+    pub fn new(
+        global: GlobalArgs,
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        env: Arc<dyn crate::core::config::Env + Send + Sync>,
+    ) -> Ctx {
+        let format = global.format.unwrap_or(if std::io::stdout().is_terminal() {
+            Format::Table
+        } else {
+            Format::Json
+        });
+        Ctx {
+            settings,
+            format,
+            clock,
+            global,
+            env,
+            store: Default::default(),
+            http: Default::default(),
+            binance: Default::default(),
+        }
+    }
+
+    fn binance_config(&self, market: Market) -> BinanceConfig {
+        let x = &self.settings.file.exchange;
+        let mut c = BinanceConfig::new(market);
+        c.spot_base_url = x.spot_base_url.trim_end_matches('/').to_string();
+        c.futures_base_url = x.futures_base_url.trim_end_matches('/').to_string();
+        c.recv_window_ms = x.recv_window_ms;
+        c.timeout = Duration::from_secs(x.timeout_secs.max(1));
+        c.max_attempts = x.max_attempts.max(1);
+        c.retry_base_delay = Duration::from_millis(x.retry_base_delay_ms);
+        if x.weight_limit > 0 {
+            c.weight_limit_per_minute = x.weight_limit;
+        }
+        c.max_parallel = x.max_parallel.max(1);
+        c
+    }
+
+    fn binance_cached(
+        &self,
+        market: Market,
+        key: &str,
+        make: impl FnOnce() -> Result<BinanceClient>,
+    ) -> Result<BinanceClient> {
+        let mut map = self
+            .binance
+            .lock()
+            .map_err(|_| anyhow::anyhow!("binance client cache poisoned"))?;
+        if let Some(c) = map.get(&(market, key.to_string())) {
+            return Ok(c.clone());
+        }
+        let c = make()?;
+        map.insert((market, key.to_string()), c.clone());
+        Ok(c)
+    }
+
+    /// The market-data client for the configured market (spot or USD-M futures).
+    pub fn binance_market(&self) -> Result<BinanceClient> {
+        let market = match self.settings.file.exchange.market {
+            crate::core::config::MarketKind::Spot => Market::Spot,
+            crate::core::config::MarketKind::Usdm => Market::UsdM,
+        };
+        self.binance_cached(market, "", || {
+            Ok(BinanceClient::new(self.binance_config(market))?)
+        })
+    }
+
+    /// A signed client for an exchange account; credentials from the account's environment
+    /// variables (default BINANCE_API_KEY / BINANCE_API_SECRET).
+    pub fn binance_for(
+        &self,
+        acct: &crate::core::accounts::Account,
+        market: Market,
+    ) -> Result<BinanceClient> {
+        let key_env = acct
+            .api_key_env
+            .clone()
+            .unwrap_or_else(|| crate::core::config::env::BINANCE_API_KEY.into());
+        let secret_env = acct
+            .api_secret_env
+            .clone()
+            .unwrap_or_else(|| crate::core::config::env::BINANCE_API_SECRET.into());
+        let key = self.env.var(&key_env).or_else(|| {
+            (key_env == crate::core::config::env::BINANCE_API_KEY)
+                .then(|| {
+                    self.settings
+                        .file
+                        .exchange
+                        .api_key
+                        .as_ref()
+                        .map(|s| s.expose().to_string())
+                })
+                .flatten()
+        });
+        let secret = self.env.var(&secret_env).or_else(|| {
+            (secret_env == crate::core::config::env::BINANCE_API_SECRET)
+                .then(|| {
+                    self.settings
+                        .file
+                        .exchange
+                        .api_secret
+                        .as_ref()
+                        .map(|s| s.expose().to_string())
+                })
+                .flatten()
+        });
+        let (Some(key), Some(secret)) = (key, secret) else {
+            anyhow::bail!(
+                "account {} needs its API key and secret in ${key_env} and ${secret_env}",
+                acct.name
+            );
+        };
+        self.binance_cached(market, &format!("{}:{}", acct.id, key_env), || {
+            let cfg = self
+                .binance_config(market)
+                .with_credentials(key, crate::core::exchange::binance::Secret::new(secret));
+            Ok(BinanceClient::new(cfg)?)
+        })
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -48,8 +170,13 @@ impl Ctx {
     pub async fn store(&self) -> Result<&Store> {
         self.store
             .get_or_try_init(|| async {
-                let url = StoreUrl::parse(&self.settings.database_url).map_err(|e| ConfigError(format!("{e:#}")))?;
-                Store::open(&url, Duration::from_millis(self.settings.file.store.busy_timeout_ms)).await
+                let url = StoreUrl::parse(&self.settings.database_url)
+                    .map_err(|e| ConfigError(format!("{e:#}")))?;
+                Store::open(
+                    &url,
+                    Duration::from_millis(self.settings.file.store.busy_timeout_ms),
+                )
+                .await
             })
             .await
     }
@@ -65,7 +192,9 @@ impl Ctx {
             return Ok(c);
         }
         let c = reqwest::Client::builder()
-            .timeout(Duration::from_secs(self.settings.file.exchange.timeout_secs.max(1)))
+            .timeout(Duration::from_secs(
+                self.settings.file.exchange.timeout_secs.max(1),
+            ))
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("fks/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -83,7 +212,14 @@ pub fn implemented(job: &str) -> bool {
 
 /// The configured schedule, limited to the jobs this binary has.
 pub fn active_schedule(ctx: &Ctx) -> Vec<(String, String)> {
-    ctx.settings.file.schedule.jobs.iter().filter(|(j, _)| implemented(j)).map(|(a, b)| (a.clone(), b.clone())).collect()
+    ctx.settings
+        .file
+        .schedule
+        .jobs
+        .iter()
+        .filter(|(j, _)| implemented(j))
+        .map(|(a, b)| (a.clone(), b.clone()))
+        .collect()
 }
 
 /// Parse-time helper for `--shard K/N`.
@@ -96,10 +232,16 @@ pub struct Shard {
 impl std::str::FromStr for Shard {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let (k, n) = s.split_once('/').ok_or_else(|| format!("--shard {s:?}: expected K/N such as 1/3"))?;
+        let (k, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("--shard {s:?}: expected K/N such as 1/3"))?;
         let (k, n): (u32, u32) = (
-            k.trim().parse().map_err(|_| format!("--shard {s:?}: K is not a number"))?,
-            n.trim().parse().map_err(|_| format!("--shard {s:?}: N is not a number"))?,
+            k.trim()
+                .parse()
+                .map_err(|_| format!("--shard {s:?}: K is not a number"))?,
+            n.trim()
+                .parse()
+                .map_err(|_| format!("--shard {s:?}: N is not a number"))?,
         );
         if n == 0 || k == 0 || k > n {
             return Err(format!("--shard {s:?}: need 1 <= K <= N"));
@@ -120,7 +262,9 @@ impl Shard {
     }
 
     pub fn suffix(shard: Option<Shard>) -> String {
-        shard.map(|s| format!("#{}/{}", s.k, s.n)).unwrap_or_default()
+        shard
+            .map(|s| format!("#{}/{}", s.k, s.n))
+            .unwrap_or_default()
     }
 }
 
@@ -129,15 +273,40 @@ pub async fn main_entry(cli: crate::cli::Cli, argv: Vec<String>) -> u8 {
     let global = cli.global.clone();
     let name = command_name(&cli.command);
     let explicit_format = global.format;
-    let settings = ProcessEnv::load().and_then(|env| {
-        Settings::load(&Overrides { config: global.config.clone(), db: global.db.clone() }, &env)
+    let loaded = ProcessEnv::load().and_then(|env| {
+        let s = Settings::load(
+            &Overrides {
+                config: global.config.clone(),
+                db: global.db.clone(),
+            },
+            &env,
+        )?;
+        Ok((s, env))
     });
-    let settings = match settings {
+    let (settings, env) = match loaded {
         Ok(s) => s,
-        Err(e) => return report_error(name, explicit_format.unwrap_or_else(default_format), &e, global.verbose),
+        Err(e) => {
+            return report_error(
+                name,
+                explicit_format.unwrap_or_else(default_format),
+                &e,
+                global.verbose,
+            );
+        }
     };
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let ctx = Ctx::new(global, settings, clock);
+    let clock: Arc<dyn Clock> = match crate::core::clock::from_env(&env) {
+        Ok(Some(c)) => c,
+        Ok(None) => Arc::new(SystemClock),
+        Err(e) => {
+            return report_error(
+                name,
+                explicit_format.unwrap_or_else(default_format),
+                &e,
+                global.verbose,
+            );
+        }
+    };
+    let ctx = Ctx::new(global, settings, clock, Arc::new(env));
     let result = dispatch(&ctx, cli.command, &argv).await;
     match result {
         Ok(outcome) => {
@@ -150,7 +319,11 @@ pub async fn main_entry(cli: crate::cli::Cli, argv: Vec<String>) -> u8 {
 }
 
 fn default_format() -> Format {
-    if std::io::stdout().is_terminal() { Format::Table } else { Format::Json }
+    if std::io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Json
+    }
 }
 
 /// Write to stdout; a closed pipe (`fks ... | head`) is not an error.
@@ -179,10 +352,16 @@ pub fn report_error(command: &str, format: Format, e: &anyhow::Error, verbose: u
 
 pub fn command_name(c: &Command) -> &'static str {
     match c {
+        Command::SyncMarketData(_) => "sync-market-data",
+        Command::SyncAccountBalance(_) => "sync-account-balance",
+        Command::UpdatePositions(_) => "update-positions",
+        Command::Account(_) => "account",
+        Command::Paper(_) => "paper",
         Command::ImportKlines(_) => "import-klines",
         Command::ListData(_) => "list-data",
         Command::Candles(_) => "candles",
         Command::Init(_) => "init",
+        Command::Demo(_) => "demo",
         Command::Runs(_) => "runs",
         Command::Status(_) => "status",
         Command::Cron(_) => "cron",
@@ -192,11 +371,53 @@ pub fn command_name(c: &Command) -> &'static str {
 
 async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcome> {
     match command {
-        // SYNC
-        Command::ImportKlines(a) => job(ctx, "import-klines", "import-klines", argv, import_klines::run(ctx, a)).await,
+        Command::SyncMarketData(a) => {
+            let lock = format!("sync-market-data{}", Shard::suffix(a.shard));
+            job(
+                ctx,
+                "sync-market-data",
+                &lock,
+                argv,
+                sync_market_data::run(ctx, a),
+            )
+            .await
+        }
+        Command::SyncAccountBalance(a) => {
+            job(
+                ctx,
+                "sync-account-balance",
+                "sync-account-balance",
+                argv,
+                sync_account_balance::run(ctx, a),
+            )
+            .await
+        }
+        Command::UpdatePositions(a) => {
+            job(
+                ctx,
+                "update-positions",
+                "update-positions",
+                argv,
+                update_positions::run(ctx, a),
+            )
+            .await
+        }
+        Command::Account(a) => account::run(ctx, a).await,
+        Command::Paper(a) => paper::run(ctx, a).await,
+        Command::ImportKlines(a) => {
+            job(
+                ctx,
+                "import-klines",
+                "import-klines",
+                argv,
+                import_klines::run(ctx, a),
+            )
+            .await
+        }
         Command::ListData(a) => list_data::run(ctx, a).await,
         Command::Candles(a) => candles::run(ctx, a).await,
         Command::Init(a) => init::run(ctx, a).await,
+        Command::Demo(a) => demo::run(ctx, a).await,
         Command::Runs(a) => runs::run(ctx, a).await,
         Command::Status(a) => status::run(ctx, a).await,
         Command::Cron(a) => cron::run(ctx, a).await,
@@ -206,7 +427,11 @@ async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcom
 
 /// Hide credentials that may sit in arguments (database URLs) before they reach the journal.
 fn journal_args(argv: &[String]) -> String {
-    let redacted: Vec<String> = argv.iter().skip(1).map(|a| crate::core::store::redact_url(a)).collect();
+    let redacted: Vec<String> = argv
+        .iter()
+        .skip(1)
+        .map(|a| crate::core::store::redact_url(a))
+        .collect();
     serde_json::to_string(&redacted).unwrap_or_default()
 }
 
@@ -221,7 +446,10 @@ pub async fn job(
     let store = ctx.store().await?;
     let me = Holder::current();
     let ttl_ms = 6 * 3600 * 1000;
-    let deadline = ctx.global.wait.map(|s| std::time::Instant::now() + Duration::from_secs(s));
+    let deadline = ctx
+        .global
+        .wait
+        .map(|s| std::time::Instant::now() + Duration::from_secs(s));
     let lock = loop {
         match journal::try_lock(store, lock_name, ttl_ms, ctx.now_ms(), &me).await? {
             LockResult::Acquired(l) => break l,
@@ -237,9 +465,18 @@ pub async fn job(
                 if !ctx.global.quiet {
                     eprintln!("{msg}");
                 }
-                let id = journal::start(store, task, &journal_args(argv), ctx.now_ms(), &me).await?;
+                let id =
+                    journal::start(store, task, &journal_args(argv), ctx.now_ms(), &me).await?;
                 let o = Outcome::new(Status::Skipped, serde_json::json!({"reason": msg}))?;
-                journal::finish(store, id, "skipped", Some(&o.to_json(task).to_string()), None, ctx.now_ms()).await?;
+                journal::finish(
+                    store,
+                    id,
+                    "skipped",
+                    Some(&o.to_json(task).to_string()),
+                    None,
+                    ctx.now_ms(),
+                )
+                .await?;
                 return Ok(o);
             }
         }
@@ -248,7 +485,17 @@ pub async fn job(
     let res = work.await;
     let now = ctx.now_ms();
     let journal = match &res {
-        Ok(o) => journal::finish(store, id, o.status.as_str(), Some(&o.to_json(task).to_string()), None, now).await,
+        Ok(o) => {
+            journal::finish(
+                store,
+                id,
+                o.status.as_str(),
+                Some(&o.to_json(task).to_string()),
+                None,
+                now,
+            )
+            .await
+        }
         Err(e) => journal::finish(store, id, "error", None, Some(&format!("{e:#}")), now).await,
     };
     let released = journal::release(store, lock).await;

@@ -20,19 +20,33 @@ pub struct Args {
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let store = ctx.store().await?;
-    let rows = runs::list(store, args.task.as_deref(), args.status.as_deref(), args.limit.max(1)).await?;
+    let rows = runs::list(
+        store,
+        args.task.as_deref(),
+        args.status.as_deref(),
+        args.limit.max(1),
+    )
+    .await?;
     let mut t = new_table();
-    t.set_header(vec!["id", "task", "status", "started", "duration", "host:pid", "error"]);
+    t.set_header(vec![
+        "id", "task", "status", "started", "duration", "host:pid", "error",
+    ]);
     for r in &rows {
         t.add_row(vec![
             r.id.to_string(),
             r.task.clone(),
             r.status.clone(),
             fmt_ms(r.started_ms),
-            r.duration_ms.map(|d| format!("{:.1}s", d as f64 / 1000.0)).unwrap_or_else(|| "-".into()),
+            r.duration_ms
+                .map(|d| format!("{:.1}s", d as f64 / 1000.0))
+                .unwrap_or_else(|| "-".into()),
             format!("{}:{}", r.host, r.pid),
             r.error.clone().unwrap_or_default(),
         ]);
     }
-    Ok(Outcome::new(Status::Success, serde_json::json!({ "count": rows.len(), "runs": rows }))?.with_table(t))
+    Ok(Outcome::new(
+        Status::Success,
+        serde_json::json!({ "count": rows.len(), "runs": rows }),
+    )?
+    .with_table(t))
 }

@@ -14,11 +14,28 @@ pub async fn run(ctx: &Ctx, _args: Args) -> Result<Outcome> {
     let store = ctx.store().await?;
     let schedule = super::active_schedule(ctx);
     let jobs = runs::status(store, ctx.now_ms(), &schedule).await?;
-    let overdue: Vec<&String> = jobs.iter().filter(|(_, j)| j.overdue).map(|(k, _)| k).collect();
+    let overdue: Vec<&String> = jobs
+        .iter()
+        .filter(|(_, j)| j.overdue)
+        .map(|(k, _)| k)
+        .collect();
     let pct = |v: Option<f64>| v.map(|p| format!("{p:.0}%")).unwrap_or_else(|| "-".into());
-    let secs = |v: Option<i64>| v.map(|d| format!("{:.1}s", d as f64 / 1000.0)).unwrap_or_else(|| "-".into());
+    let secs = |v: Option<i64>| {
+        v.map(|d| format!("{:.1}s", d as f64 / 1000.0))
+            .unwrap_or_else(|| "-".into())
+    };
     let mut t = new_table();
-    t.set_header(vec!["job", "last run", "last status", "24h runs", "24h ok", "24h median", "7d runs", "7d ok", "overdue"]);
+    t.set_header(vec![
+        "job",
+        "last run",
+        "last status",
+        "24h runs",
+        "24h ok",
+        "24h median",
+        "7d runs",
+        "7d ok",
+        "overdue",
+    ]);
     for (name, j) in &jobs {
         t.add_row(vec![
             name.clone(),
@@ -29,8 +46,16 @@ pub async fn run(ctx: &Ctx, _args: Args) -> Result<Outcome> {
             secs(j.median_duration_ms_24h),
             j.runs_7d.to_string(),
             pct(j.success_rate_7d),
-            if j.overdue { "yes".into() } else { String::new() },
+            if j.overdue {
+                "yes".into()
+            } else {
+                String::new()
+            },
         ]);
     }
-    Ok(Outcome::new(Status::Success, serde_json::json!({ "overdue": overdue, "jobs": jobs }))?.with_table(t))
+    Ok(Outcome::new(
+        Status::Success,
+        serde_json::json!({ "overdue": overdue, "jobs": jobs }),
+    )?
+    .with_table(t))
 }

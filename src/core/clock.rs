@@ -24,3 +24,18 @@ impl Clock for FixedClock {
         self.0
     }
 }
+
+/// `FKS_NOW` (ms since the epoch, a date or RFC 3339) fixes "now" for a run: for replaying a
+/// day, and for tests of daily boundaries.
+pub fn from_env(
+    env: &dyn crate::core::config::Env,
+) -> anyhow::Result<Option<std::sync::Arc<dyn Clock>>> {
+    match env.var("FKS_NOW") {
+        None => Ok(None),
+        Some(v) => {
+            let ms = crate::core::time::parse_time(&v)
+                .map_err(|e| crate::core::config::ConfigError(format!("FKS_NOW: {e}")))?;
+            Ok(Some(std::sync::Arc::new(FixedClock(ms))))
+        }
+    }
+}

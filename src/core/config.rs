@@ -76,7 +76,10 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { url: None, busy_timeout_ms: 30_000 }
+        StoreConfig {
+            url: None,
+            busy_timeout_ms: 30_000,
+        }
     }
 }
 
@@ -164,7 +167,10 @@ impl Default for ScheduleConfig {
             .iter()
             .map(|(j, c)| (j.to_string(), c.to_string()))
             .collect();
-        ScheduleConfig { jobs, log_dir: None }
+        ScheduleConfig {
+            jobs,
+            log_dir: None,
+        }
     }
 }
 
@@ -274,7 +280,11 @@ impl Settings {
         let (mut file, config_path) = match path {
             Some(p) if p.exists() => (read_file(&p)?, Some(p)),
             Some(p) if explicit => {
-                return Err(ConfigError(format!("config file {} does not exist (run `fks init` to create one)", p.display())).into());
+                return Err(ConfigError(format!(
+                    "config file {} does not exist (run `fks init` to create one)",
+                    p.display()
+                ))
+                .into());
             }
             _ => (FileConfig::default(), None),
         };
@@ -286,14 +296,22 @@ impl Settings {
         let database_url = match ov.db.clone().or_else(|| env.var(env::DATABASE_URL)) {
             Some(u) => u,
             None => match &file.store.url {
-                Some(u) if !u.contains("://") && !u.starts_with("sqlite:") && Path::new(u).is_relative() => {
+                Some(u)
+                    if !u.contains("://")
+                        && !u.starts_with("sqlite:")
+                        && Path::new(u).is_relative() =>
+                {
                     base_dir.join(u).display().to_string()
                 }
                 Some(u) => u.clone(),
                 None => base_dir.join("fks.db").display().to_string(),
             },
         };
-        Ok(Settings { file, config_path, database_url })
+        Ok(Settings {
+            file,
+            config_path,
+            database_url,
+        })
     }
 
     pub fn symbols(&self) -> &[Symbol] {
@@ -326,12 +344,20 @@ fn apply_env(file: &mut FileConfig, env: &dyn Env) -> Result<()> {
         file.notifications.discord_webhook_url = Some(Secret(u));
     }
     if let Some(v) = env.var(env::RETRY_BASE_DELAY_MS) {
-        file.exchange.retry_base_delay_ms =
-            v.parse().map_err(|_| ConfigError(format!("{}: {v:?} is not a number of milliseconds", env::RETRY_BASE_DELAY_MS)))?;
+        file.exchange.retry_base_delay_ms = v.parse().map_err(|_| {
+            ConfigError(format!(
+                "{}: {v:?} is not a number of milliseconds",
+                env::RETRY_BASE_DELAY_MS
+            ))
+        })?;
     }
     if let Some(v) = env.var(env::BUSY_TIMEOUT_MS) {
-        file.store.busy_timeout_ms =
-            v.parse().map_err(|_| ConfigError(format!("{}: {v:?} is not a number of milliseconds", env::BUSY_TIMEOUT_MS)))?;
+        file.store.busy_timeout_ms = v.parse().map_err(|_| {
+            ConfigError(format!(
+                "{}: {v:?} is not a number of milliseconds",
+                env::BUSY_TIMEOUT_MS
+            ))
+        })?;
     }
     Ok(())
 }
@@ -356,7 +382,10 @@ pub fn parse_config(text: &str, path: &Path) -> Result<FileConfig> {
                 }
             }
             let msg = e.message().trim().replace('\n', " ");
-            anyhow::Error::from(ConfigError(format!("bad config file {}{place}: {msg}", path.display())))
+            anyhow::Error::from(ConfigError(format!(
+                "bad config file {}{place}: {msg}",
+                path.display()
+            )))
         })
         .context("load configuration")
 }
@@ -379,7 +408,11 @@ fn key_at(text: &str, line_no: usize) -> Option<String> {
     if key.is_empty() || line.starts_with('#') {
         return None;
     }
-    Some(if section.is_empty() { key.to_string() } else { format!("{section}.{key}") })
+    Some(if section.is_empty() {
+        key.to_string()
+    } else {
+        format!("{section}.{key}")
+    })
 }
 
 #[cfg(test)]
@@ -387,13 +420,19 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn defaults_without_file() {
         let dir = tempfile::tempdir().unwrap();
-        let ov = Overrides { config: None, db: Some(dir.path().join("x.db").display().to_string()) };
+        let ov = Overrides {
+            config: None,
+            db: Some(dir.path().join("x.db").display().to_string()),
+        };
         let s = Settings::load(&ov, &env(&[])).unwrap();
         assert_eq!(s.symbols().len(), 2);
         assert_eq!(s.file.exchange.spot_base_url, "https://api.binance.com");
@@ -403,12 +442,26 @@ mod tests {
     fn env_overrides_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("fks.toml");
-        std::fs::write(&p, "[market]\nsymbols = [\"ADAUSDT\"]\n[store]\nurl = \"data/a.db\"\n").unwrap();
-        let ov = Overrides { config: Some(p.clone()), db: None };
+        std::fs::write(
+            &p,
+            "[market]\nsymbols = [\"ADAUSDT\"]\n[store]\nurl = \"data/a.db\"\n",
+        )
+        .unwrap();
+        let ov = Overrides {
+            config: Some(p.clone()),
+            db: None,
+        };
         let s = Settings::load(&ov, &env(&[])).unwrap();
         assert_eq!(s.symbols(), &[Symbol("ADAUSDT".into())]);
-        assert_eq!(s.database_url, dir.path().join("data/a.db").display().to_string());
-        let e = env(&[("FKS_SYMBOLS", "btcusdt, ETHUSDT"), ("DATABASE_URL", "postgres://h/db"), ("BINANCE_API_SECRET", "s3cr3t")]);
+        assert_eq!(
+            s.database_url,
+            dir.path().join("data/a.db").display().to_string()
+        );
+        let e = env(&[
+            ("FKS_SYMBOLS", "btcusdt, ETHUSDT"),
+            ("DATABASE_URL", "postgres://h/db"),
+            ("BINANCE_API_SECRET", "s3cr3t"),
+        ]);
         let s = Settings::load(&ov, &e).unwrap();
         assert_eq!(s.symbols().len(), 2);
         assert_eq!(s.database_url, "postgres://h/db");
@@ -423,6 +476,9 @@ mod tests {
         assert!(msg.contains("my.toml"), "{msg}");
         assert!(msg.contains("line 3"), "{msg}");
         assert!(msg.contains("symbolz"), "{msg}");
-        assert!(err.chain().any(|c| c.downcast_ref::<ConfigError>().is_some()));
+        assert!(
+            err.chain()
+                .any(|c| c.downcast_ref::<ConfigError>().is_some())
+        );
     }
 }

@@ -103,7 +103,9 @@ pub fn generate(seed: u64, model: &Model, tf: Timeframe, start_ms: i64, n: usize
 }
 
 fn dec(x: f64, decimals: u32) -> Decimal {
-    let mut d = Decimal::from_f64_retain(x).unwrap_or_default().round_dp(decimals);
+    let mut d = Decimal::from_f64_retain(x)
+        .unwrap_or_default()
+        .round_dp(decimals);
     d.rescale(decimals);
     d
 }
@@ -111,9 +113,36 @@ fn dec(x: f64, decimals: u32) -> Decimal {
 /// The demo's markets: (symbol, seed, model).
 pub fn demo_markets() -> Vec<(&'static str, u64, Model)> {
     vec![
-        ("BTCUSDT", 0xB7C, Model { start_price: 42_000.0, annual_vol: 0.55, decimals: 2, base_volume: 800.0 }),
-        ("ETHUSDT", 0xE7E, Model { start_price: 2_300.0, annual_vol: 0.70, decimals: 2, base_volume: 9_000.0 }),
-        ("SOLUSDT", 0x501, Model { start_price: 95.0, annual_vol: 0.95, decimals: 3, base_volume: 60_000.0 }),
+        (
+            "BTCUSDT",
+            0xB7C,
+            Model {
+                start_price: 42_000.0,
+                annual_vol: 0.55,
+                decimals: 2,
+                base_volume: 800.0,
+            },
+        ),
+        (
+            "ETHUSDT",
+            0xE7E,
+            Model {
+                start_price: 2_300.0,
+                annual_vol: 0.70,
+                decimals: 2,
+                base_volume: 9_000.0,
+            },
+        ),
+        (
+            "SOLUSDT",
+            0x501,
+            Model {
+                start_price: 95.0,
+                annual_vol: 0.95,
+                decimals: 3,
+                base_volume: 60_000.0,
+            },
+        ),
     ]
 }
 

@@ -15,32 +15,48 @@ pub fn read_file(path: &Path, tf: Timeframe) -> Result<Vec<Candle>> {
             .with_context(|| format!("{}: not a readable zip archive", path.display()))?;
         let mut out = Vec::new();
         for i in 0..zip.len() {
-            let mut f = zip.by_index(i).with_context(|| format!("{}: zip entry {i}", path.display()))?;
-            let name = f.name().map(|n| n.to_string()).unwrap_or_else(|_| format!("entry {i}"));
+            let mut f = zip
+                .by_index(i)
+                .with_context(|| format!("{}: zip entry {i}", path.display()))?;
+            let name = f
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_else(|_| format!("entry {i}"));
             if f.is_dir() || !name.to_ascii_lowercase().ends_with(".csv") {
                 continue;
             }
             let mut text = String::new();
-            f.read_to_string(&mut text).with_context(|| format!("{}: read {name}", path.display()))?;
-            out.extend(parse_csv(&text, tf).with_context(|| format!("{} ({name})", path.display()))?);
+            f.read_to_string(&mut text)
+                .with_context(|| format!("{}: read {name}", path.display()))?;
+            out.extend(
+                parse_csv(&text, tf).with_context(|| format!("{} ({name})", path.display()))?,
+            );
         }
         if out.is_empty() {
             bail!("{}: the zip archive holds no CSV rows", path.display());
         }
         Ok(out)
     } else {
-        let text = String::from_utf8(bytes).with_context(|| format!("{}: not a text file", path.display()))?;
+        let text = String::from_utf8(bytes)
+            .with_context(|| format!("{}: not a text file", path.display()))?;
         parse_csv(&text, tf).with_context(|| path.display().to_string())
     }
 }
 
 /// Times in microseconds (16 digits) become milliseconds.
 fn to_ms(t: i64) -> i64 {
-    if t >= 100_000_000_000_000 { t / 1000 } else { t }
+    if t >= 100_000_000_000_000 {
+        t / 1000
+    } else {
+        t
+    }
 }
 
 pub fn parse_csv(text: &str, tf: Timeframe) -> Result<Vec<Candle>> {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
     let mut out = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 1;
@@ -53,11 +69,22 @@ pub fn parse_csv(text: &str, tf: Timeframe) -> Result<Vec<Candle>> {
             continue; // header row
         }
         if rec.len() < 7 {
-            bail!("line {line}: expected 12 columns (open_time, open, high, low, close, volume, close_time, ...), found {}", rec.len());
+            bail!(
+                "line {line}: expected 12 columns (open_time, open, high, low, close, volume, close_time, ...), found {}",
+                rec.len()
+            );
         }
         let field = |j: usize| rec.get(j).unwrap_or("").trim();
-        let open_time = to_ms(field(0).parse::<i64>().with_context(|| format!("line {line}: open time {:?}", field(0)))?);
-        let close_time = to_ms(field(6).parse::<i64>().with_context(|| format!("line {line}: close time {:?}", field(6)))?);
+        let open_time = to_ms(
+            field(0)
+                .parse::<i64>()
+                .with_context(|| format!("line {line}: open time {:?}", field(0)))?,
+        );
+        let close_time = to_ms(
+            field(6)
+                .parse::<i64>()
+                .with_context(|| format!("line {line}: close time {:?}", field(6)))?,
+        );
         let span = close_time - open_time + 1;
         if span != tf.millis() {
             bail!(
@@ -66,7 +93,9 @@ pub fn parse_csv(text: &str, tf: Timeframe) -> Result<Vec<Candle>> {
                 tf.millis()
             );
         }
-        let dec = |j: usize, what: &str| parse_decimal(field(j)).with_context(|| format!("line {line}: {what}"));
+        let dec = |j: usize, what: &str| {
+            parse_decimal(field(j)).with_context(|| format!("line {line}: {what}"))
+        };
         let c = Candle {
             open_time,
             open: dec(1, "open")?,
@@ -95,7 +124,9 @@ mod tests {
         let c = parse_csv(ROW_MS, Timeframe::H1).unwrap();
         assert_eq!(c[0].open_time, 1_704_067_200_000);
         assert_eq!(c[0].close.to_string(), "42475.23000000");
-        let hdr = format!("open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore\n{ROW_US}");
+        let hdr = format!(
+            "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore\n{ROW_US}"
+        );
         let c = parse_csv(&hdr, Timeframe::H1).unwrap();
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].open_time, 1_735_689_600_000);

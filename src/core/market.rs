@@ -232,8 +232,16 @@ mod tests {
         assert_eq!(
             g,
             vec![
-                Gap { from: 3 * h, to: 4 * h, missing: 2 },
-                Gap { from: 7 * h, to: 7 * h, missing: 1 }
+                Gap {
+                    from: 3 * h,
+                    to: 4 * h,
+                    missing: 2
+                },
+                Gap {
+                    from: 7 * h,
+                    to: 7 * h,
+                    missing: 1
+                }
             ]
         );
     }

@@ -1,11 +1,15 @@
 //! The domain: no knowledge of clap or of how results are printed.
 
+pub mod accounts;
+pub mod balances;
 pub mod clock;
 pub mod config;
 pub mod demo_data;
 pub mod exchange;
+pub mod fake_binance;
 pub mod klines_file;
 pub mod market;
+pub mod positions;
 pub mod runs;
 pub mod schedule;
 pub mod store;

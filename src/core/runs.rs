@@ -18,7 +18,10 @@ pub struct Holder {
 
 impl Holder {
     pub fn current() -> Holder {
-        Holder { host: hostname(), pid: std::process::id() }
+        Holder {
+            host: hostname(),
+            pid: std::process::id(),
+        }
     }
     fn id(&self) -> String {
         format!("{}:{}", self.host, self.pid)
@@ -42,7 +45,10 @@ pub fn pid_alive(pid: i64) -> bool {
     }
     // A zombie (killed but not yet reaped) is not alive for our purposes.
     match std::fs::read_to_string(proc.join(pid.to_string()).join("stat")) {
-        Ok(stat) => !stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
         Err(_) => false,
     }
 }
@@ -60,11 +66,20 @@ pub enum LockResult {
 }
 
 /// Try once to take the job's lock.
-pub async fn try_lock(store: &Store, name: &str, ttl_ms: i64, now_ms: i64, me: &Holder) -> Result<LockResult> {
+pub async fn try_lock(
+    store: &Store,
+    name: &str,
+    ttl_ms: i64,
+    now_ms: i64,
+    me: &Holder,
+) -> Result<LockResult> {
     match store.kind() {
         StoreKind::Postgres => {
             let got = store
-                .query_one("SELECT pg_try_advisory_lock(hashtext(?)::bigint)", vals![format!("fks:{name}")])
+                .query_one(
+                    "SELECT pg_try_advisory_lock(hashtext(?)::bigint)",
+                    vals![format!("fks:{name}")],
+                )
                 .await?
                 .bool(0)?;
             if got {
@@ -76,11 +91,23 @@ pub async fn try_lock(store: &Store, name: &str, ttl_ms: i64, now_ms: i64, me: &
                         vals![name, me.id(), me.host.as_str(), me.pid, now_ms, now_ms + ttl_ms],
                     )
                     .await?;
-                Ok(LockResult::Acquired(JobLock { name: name.into(), holder: me.id() }))
+                Ok(LockResult::Acquired(JobLock {
+                    name: name.into(),
+                    holder: me.id(),
+                }))
             } else {
-                let row = store.query_opt("SELECT holder, acquired_ms FROM locks WHERE name = ?", vals![name]).await?;
+                let row = store
+                    .query_opt(
+                        "SELECT holder, acquired_ms FROM locks WHERE name = ?",
+                        vals![name],
+                    )
+                    .await?;
                 Ok(LockResult::Held {
-                    holder: row.as_ref().map(|r| r.text(0)).transpose()?.unwrap_or_else(|| "another session".into()),
+                    holder: row
+                        .as_ref()
+                        .map(|r| r.text(0))
+                        .transpose()?
+                        .unwrap_or_else(|| "another session".into()),
                     since_ms: row.map(|r| r.int(1)).transpose()?.unwrap_or(now_ms),
                 })
             }
@@ -88,14 +115,21 @@ pub async fn try_lock(store: &Store, name: &str, ttl_ms: i64, now_ms: i64, me: &
         StoreKind::Sqlite => {
             let tx = store.begin().await?;
             let row = tx
-                .query_opt("SELECT holder, host, pid, acquired_ms, expires_ms FROM locks WHERE name = ?", vals![name])
+                .query_opt(
+                    "SELECT holder, host, pid, acquired_ms, expires_ms FROM locks WHERE name = ?",
+                    vals![name],
+                )
                 .await?;
             if let Some(r) = &row {
-                let (holder, host, pid, since, expires) = (r.text(0)?, r.text(1)?, r.int(2)?, r.int(3)?, r.int(4)?);
+                let (holder, host, pid, since, expires) =
+                    (r.text(0)?, r.text(1)?, r.int(2)?, r.int(3)?, r.int(4)?);
                 let dead = host == me.host && !pid_alive(pid);
                 if expires > now_ms && !dead {
                     tx.rollback().await?;
-                    return Ok(LockResult::Held { holder, since_ms: since });
+                    return Ok(LockResult::Held {
+                        holder,
+                        since_ms: since,
+                    });
                 }
                 if dead {
                     tracing::warn!("taking over lock {name}: holder {holder} is no longer running");
@@ -111,15 +145,28 @@ pub async fn try_lock(store: &Store, name: &str, ttl_ms: i64, now_ms: i64, me: &
             )
             .await?;
             tx.commit().await?;
-            Ok(LockResult::Acquired(JobLock { name: name.into(), holder: me.id() }))
+            Ok(LockResult::Acquired(JobLock {
+                name: name.into(),
+                holder: me.id(),
+            }))
         }
     }
 }
 
 pub async fn release(store: &Store, lock: JobLock) -> Result<()> {
-    store.exec("DELETE FROM locks WHERE name = ? AND holder = ?", vals![lock.name.as_str(), lock.holder.as_str()]).await?;
+    store
+        .exec(
+            "DELETE FROM locks WHERE name = ? AND holder = ?",
+            vals![lock.name.as_str(), lock.holder.as_str()],
+        )
+        .await?;
     if store.kind() == StoreKind::Postgres {
-        store.query("SELECT pg_advisory_unlock(hashtext(?)::bigint)", vals![format!("fks:{}", lock.name)]).await?;
+        store
+            .query(
+                "SELECT pg_advisory_unlock(hashtext(?)::bigint)",
+                vals![format!("fks:{}", lock.name)],
+            )
+            .await?;
     }
     Ok(())
 }
@@ -135,7 +182,14 @@ pub async fn start(store: &Store, task: &str, args: &str, now_ms: i64, me: &Hold
         .int(0)
 }
 
-pub async fn finish(store: &Store, id: i64, status: &str, result: Option<&str>, error: Option<&str>, now_ms: i64) -> Result<()> {
+pub async fn finish(
+    store: &Store,
+    id: i64,
+    status: &str,
+    result: Option<&str>,
+    error: Option<&str>,
+    now_ms: i64,
+) -> Result<()> {
     store
         .exec(
             "UPDATE task_runs SET ended_ms = ?, status = ?, result = ?, error = ? WHERE id = ?",
@@ -162,10 +216,19 @@ pub struct RunRow {
 
 /// A run still marked `running` whose process is gone was killed: show it as such.
 fn effective_status(status: String, host: &str, pid: i64, me: &Holder) -> String {
-    if status == "running" && host == me.host && !pid_alive(pid) { "killed".into() } else { status }
+    if status == "running" && host == me.host && !pid_alive(pid) {
+        "killed".into()
+    } else {
+        status
+    }
 }
 
-pub async fn list(store: &Store, task: Option<&str>, status: Option<&str>, limit: i64) -> Result<Vec<RunRow>> {
+pub async fn list(
+    store: &Store,
+    task: Option<&str>,
+    status: Option<&str>,
+    limit: i64,
+) -> Result<Vec<RunRow>> {
     let me = Holder::current();
     let rows = store
         .query(
@@ -222,7 +285,11 @@ pub struct JobStatus {
     pub overdue: bool,
 }
 
-pub async fn status(store: &Store, now_ms: i64, schedule: &[(String, String)]) -> Result<std::collections::BTreeMap<String, JobStatus>> {
+pub async fn status(
+    store: &Store,
+    now_ms: i64,
+    schedule: &[(String, String)],
+) -> Result<std::collections::BTreeMap<String, JobStatus>> {
     let me = Holder::current();
     let since = now_ms - 7 * 86_400_000;
     let rows = store
@@ -232,14 +299,22 @@ pub async fn status(store: &Store, now_ms: i64, schedule: &[(String, String)]) -
         )
         .await?;
     let last = store
-        .query("SELECT task, MAX(started_ms) FROM task_runs GROUP BY task", &[])
+        .query(
+            "SELECT task, MAX(started_ms) FROM task_runs GROUP BY task",
+            &[],
+        )
         .await?;
-    let mut by_task: std::collections::BTreeMap<String, Vec<(String, i64, Option<i64>)>> = Default::default();
+    let mut by_task: std::collections::BTreeMap<String, Vec<(String, i64, Option<i64>)>> =
+        Default::default();
     for r in &rows {
         let st = effective_status(r.text(1)?, &r.text(4)?, r.int(5)?, &me);
-        by_task.entry(r.text(0)?).or_default().push((st, r.int(2)?, r.opt_int(3)?));
+        by_task
+            .entry(r.text(0)?)
+            .or_default()
+            .push((st, r.int(2)?, r.opt_int(3)?));
     }
-    let mut tasks: std::collections::BTreeSet<String> = last.iter().map(|r| r.text(0)).collect::<Result<_>>()?;
+    let mut tasks: std::collections::BTreeSet<String> =
+        last.iter().map(|r| r.text(0)).collect::<Result<_>>()?;
     for (job, _) in schedule {
         tasks.insert(job.split_whitespace().next().unwrap_or(job).to_string());
     }
@@ -247,19 +322,33 @@ pub async fn status(store: &Store, now_ms: i64, schedule: &[(String, String)]) -
     for task in tasks {
         let runs = by_task.get(&task).cloned().unwrap_or_default();
         let window = |ms: i64| -> (usize, Option<f64>, Option<i64>) {
-            let w: Vec<_> = runs.iter().filter(|r| r.1 >= now_ms - ms && r.0 != "running").collect();
+            let w: Vec<_> = runs
+                .iter()
+                .filter(|r| r.1 >= now_ms - ms && r.0 != "running")
+                .collect();
             if w.is_empty() {
                 return (0, None, None);
             }
-            let ok = w.iter().filter(|r| r.0 == "success" || r.0 == "skipped").count();
+            let ok = w
+                .iter()
+                .filter(|r| r.0 == "success" || r.0 == "skipped")
+                .count();
             let mut d: Vec<i64> = w.iter().filter_map(|r| r.2.map(|e| e - r.1)).collect();
             d.sort_unstable();
-            let med = if d.is_empty() { None } else { Some(d[d.len() / 2]) };
+            let med = if d.is_empty() {
+                None
+            } else {
+                Some(d[d.len() / 2])
+            };
             (w.len(), Some(100.0 * ok as f64 / w.len() as f64), med)
         };
         let (n24, s24, m24) = window(86_400_000);
         let (n7, s7, m7) = window(7 * 86_400_000);
-        let last_run = last.iter().find(|r| r.text(0).ok().as_deref() == Some(&task)).map(|r| r.int(1)).transpose()?;
+        let last_run = last
+            .iter()
+            .find(|r| r.text(0).ok().as_deref() == Some(&task))
+            .map(|r| r.int(1))
+            .transpose()?;
         let last_status = runs.last().map(|r| r.0.clone());
         let sched = schedule
             .iter()

@@ -54,9 +54,14 @@ pub fn interval_minutes(expr: &str) -> Option<u64> {
 pub fn validate(expr: &str) -> Result<(), String> {
     let f: Vec<&str> = expr.split_whitespace().collect();
     if f.len() != 5 {
-        return Err(format!("{expr:?}: a cron expression has 5 fields (minute hour day month weekday)"));
+        return Err(format!(
+            "{expr:?}: a cron expression has 5 fields (minute hour day month weekday)"
+        ));
     }
-    let ok = |s: &str| s.chars().all(|c| c.is_ascii_digit() || matches!(c, '*' | '/' | ',' | '-'));
+    let ok = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '*' | '/' | ',' | '-'))
+    };
     match f.iter().find(|s| !ok(s)) {
         Some(bad) => Err(format!("{expr:?}: field {bad:?} is not a cron field")),
         None => Ok(()),

@@ -3,8 +3,8 @@
 //! fetched and the next run continues from the last stored candle.
 
 use crate::core::market::{Candle, Gap, Symbol, Timeframe};
-use crate::core::store::candles::{self, UpsertCounts};
 use crate::core::store::Store;
+use crate::core::store::candles::{self, UpsertCounts};
 use crate::vals;
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -85,10 +85,19 @@ pub async fn sync_symbol<S: KlineSource>(
         let page = src
             .page(&req.symbol, tf, start, end, max)
             .await
-            .with_context(|| format!("fetch {} {tf} klines from {}", req.symbol, crate::core::time::fmt_ms(start)))?;
+            .with_context(|| {
+                format!(
+                    "fetch {} {tf} klines from {}",
+                    req.symbol,
+                    crate::core::time::fmt_ms(start)
+                )
+            })?;
         let n_raw = page.len();
         // Only closed candles inside the window, in order.
-        let page: Vec<Candle> = page.into_iter().filter(|c| c.open_time >= start && c.open_time <= end).collect();
+        let page: Vec<Candle> = page
+            .into_iter()
+            .filter(|c| c.open_time >= start && c.open_time <= end)
+            .collect();
         if page.is_empty() {
             break;
         }
@@ -149,7 +158,13 @@ async fn write_status(
 }
 
 /// Record a failed sync of a symbol.
-pub async fn record_failure(store: &Store, symbol: &Symbol, tf: Timeframe, now_ms: i64, error: &str) -> Result<()> {
+pub async fn record_failure(
+    store: &Store,
+    symbol: &Symbol,
+    tf: Timeframe,
+    now_ms: i64,
+    error: &str,
+) -> Result<()> {
     let tx = store.begin().await?;
     write_status(&tx, symbol, tf, now_ms, "error", Some(error)).await?;
     tx.commit().await
@@ -162,10 +177,18 @@ mod tests {
     fn planning() {
         let h = 3_600_000;
         let now = 100 * h + 1234; // candle 99 is the last closed one
-        let req = SyncRequest { symbol: Symbol("X".into()), timeframe: Timeframe::H1, limit: 10, since: None };
+        let req = SyncRequest {
+            symbol: Symbol("X".into()),
+            timeframe: Timeframe::H1,
+            limit: 10,
+            since: None,
+        };
         assert_eq!(plan(&req, None, now), (90 * h, 99 * h));
         assert_eq!(plan(&req, Some(95 * h), now), (96 * h, 99 * h));
-        let req = SyncRequest { since: Some(50 * h + 1), ..req };
+        let req = SyncRequest {
+            since: Some(50 * h + 1),
+            ..req
+        };
         assert_eq!(plan(&req, Some(95 * h), now), (51 * h, 99 * h));
     }
 }

@@ -10,17 +10,25 @@ pub fn parse_time(s: &str) -> Result<i64> {
         let v: i64 = t.parse()?;
         // Guard against seconds or microseconds given by mistake.
         if !(100_000_000_000..=100_000_000_000_000).contains(&v) {
-            bail!("time {t:?}: expected milliseconds since the epoch (13 digits), e.g. 1704067200000");
+            bail!(
+                "time {t:?}: expected milliseconds since the epoch (13 digits), e.g. 1704067200000"
+            );
         }
         return Ok(v);
     }
     if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis());
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+            .timestamp_millis());
     }
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.with_timezone(&Utc).timestamp_millis());
     }
-    bail!("time {t:?}: use YYYY-MM-DD, RFC 3339 (2024-01-31T12:00:00Z) or milliseconds since the epoch")
+    bail!(
+        "time {t:?}: use YYYY-MM-DD, RFC 3339 (2024-01-31T12:00:00Z) or milliseconds since the epoch"
+    )
 }
 
 /// A clap value parser for times.
@@ -46,8 +54,14 @@ mod tests {
     #[test]
     fn formats() {
         assert_eq!(parse_time("2024-01-01").unwrap(), 1_704_067_200_000);
-        assert_eq!(parse_time("2024-01-01T00:00:00Z").unwrap(), 1_704_067_200_000);
-        assert_eq!(parse_time("2024-01-01T02:00:00+02:00").unwrap(), 1_704_067_200_000);
+        assert_eq!(
+            parse_time("2024-01-01T00:00:00Z").unwrap(),
+            1_704_067_200_000
+        );
+        assert_eq!(
+            parse_time("2024-01-01T02:00:00+02:00").unwrap(),
+            1_704_067_200_000
+        );
         assert_eq!(parse_time("1704067200000").unwrap(), 1_704_067_200_000);
         assert!(parse_time("1704067200").is_err());
         assert!(parse_time("yesterday").is_err());

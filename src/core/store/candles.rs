@@ -38,14 +38,19 @@ fn same(stored: &[String; 5], c: &Candle) -> bool {
 
 /// Insert new candles and update changed ones, inside the caller's transaction.
 /// Candles equal in value to the stored ones are left alone and counted as unchanged.
-pub async fn upsert(tx: &Tx<'_>, symbol: &Symbol, tf: Timeframe, candles: &[Candle]) -> Result<UpsertCounts> {
+pub async fn upsert(
+    tx: &Tx<'_>,
+    symbol: &Symbol,
+    tf: Timeframe,
+    candles: &[Candle],
+) -> Result<UpsertCounts> {
     let mut counts = UpsertCounts::default();
     if candles.is_empty() {
         return Ok(counts);
     }
-    let (lo, hi) = candles
-        .iter()
-        .fold((i64::MAX, i64::MIN), |(lo, hi), c| (lo.min(c.open_time), hi.max(c.open_time)));
+    let (lo, hi) = candles.iter().fold((i64::MAX, i64::MIN), |(lo, hi), c| {
+        (lo.min(c.open_time), hi.max(c.open_time))
+    });
     let existing: HashMap<i64, [String; 5]> = tx
         .query(
             "SELECT open_time, open, high, low, close, volume FROM candles \
@@ -54,7 +59,12 @@ pub async fn upsert(tx: &Tx<'_>, symbol: &Symbol, tf: Timeframe, candles: &[Cand
         )
         .await?
         .into_iter()
-        .map(|r| Ok((r.int(0)?, [r.text(1)?, r.text(2)?, r.text(3)?, r.text(4)?, r.text(5)?])))
+        .map(|r| {
+            Ok((
+                r.int(0)?,
+                [r.text(1)?, r.text(2)?, r.text(3)?, r.text(4)?, r.text(5)?],
+            ))
+        })
         .collect::<Result<_>>()?;
     // Deduplicate within the batch (last one wins) and keep only what must be written.
     let mut todo: Vec<&Candle> = Vec::with_capacity(candles.len());
@@ -93,7 +103,9 @@ async fn write_rows(tx: &Tx<'_>, symbol: &Symbol, tf: Timeframe, rows: &[&Candle
     match &tx.store().backend {
         Backend::Sqlite(conn) => {
             let conn = super::lock(conn)?;
-            let mut st = conn.prepare_cached(UPSERT_SQL).map_err(super::sqlite::describe)?;
+            let mut st = conn
+                .prepare_cached(UPSERT_SQL)
+                .map_err(super::sqlite::describe)?;
             let (s, t) = (symbol.as_str(), tf.as_str());
             for c in rows {
                 st.execute(rusqlite::params![
@@ -116,7 +128,16 @@ async fn write_rows(tx: &Tx<'_>, symbol: &Symbol, tf: Timeframe, rows: &[&Candle
                 for c in rows {
                     tx.exec(
                         UPSERT_SQL,
-                        vals![symbol, tf, c.open_time, c.open, c.high, c.low, c.close, c.volume],
+                        vals![
+                            symbol,
+                            tf,
+                            c.open_time,
+                            c.open,
+                            c.high,
+                            c.low,
+                            c.close,
+                            c.volume
+                        ],
                     )
                     .await?;
                 }
@@ -169,7 +190,13 @@ fn to_candle(r: &Row) -> Result<Candle> {
 }
 
 /// Candles in `[from, to]` (inclusive, ms), oldest first.
-pub async fn range(store: &Store, symbol: &Symbol, tf: Timeframe, from: Option<i64>, to: Option<i64>) -> Result<Vec<Candle>> {
+pub async fn range(
+    store: &Store,
+    symbol: &Symbol,
+    tf: Timeframe,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<Vec<Candle>> {
     store
         .query(
             "SELECT open_time, open, high, low, close, volume FROM candles \
@@ -183,7 +210,13 @@ pub async fn range(store: &Store, symbol: &Symbol, tf: Timeframe, from: Option<i
 }
 
 /// The newest `n` candles with open time `<= to` (or the newest overall), oldest first.
-pub async fn last_n(store: &Store, symbol: &Symbol, tf: Timeframe, n: usize, to: Option<i64>) -> Result<Vec<Candle>> {
+pub async fn last_n(
+    store: &Store,
+    symbol: &Symbol,
+    tf: Timeframe,
+    n: usize,
+    to: Option<i64>,
+) -> Result<Vec<Candle>> {
     let mut v: Vec<Candle> = store
         .query(
             "SELECT open_time, open, high, low, close, volume FROM candles \

@@ -12,11 +12,18 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sqlite: include_str!("migrations/sqlite/0001_foundation.sql"),
-    postgres: include_str!("migrations/postgres/0001_foundation.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sqlite: include_str!("migrations/sqlite/0001_foundation.sql"),
+        postgres: include_str!("migrations/postgres/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        sqlite: include_str!("migrations/sqlite/0002_accounts.sql"),
+        postgres: include_str!("migrations/postgres/0002_accounts.sql"),
+    },
+];
 
 /// The schema version this binary writes.
 pub fn latest() -> i64 {
@@ -34,9 +41,13 @@ pub(super) async fn run(store: &Store) -> Result<()> {
         StoreKind::Postgres => {
             store.raw_batch("BEGIN").await?;
             // Serialise concurrent migrations from several hosts.
-            store.raw_batch("SELECT pg_advisory_xact_lock(7345210001)").await?;
             store
-                .raw_batch("CREATE TABLE IF NOT EXISTS fks_schema_version (version BIGINT NOT NULL)")
+                .raw_batch("SELECT pg_advisory_xact_lock(7345210001)")
+                .await?;
+            store
+                .raw_batch(
+                    "CREATE TABLE IF NOT EXISTS fks_schema_version (version BIGINT NOT NULL)",
+                )
                 .await?;
             let r = apply(store, false).await;
             finish(store, r).await
@@ -59,7 +70,10 @@ async fn apply(store: &Store, sqlite: bool) -> Result<()> {
         store.raw_query("PRAGMA user_version", &[]).await?[0].int(0)?
     } else {
         store
-            .raw_query("SELECT COALESCE(MAX(version), 0) FROM fks_schema_version", &[])
+            .raw_query(
+                "SELECT COALESCE(MAX(version), 0) FROM fks_schema_version",
+                &[],
+            )
             .await?[0]
             .int(0)?
     };
@@ -71,12 +85,20 @@ async fn apply(store: &Store, sqlite: bool) -> Result<()> {
     }
     for m in MIGRATIONS.iter().filter(|m| m.version > current) {
         let sql = if sqlite { m.sqlite } else { m.postgres };
-        store.raw_batch(sql).await.with_context(|| format!("apply migration {}", m.version))?;
+        store
+            .raw_batch(sql)
+            .await
+            .with_context(|| format!("apply migration {}", m.version))?;
         if sqlite {
-            store.raw_batch(&format!("PRAGMA user_version = {}", m.version)).await?;
+            store
+                .raw_batch(&format!("PRAGMA user_version = {}", m.version))
+                .await?;
         } else {
             store
-                .raw_exec("INSERT INTO fks_schema_version (version) VALUES (?)", &[m.version.into()])
+                .raw_exec(
+                    "INSERT INTO fks_schema_version (version) VALUES (?)",
+                    &[m.version.into()],
+                )
                 .await?;
             if m.version == 1 {
                 make_hypertable(store).await?;
@@ -89,7 +111,10 @@ async fn apply(store: &Store, sqlite: bool) -> Result<()> {
 /// Turn `candles` into a TimescaleDB hypertable when the extension is installed in the database.
 async fn make_hypertable(store: &Store) -> Result<()> {
     let has = store
-        .raw_query("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'", &[])
+        .raw_query(
+            "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'",
+            &[],
+        )
         .await?;
     if !has.is_empty() {
         store

@@ -47,14 +47,20 @@ impl StoreUrl {
         if u.starts_with("postgres://") || u.starts_with("postgresql://") {
             return Ok(StoreUrl::Postgres(u.to_string()));
         }
-        if let Some(p) = u.strip_prefix("sqlite://").or_else(|| u.strip_prefix("sqlite:")) {
+        if let Some(p) = u
+            .strip_prefix("sqlite://")
+            .or_else(|| u.strip_prefix("sqlite:"))
+        {
             if p.is_empty() {
                 bail!("sqlite URL {u:?} has no path");
             }
             return Ok(StoreUrl::Sqlite(PathBuf::from(p)));
         }
         if u.contains("://") {
-            bail!("unsupported database URL scheme in {}: use a file path, sqlite://PATH or postgres://...", redact_url(u));
+            bail!(
+                "unsupported database URL scheme in {}: use a file path, sqlite://PATH or postgres://...",
+                redact_url(u)
+            );
         }
         Ok(StoreUrl::Sqlite(PathBuf::from(u)))
     }
@@ -76,7 +82,11 @@ pub fn redact_url(u: &str) -> String {
         if let Some(at) = rest[..auth_end].rfind('@') {
             let auth = &rest[..at];
             let user = auth.split(':').next().unwrap_or("");
-            let masked = if auth.contains(':') { format!("{user}:****") } else { user.to_string() };
+            let masked = if auth.contains(':') {
+                format!("{user}:****")
+            } else {
+                user.to_string()
+            };
             return format!("{}://{}@{}", &u[..scheme_end], masked, &rest[at + 1..]);
         }
     }
@@ -108,11 +118,15 @@ impl Store {
     /// Open (creating if needed) and migrate the store.
     pub async fn open(url: &StoreUrl, busy_timeout: std::time::Duration) -> Result<Store> {
         let backend = match url {
-            StoreUrl::Sqlite(path) => Backend::Sqlite(std::sync::Mutex::new(sqlite::open(path, busy_timeout)?)),
+            StoreUrl::Sqlite(path) => {
+                Backend::Sqlite(std::sync::Mutex::new(sqlite::open(path, busy_timeout)?))
+            }
             #[cfg(feature = "postgres")]
             StoreUrl::Postgres(u) => Backend::Postgres(postgres::connect(u).await?),
             #[cfg(not(feature = "postgres"))]
-            StoreUrl::Postgres(_) => bail!("this fks was built without Postgres support (feature \"postgres\")"),
+            StoreUrl::Postgres(_) => {
+                bail!("this fks was built without Postgres support (feature \"postgres\")")
+            }
         };
         let store = Store {
             backend,
@@ -120,7 +134,9 @@ impl Store {
             url: url.clone(),
             dirty: std::sync::atomic::AtomicBool::new(false),
         };
-        migrate::run(&store).await.with_context(|| format!("migrate store {}", url.display()))?;
+        migrate::run(&store)
+            .await
+            .with_context(|| format!("migrate store {}", url.display()))?;
         Ok(store)
     }
 
@@ -172,7 +188,9 @@ impl Store {
 
     /// Exactly one row.
     pub async fn query_one(&self, sql: &str, params: &[Value]) -> Result<Row> {
-        self.query_opt(sql, params).await?.context("query returned no row")
+        self.query_opt(sql, params)
+            .await?
+            .context("query returned no row")
     }
 
     /// Start a transaction (SQLite: `BEGIN IMMEDIATE`, so writers queue behind the busy timeout).
@@ -183,7 +201,11 @@ impl Store {
             StoreKind::Postgres => "BEGIN",
         };
         self.raw_batch(begin).await.context("begin transaction")?;
-        Ok(Tx { store: self, _guard: g, done: false })
+        Ok(Tx {
+            store: self,
+            _guard: g,
+            done: false,
+        })
     }
 
     pub(crate) async fn raw_batch(&self, sql: &str) -> Result<()> {
@@ -239,8 +261,11 @@ impl Store {
     }
 }
 
-fn lock(c: &std::sync::Mutex<rusqlite::Connection>) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>> {
-    c.lock().map_err(|_| anyhow::anyhow!("sqlite connection poisoned by an earlier panic"))
+fn lock(
+    c: &std::sync::Mutex<rusqlite::Connection>,
+) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>> {
+    c.lock()
+        .map_err(|_| anyhow::anyhow!("sqlite connection poisoned by an earlier panic"))
 }
 
 /// A transaction. Commit explicitly; dropping it rolls back.
@@ -268,7 +293,9 @@ impl Tx<'_> {
     }
 
     pub async fn query_one(&self, sql: &str, params: &[Value]) -> Result<Row> {
-        self.query_opt(sql, params).await?.context("query returned no row")
+        self.query_opt(sql, params)
+            .await?
+            .context("query returned no row")
     }
 
     pub(crate) fn store(&self) -> &Store {
@@ -277,7 +304,10 @@ impl Tx<'_> {
 
     pub async fn commit(mut self) -> Result<()> {
         self.done = true;
-        self.store.raw_batch("COMMIT").await.context("commit transaction")
+        self.store
+            .raw_batch("COMMIT")
+            .await
+            .context("commit transaction")
     }
 
     pub async fn rollback(mut self) -> Result<()> {
@@ -296,7 +326,10 @@ impl Drop for Tx<'_> {
                     }
                 }
                 #[cfg(feature = "postgres")]
-                Backend::Postgres(_) => self.store.dirty.store(true, std::sync::atomic::Ordering::SeqCst),
+                Backend::Postgres(_) => self
+                    .store
+                    .dirty
+                    .store(true, std::sync::atomic::Ordering::SeqCst),
             }
         }
     }
@@ -330,16 +363,31 @@ mod tests {
 
     #[test]
     fn urls_parse() {
-        assert_eq!(StoreUrl::parse("fks.db").unwrap(), StoreUrl::Sqlite("fks.db".into()));
-        assert_eq!(StoreUrl::parse("sqlite:///tmp/a.db").unwrap(), StoreUrl::Sqlite("/tmp/a.db".into()));
-        assert!(matches!(StoreUrl::parse("postgres://u:p@h/db").unwrap(), StoreUrl::Postgres(_)));
+        assert_eq!(
+            StoreUrl::parse("fks.db").unwrap(),
+            StoreUrl::Sqlite("fks.db".into())
+        );
+        assert_eq!(
+            StoreUrl::parse("sqlite:///tmp/a.db").unwrap(),
+            StoreUrl::Sqlite("/tmp/a.db".into())
+        );
+        assert!(matches!(
+            StoreUrl::parse("postgres://u:p@h/db").unwrap(),
+            StoreUrl::Postgres(_)
+        ));
         assert!(StoreUrl::parse("mysql://x").is_err());
-        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:****@h:5432/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:****@h:5432/db"
+        );
         assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
     }
 
     #[test]
     fn placeholders() {
-        assert_eq!(numbered_placeholders("a = ? AND b = '?' AND c = ?"), "a = $1 AND b = '?' AND c = $2");
+        assert_eq!(
+            numbered_placeholders("a = ? AND b = '?' AND c = ?"),
+            "a = $1 AND b = '?' AND c = $2"
+        );
     }
 }

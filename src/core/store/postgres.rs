@@ -9,10 +9,13 @@ use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, NoTls};
 
 pub async fn connect(url: &str) -> Result<Client> {
-    let cfg: tokio_postgres::Config =
-        url.parse().with_context(|| format!("parse postgres URL {}", super::redact_url(url)))?;
+    let cfg: tokio_postgres::Config = url
+        .parse()
+        .with_context(|| format!("parse postgres URL {}", super::redact_url(url)))?;
     if matches!(cfg.get_ssl_mode(), tokio_postgres::config::SslMode::Require) {
-        bail!("sslmode=require is not supported by this build; connect over a trusted network or a local socket tunnel");
+        bail!(
+            "sslmode=require is not supported by this build; connect over a trusted network or a local socket tunnel"
+        );
     }
     let (client, conn) = cfg
         .connect(NoTls)
@@ -27,7 +30,11 @@ pub async fn connect(url: &str) -> Result<Client> {
 }
 
 impl ToSql for Value {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         match self {
             Value::Null => Ok(IsNull::Yes),
             Value::Int(i) => match *ty {
@@ -48,7 +55,9 @@ impl ToSql for Value {
                 _ => f.to_string().to_sql(ty, out),
             },
             Value::Text(s) => match *ty {
-                Type::NUMERIC => super::value::parse_decimal(s).map_err(|e| e.to_string())?.to_sql(ty, out),
+                Type::NUMERIC => super::value::parse_decimal(s)
+                    .map_err(|e| e.to_string())?
+                    .to_sql(ty, out),
                 Type::INT8 => s.parse::<i64>()?.to_sql(ty, out),
                 Type::FLOAT8 => s.parse::<f64>()?.to_sql(ty, out),
                 _ => s.as_str().to_sql(ty, out),
@@ -73,12 +82,19 @@ pub async fn batch(c: &Client, sql: &str) -> Result<()> {
 
 pub async fn exec(c: &Client, sql: &str, params: &[Value]) -> Result<u64> {
     let sql = numbered_placeholders(sql);
-    c.execute(&sql, &refs(params)).await.map_err(describe).with_context(|| format!("execute: {sql}"))
+    c.execute(&sql, &refs(params))
+        .await
+        .map_err(describe)
+        .with_context(|| format!("execute: {sql}"))
 }
 
 pub async fn query(c: &Client, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
     let sql = numbered_placeholders(sql);
-    let rows = c.query(&sql, &refs(params)).await.map_err(describe).with_context(|| format!("query: {sql}"))?;
+    let rows = c
+        .query(&sql, &refs(params))
+        .await
+        .map_err(describe)
+        .with_context(|| format!("query: {sql}"))?;
     rows.iter().map(convert_row).collect()
 }
 
@@ -87,13 +103,26 @@ fn convert_row(r: &tokio_postgres::Row) -> Result<Row> {
     for (i, col) in r.columns().iter().enumerate() {
         let v = match *col.type_() {
             Type::INT8 => r.try_get::<_, Option<i64>>(i)?.map(Value::Int),
-            Type::INT4 => r.try_get::<_, Option<i32>>(i)?.map(|v| Value::Int(v as i64)),
-            Type::INT2 => r.try_get::<_, Option<i16>>(i)?.map(|v| Value::Int(v as i64)),
-            Type::BOOL => r.try_get::<_, Option<bool>>(i)?.map(|v| Value::Int(v as i64)),
+            Type::INT4 => r
+                .try_get::<_, Option<i32>>(i)?
+                .map(|v| Value::Int(v as i64)),
+            Type::INT2 => r
+                .try_get::<_, Option<i16>>(i)?
+                .map(|v| Value::Int(v as i64)),
+            Type::BOOL => r
+                .try_get::<_, Option<bool>>(i)?
+                .map(|v| Value::Int(v as i64)),
             Type::FLOAT8 => r.try_get::<_, Option<f64>>(i)?.map(Value::Real),
-            Type::FLOAT4 => r.try_get::<_, Option<f32>>(i)?.map(|v| Value::Real(v as f64)),
-            Type::NUMERIC => r.try_get::<_, Option<Decimal>>(i)?.map(|d| Value::Text(d.to_string())),
-            _ => r.try_get::<_, Option<String>>(i).with_context(|| format!("column {} ({})", col.name(), col.type_()))?.map(Value::Text),
+            Type::FLOAT4 => r
+                .try_get::<_, Option<f32>>(i)?
+                .map(|v| Value::Real(v as f64)),
+            Type::NUMERIC => r
+                .try_get::<_, Option<Decimal>>(i)?
+                .map(|d| Value::Text(d.to_string())),
+            _ => r
+                .try_get::<_, Option<String>>(i)
+                .with_context(|| format!("column {} ({})", col.name(), col.type_()))?
+                .map(Value::Text),
         };
         out.push(v.unwrap_or(Value::Null));
     }
@@ -115,6 +144,8 @@ pub async fn copy_in_text(c: &Client, table: &str, columns: &str, lines: &[u8]) 
         .await
         .map_err(describe)?;
     futures_util::pin_mut!(sink);
-    sink.send(bytes::Bytes::copy_from_slice(lines)).await.map_err(describe)?;
+    sink.send(bytes::Bytes::copy_from_slice(lines))
+        .await
+        .map_err(describe)?;
     sink.finish().await.map_err(describe)
 }

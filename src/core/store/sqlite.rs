@@ -9,18 +9,26 @@ use std::time::Duration;
 
 pub fn open(path: &Path, busy_timeout: Duration) -> Result<Connection> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("create directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("create directory {}", dir.display()))?;
     }
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .with_context(|| format!("open sqlite store {}", path.display()))?;
     conn.busy_timeout(busy_timeout)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
     )
-    .with_context(|| format!("configure sqlite store {} (is it a database file?)", path.display()))?;
+    .with_context(|| {
+        format!(
+            "configure sqlite store {} (is it a database file?)",
+            path.display()
+        )
+    })?;
     Ok(conn)
 }
 
@@ -41,15 +49,25 @@ pub fn batch(c: &Connection, sql: &str) -> Result<()> {
 }
 
 pub fn exec(c: &Connection, sql: &str, params: &[Value]) -> Result<u64> {
-    let mut st = c.prepare_cached(sql).map_err(describe).with_context(|| format!("prepare: {sql}"))?;
-    let n = st.execute(rusqlite::params_from_iter(bind(params))).map_err(describe)?;
+    let mut st = c
+        .prepare_cached(sql)
+        .map_err(describe)
+        .with_context(|| format!("prepare: {sql}"))?;
+    let n = st
+        .execute(rusqlite::params_from_iter(bind(params)))
+        .map_err(describe)?;
     Ok(n as u64)
 }
 
 pub fn query(c: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
-    let mut st = c.prepare_cached(sql).map_err(describe).with_context(|| format!("prepare: {sql}"))?;
+    let mut st = c
+        .prepare_cached(sql)
+        .map_err(describe)
+        .with_context(|| format!("prepare: {sql}"))?;
     let ncol = st.column_count();
-    let mut rows = st.query(rusqlite::params_from_iter(bind(params))).map_err(describe)?;
+    let mut rows = st
+        .query(rusqlite::params_from_iter(bind(params)))
+        .map_err(describe)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(describe)? {
         let mut vals = Vec::with_capacity(ncol);

@@ -43,7 +43,11 @@ impl From<bool> for Value {
 }
 impl From<f64> for Value {
     fn from(v: f64) -> Self {
-        if v.is_finite() { Value::Real(v) } else { Value::Null }
+        if v.is_finite() {
+            Value::Real(v)
+        } else {
+            Value::Null
+        }
     }
 }
 impl From<&str> for Value {
@@ -93,7 +97,9 @@ pub struct Row(pub Vec<Value>);
 
 impl Row {
     fn get(&self, i: usize) -> Result<&Value> {
-        self.0.get(i).with_context(|| format!("column {i} out of range"))
+        self.0
+            .get(i)
+            .with_context(|| format!("column {i} out of range"))
     }
 
     pub fn is_null(&self, i: usize) -> bool {
@@ -105,12 +111,16 @@ impl Row {
             Value::Null => Ok(None),
             Value::Int(v) => Ok(Some(*v)),
             Value::Real(v) => Ok(Some(*v as i64)),
-            Value::Text(s) => s.parse().map(Some).with_context(|| format!("column {i}: {s:?} is not an integer")),
+            Value::Text(s) => s
+                .parse()
+                .map(Some)
+                .with_context(|| format!("column {i}: {s:?} is not an integer")),
         }
     }
 
     pub fn int(&self, i: usize) -> Result<i64> {
-        self.opt_int(i)?.with_context(|| format!("column {i} is NULL"))
+        self.opt_int(i)?
+            .with_context(|| format!("column {i} is NULL"))
     }
 
     pub fn opt_real(&self, i: usize) -> Result<Option<f64>> {
@@ -118,12 +128,16 @@ impl Row {
             Value::Null => Ok(None),
             Value::Int(v) => Ok(Some(*v as f64)),
             Value::Real(v) => Ok(Some(*v)),
-            Value::Text(s) => s.parse().map(Some).with_context(|| format!("column {i}: {s:?} is not a number")),
+            Value::Text(s) => s
+                .parse()
+                .map(Some)
+                .with_context(|| format!("column {i}: {s:?} is not a number")),
         }
     }
 
     pub fn real(&self, i: usize) -> Result<f64> {
-        self.opt_real(i)?.with_context(|| format!("column {i} is NULL"))
+        self.opt_real(i)?
+            .with_context(|| format!("column {i} is NULL"))
     }
 
     pub fn opt_text(&self, i: usize) -> Result<Option<String>> {
@@ -136,22 +150,26 @@ impl Row {
     }
 
     pub fn text(&self, i: usize) -> Result<String> {
-        self.opt_text(i)?.with_context(|| format!("column {i} is NULL"))
+        self.opt_text(i)?
+            .with_context(|| format!("column {i} is NULL"))
     }
 
     pub fn opt_dec(&self, i: usize) -> Result<Option<Decimal>> {
         match self.get(i)? {
             Value::Null => Ok(None),
             Value::Int(v) => Ok(Some(Decimal::from(*v))),
-            Value::Real(v) => {
-                Decimal::try_from(*v).map(Some).with_context(|| format!("column {i}: {v} is not a decimal"))
-            }
-            Value::Text(s) => parse_decimal(s).map(Some).with_context(|| format!("column {i}")),
+            Value::Real(v) => Decimal::try_from(*v)
+                .map(Some)
+                .with_context(|| format!("column {i}: {v} is not a decimal")),
+            Value::Text(s) => parse_decimal(s)
+                .map(Some)
+                .with_context(|| format!("column {i}")),
         }
     }
 
     pub fn dec(&self, i: usize) -> Result<Decimal> {
-        self.opt_dec(i)?.with_context(|| format!("column {i} is NULL"))
+        self.opt_dec(i)?
+            .with_context(|| format!("column {i} is NULL"))
     }
 
     pub fn bool(&self, i: usize) -> Result<bool> {

@@ -55,18 +55,27 @@ impl KlinesResponder {
 }
 
 fn q(req: &Request, name: &str) -> Option<String> {
-    req.url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.to_string())
+    req.url
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.to_string())
 }
 
 impl Respond for KlinesResponder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let limit: usize = q(req, "limit").and_then(|v| v.parse().ok()).unwrap_or(500);
         if limit > self.max_limit {
-            return ResponseTemplate::new(400)
-                .set_body_raw(r#"{"code":-1130,"msg":"Data sent for parameter 'limit' is not valid."}"#, "application/json");
+            return ResponseTemplate::new(400).set_body_raw(
+                r#"{"code":-1130,"msg":"Data sent for parameter 'limit' is not valid."}"#,
+                "application/json",
+            );
         }
-        let start: i64 = q(req, "startTime").and_then(|v| v.parse().ok()).unwrap_or(i64::MIN);
-        let end: i64 = q(req, "endTime").and_then(|v| v.parse().ok()).unwrap_or(i64::MAX);
+        let start: i64 = q(req, "startTime")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(i64::MIN);
+        let end: i64 = q(req, "endTime")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(i64::MAX);
         let data = self.data.lock().unwrap();
         let rows: Vec<String> = data
             .iter()
@@ -94,7 +103,10 @@ impl Respond for KlinesResponder {
         ResponseTemplate::new(200)
             .insert_header("x-mbx-used-weight", w.to_string().as_str())
             .insert_header("x-mbx-used-weight-1m", w.to_string().as_str())
-            .set_body_raw(format!("[{}]", rows.join(",")), "application/json;charset=UTF-8")
+            .set_body_raw(
+                format!("[{}]", rows.join(",")),
+                "application/json;charset=UTF-8",
+            )
             .set_delay(self.delay)
     }
 }

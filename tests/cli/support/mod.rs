@@ -57,22 +57,32 @@ pub fn run_json(cmd: &mut Command) -> (i32, serde_json::Value, String) {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "expected exactly one JSON line on stdout, got {stdout:?}\nstderr: {stderr}");
-    let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("bad JSON {e}: {stdout}"));
+    assert_eq!(
+        lines.len(),
+        1,
+        "expected exactly one JSON line on stdout, got {stdout:?}\nstderr: {stderr}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("bad JSON {e}: {stdout}"));
     (out.status.code().unwrap_or(-1), v, stderr)
 }
 
 /// A fresh Postgres database for one test, or None (with a note) when FKS_TEST_DATABASE_URL is unset.
 pub fn pg_database() -> Option<String> {
     let Ok(base) = std::env::var("FKS_TEST_DATABASE_URL") else {
-        eprintln!("note: FKS_TEST_DATABASE_URL is unset; skipping the Postgres variant of this test");
+        eprintln!(
+            "note: FKS_TEST_DATABASE_URL is unset; skipping the Postgres variant of this test"
+        );
         return None;
     };
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let name = format!(
         "fks_t_{}_{}_{}",
         std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos(),
         N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
     );
     let status = std::process::Command::new("psql")
@@ -83,7 +93,9 @@ pub fn pg_database() -> Option<String> {
         .expect("run psql (needed for Postgres tests)");
     assert!(status.success(), "could not create test database {name}");
     // Replace the database name at the end of the URL.
-    let (root, _) = base.rsplit_once('/').expect("database URL ends with /dbname");
+    let (root, _) = base
+        .rsplit_once('/')
+        .expect("database URL ends with /dbname");
     Some(format!("{root}/{name}"))
 }
 

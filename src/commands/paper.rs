@@ -1,0 +1,89 @@
+//! `fks paper order`: place a market order on a paper account by hand.
+
+use super::Ctx;
+use crate::core::accounts::{self, AccountKind};
+use crate::core::exchange::paper::{self, PaperOrder};
+use crate::core::market::Symbol;
+use crate::core::positions::{self, Side};
+use crate::output::{Outcome, Status};
+use anyhow::{Context, Result, bail};
+use rust_decimal::Decimal;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// A market order filled at the latest stored close, with the account's fee and slippage.
+    Order {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        symbol: Symbol,
+        #[arg(long, value_enum)]
+        side: Side,
+        /// Base quantity.
+        #[arg(
+            long,
+            conflicts_with = "quote_amount",
+            required_unless_present = "quote_amount"
+        )]
+        quantity: Option<Decimal>,
+        /// Quote amount instead of a quantity.
+        #[arg(long)]
+        quote_amount: Option<Decimal>,
+        /// Set a stop loss on the resulting position.
+        #[arg(long)]
+        stop_loss: Option<Decimal>,
+        /// Set a take profit on the resulting position.
+        #[arg(long)]
+        take_profit: Option<Decimal>,
+    },
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    let store = ctx.store().await?;
+    let Action::Order {
+        account,
+        symbol,
+        side,
+        quantity,
+        quote_amount,
+        stop_loss,
+        take_profit,
+    } = args.action;
+    let acct = accounts::find(store, &account).await?;
+    if acct.kind != AccountKind::Paper {
+        bail!(
+            "{} is a {} account; `fks paper order` only trades paper accounts",
+            acct.name,
+            acct.kind.as_str()
+        );
+    }
+    if !acct.active {
+        bail!("account {} is deactivated", acct.name);
+    }
+    let (mark, price_time) = positions::latest_stored_price(store, &symbol)
+        .await?
+        .with_context(|| format!("no price for {symbol}: sync or import its candles first"))?;
+    let order = PaperOrder {
+        symbol: symbol.clone(),
+        side,
+        quantity,
+        quote_amount,
+        client_order_id: None,
+    };
+    let tx = store.begin().await?;
+    let fill = paper::place_market_order(&tx, &acct, &order, mark, ctx.now_ms()).await?;
+    tx.commit().await?;
+    if stop_loss.is_some() || take_profit.is_some() {
+        positions::set_stops(store, acct.id, &symbol, stop_loss, take_profit).await?;
+    }
+    Outcome::new(
+        Status::Success,
+        serde_json::json!({ "account": acct.name, "price_time": price_time, "fill": fill }),
+    )
+}

@@ -1,0 +1,188 @@
+//! `fks sync-market-data`: fetch closed OHLCV candles from Binance into the store.
+
+use super::{Ctx, Shard};
+use crate::core::exchange::binance::{BinanceClient, ExchangeError};
+use crate::core::market::{Candle, Symbol, Timeframe};
+use crate::core::sync::{self, KlineSource, SyncRequest};
+use crate::output::Outcome;
+use anyhow::Result;
+use futures_util::StreamExt;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// Where a Binance ban's end is kept, so every fks process on this store waits it out.
+pub const BAN_KEY: &str = "binance.banned_until_ms";
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Symbol to sync (repeatable); default: every configured symbol.
+    #[arg(long = "symbol")]
+    pub symbols: Vec<Symbol>,
+    /// Candle interval (default: market.timeframe from config, 1h).
+    #[arg(long)]
+    pub timeframe: Option<Timeframe>,
+    /// Closed candles to fetch on the first sync of a pair (default: market.initial_limit, 500).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Fetch everything from this time (YYYY-MM-DD, RFC 3339 or ms), also before stored data.
+    #[arg(long, value_parser = crate::core::time::time_arg)]
+    pub since: Option<i64>,
+    /// Take a deterministic share K of N of the symbols (for several hosts on one Postgres).
+    #[arg(long)]
+    pub shard: Option<Shard>,
+}
+
+struct Source<'a>(&'a BinanceClient);
+
+impl KlineSource for Source<'_> {
+    fn max_limit(&self) -> usize {
+        self.0.klines_page_size() as usize
+    }
+
+    async fn page(
+        &self,
+        symbol: &Symbol,
+        tf: Timeframe,
+        start: i64,
+        end: i64,
+        limit: usize,
+    ) -> Result<Vec<Candle>> {
+        let rows = self
+            .0
+            .klines(symbol, tf, Some(start), Some(end), limit as u32)
+            .await?;
+        Ok(rows.iter().map(|k| k.candle()).collect())
+    }
+}
+
+/// The symbols a per-symbol job works on: the flags, else config; then the shard's share.
+pub fn pick_symbols(ctx: &Ctx, flags: &[Symbol], shard: Option<Shard>) -> Vec<Symbol> {
+    let mut v: Vec<Symbol> = if flags.is_empty() {
+        ctx.settings.symbols().to_vec()
+    } else {
+        flags.to_vec()
+    };
+    v.dedup();
+    if let Some(s) = shard {
+        v.retain(|x| s.owns(x.as_str()));
+    }
+    v
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    let store = ctx.store().await?;
+    let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);
+    let limit = args.limit.unwrap_or(ctx.settings.file.market.initial_limit);
+    let symbols = pick_symbols(ctx, &args.symbols, args.shard);
+    let now = ctx.now_ms();
+    let mut results = BTreeMap::new();
+
+    // Another fks process was banned: wait it out instead of extending the ban.
+    if let Some(until) = store
+        .kv_get(BAN_KEY)
+        .await?
+        .and_then(|v| v.parse::<i64>().ok())
+        .filter(|u| *u > now)
+    {
+        let msg = format!(
+            "binance banned this IP until {} (HTTP 418); no request sent, fks waits the ban out",
+            crate::core::time::fmt_ms(until)
+        );
+        for s in &symbols {
+            results.insert(
+                s.0.clone(),
+                json!({"status": "error", "timeframe": tf, "error": msg}),
+            );
+        }
+        return Outcome::from_results(
+            json!({"timeframe": tf, "symbols": symbols.len(), "banned_until": until, "results": results}),
+        );
+    }
+
+    let client = ctx.binance_market()?;
+    let src = Source(&client);
+    let progress = ctx.progress_enabled().then(indicatif::MultiProgress::new);
+    let step = tf.millis();
+    let mut banned: Option<i64> = None;
+    let outcomes: Vec<(Symbol, Result<sync::SyncResult>)> =
+        futures_util::stream::iter(symbols.iter().cloned())
+            .map(|symbol| {
+                let src = &src;
+                let progress = &progress;
+                async move {
+                    let req = SyncRequest {
+                        symbol: symbol.clone(),
+                        timeframe: tf,
+                        limit,
+                        since: args.since,
+                    };
+                    let last =
+                        crate::core::store::candles::last_open_time(store, &symbol, tf).await;
+                    let bar = match (&last, progress) {
+                        (Ok(last), Some(mp)) => {
+                            let (start, end) = sync::plan(&req, *last, now);
+                            let total = ((end - start) / step + 1).max(0) as u64;
+                            (total > src.max_limit() as u64).then(|| {
+                                let b = mp.add(indicatif::ProgressBar::new(total));
+                                b.set_style(
+                                    indicatif::ProgressStyle::with_template(
+                                        "{prefix:>10} [{bar:30}] {pos}/{len} candles {eta}",
+                                    )
+                                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                                    .progress_chars("=> "),
+                                );
+                                b.set_prefix(symbol.0.clone());
+                                b
+                            })
+                        }
+                        _ => None,
+                    };
+                    let r = sync::sync_symbol(store, src, &req, now, |n| {
+                        if let Some(b) = &bar {
+                            b.set_position(n);
+                        }
+                    })
+                    .await;
+                    if let Some(b) = bar {
+                        b.finish_and_clear();
+                    }
+                    (symbol, r)
+                }
+            })
+            .buffer_unordered(ctx.settings.file.exchange.max_parallel.max(1))
+            .collect()
+            .await;
+
+    for (symbol, r) in outcomes {
+        match r {
+            Ok(res) => {
+                results.insert(symbol.0.clone(), serde_json::to_value(res)?);
+            }
+            Err(e) => {
+                if let Some(ExchangeError::Banned { until_ms }) =
+                    e.chain().find_map(|c| c.downcast_ref::<ExchangeError>())
+                {
+                    banned = Some(banned.map_or(*until_ms, |b: i64| b.max(*until_ms)));
+                }
+                let msg = format!("{e:#}");
+                sync::record_failure(store, &symbol, tf, now, &msg).await?;
+                let gaps = crate::core::store::candles::gaps(store, &symbol, tf)
+                    .await
+                    .unwrap_or_default();
+                results.insert(
+                    symbol.0.clone(),
+                    json!({"status": "error", "timeframe": tf, "error": msg, "gaps": gaps}),
+                );
+            }
+        }
+    }
+    if let Some(until) = banned {
+        store.kv_set(BAN_KEY, &until.to_string(), now).await?;
+    }
+    Outcome::from_results(json!({
+        "timeframe": tf,
+        "symbols": symbols.len(),
+        "used_weight": client.used_weight(),
+        "results": results,
+    }))
+}

@@ -1,0 +1,184 @@
+//! `fks update-positions`: mark every open position to the latest price (unrealized PnL and
+//! PnL %), reconcile futures positions with the exchange, flag stale prices.
+
+use super::Ctx;
+use crate::core::accounts::{self, Account, AccountKind};
+use crate::core::exchange::Market;
+use crate::core::positions::{self, PositionSide};
+use crate::core::store::Store;
+use crate::vals;
+use anyhow::{Context, Result};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only this account (default: every active account).
+    #[arg(long)]
+    pub account_id: Option<i64>,
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<crate::output::Outcome> {
+    let store = ctx.store().await?;
+    let list = accounts::selected(store, args.account_id).await?;
+    let mut results = BTreeMap::new();
+    for acct in &list {
+        let v = match update_one(ctx, acct).await {
+            Ok(v) => v,
+            Err(e) => json!({"status": "error", "error": format!("{e:#}")}),
+        };
+        results.insert(acct.name.clone(), v);
+    }
+    crate::output::Outcome::from_results(json!({ "accounts": list.len(), "results": results }))
+}
+
+/// Bring the store's futures positions in line with the exchange's.
+async fn reconcile(
+    store: &Store,
+    acct: &Account,
+    live: &[crate::core::exchange::FuturesPosition],
+    now: i64,
+) -> Result<Value> {
+    let (mut opened, mut changed, mut closed) = (0, 0, 0);
+    let tx = store.begin().await?;
+    let stored = positions::open_positions_tx(&tx, acct.id).await?;
+    for p in live {
+        let side = match p.side {
+            crate::core::exchange::PositionSide::Long => PositionSide::Long,
+            crate::core::exchange::PositionSide::Short => PositionSide::Short,
+        };
+        let pct = positions::pnl_pct(p.unrealized_pnl, p.quantity, p.entry_price);
+        match stored.iter().find(|s| s.symbol == p.symbol) {
+            Some(s) if s.side == side => {
+                if s.quantity != p.quantity || s.entry_price != p.entry_price {
+                    changed += 1;
+                }
+                tx.exec(
+                    "UPDATE positions SET quantity = ?, entry_price = ?, current_price = ?, unrealized_pnl = ?, pnl_pct = ?, leverage = ?, price_time = ?, updated_ms = ? WHERE id = ?",
+                    vals![p.quantity, p.entry_price, p.mark_price, p.unrealized_pnl, pct, Decimal::from(p.leverage), now, now, s.id],
+                )
+                .await?;
+                continue;
+            }
+            Some(s) => {
+                tx.exec("UPDATE positions SET status = 'closed', closed_ms = ?, updated_ms = ? WHERE id = ?", vals![now, now, s.id]).await?;
+                closed += 1;
+            }
+            None => {}
+        }
+        tx.exec(
+            "INSERT INTO positions (account_id, symbol, side, quantity, entry_price, current_price, unrealized_pnl, pnl_pct, leverage, price_time, status, opened_ms, updated_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)",
+            vals![acct.id, &p.symbol, side.as_str(), p.quantity, p.entry_price, p.mark_price, p.unrealized_pnl, pct, Decimal::from(p.leverage), now, now, now],
+        )
+        .await?;
+        opened += 1;
+    }
+    for s in stored
+        .iter()
+        .filter(|s| !live.iter().any(|p| p.symbol == s.symbol))
+    {
+        tx.exec(
+            "UPDATE positions SET status = 'closed', closed_ms = ?, updated_ms = ? WHERE id = ?",
+            vals![now, now, s.id],
+        )
+        .await?;
+        closed += 1;
+    }
+    tx.commit().await?;
+    Ok(json!({"opened": opened, "changed": changed, "closed": closed}))
+}
+
+async fn update_one(ctx: &Ctx, acct: &Account) -> Result<Value> {
+    let store = ctx.store().await?;
+    let now = ctx.now_ms();
+    let max_age = ctx.settings.file.market.max_price_age_secs as i64 * 1000;
+    let mut reconciled = Value::Null;
+    // Where prices come from: stored closes for paper, the exchange's ticker for Binance.
+    let mut ticker: BTreeMap<crate::core::market::Symbol, Decimal> = BTreeMap::new();
+    match acct.kind {
+        AccountKind::BinanceFutures => {
+            let client = ctx.binance_for(acct, Market::UsdM)?;
+            let live = client
+                .positions(None)
+                .await
+                .context("read futures positions")?;
+            reconciled = reconcile(store, acct, &live, now).await?;
+            ticker = live
+                .iter()
+                .map(|p| (p.symbol.clone(), p.mark_price))
+                .collect();
+        }
+        AccountKind::BinanceSpot => {
+            let open = positions::open_positions(store, acct.id).await?;
+            if !open.is_empty() {
+                let client = ctx.binance_for(acct, Market::Spot)?;
+                let syms: Vec<_> = open.iter().map(|p| p.symbol.clone()).collect();
+                ticker = client
+                    .ticker_prices(&syms)
+                    .await
+                    .context("read ticker prices")?;
+            }
+        }
+        AccountKind::Paper => {}
+    }
+    let mut out = Vec::new();
+    let (mut stale, mut unpriced) = (0, 0);
+    let open = positions::open_positions(store, acct.id).await?;
+    let mut prices = Vec::with_capacity(open.len());
+    for p in &open {
+        prices.push(match acct.kind {
+            AccountKind::Paper => positions::latest_stored_price(store, &p.symbol).await?,
+            _ => ticker.get(&p.symbol).map(|px| (*px, now)),
+        });
+    }
+    let tx = store.begin().await?;
+    for (p, price) in open.iter().zip(prices) {
+        let mut entry = json!({
+            "symbol": p.symbol, "side": p.side, "quantity": p.quantity.to_string(),
+            "entry_price": p.entry_price.to_string(), "stop_loss": p.stop_loss.map(|d| d.to_string()),
+            "take_profit": p.take_profit.map(|d| d.to_string()),
+        });
+        match price {
+            None => {
+                unpriced += 1;
+                entry["status"] = json!("no_price");
+                entry["current_price"] = Value::Null;
+                entry["unrealized_pnl"] = Value::Null;
+                entry["pnl_pct"] = Value::Null;
+                entry["price_time"] = Value::Null;
+            }
+            Some((px, t)) => {
+                let age = now - t;
+                let pnl = positions::unrealized(p.side, p.quantity, p.entry_price, px);
+                let pct = positions::pnl_pct(pnl, p.quantity, p.entry_price);
+                entry["current_price"] = json!(px.to_string());
+                entry["unrealized_pnl"] = json!(pnl.round_dp(8).to_string());
+                entry["pnl_pct"] = json!(pct.map(|x| (x * 10_000.0).round() / 10_000.0));
+                entry["price_time"] = json!(t);
+                entry["price_age_secs"] = json!(age / 1000);
+                if age > max_age {
+                    stale += 1;
+                    entry["status"] = json!("stale");
+                } else {
+                    entry["status"] = json!("success");
+                    positions::mark(&tx, p.id, px, pnl, pct, t, now).await?;
+                }
+            }
+        }
+        out.push(entry);
+    }
+    tx.commit().await?;
+    let mut v = json!({
+        "status": "success",
+        "open_positions": out.len(),
+        "stale": stale,
+        "no_price": unpriced,
+        "positions": out,
+    });
+    if !reconciled.is_null() {
+        v["reconciled"] = reconciled;
+    }
+    Ok(v)
+}

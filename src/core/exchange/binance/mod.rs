@@ -1,0 +1,28 @@
+//! Binance spot and USDⓈ-M futures over REST.
+//!
+//! - `client.rs`: configuration, the one `reqwest::Client`, signing of requests, weight
+//!   budget, clock offset, ban state, and the retry policy (the only place that retries).
+//! - `requests.rs`: one request description per endpoint (method, path, weight, params).
+//! - `market_data.rs`, `account.rs`: the endpoints, returning `core::exchange` types.
+//! - `sign.rs`: HMAC-SHA256 and the exact query-string encoding it signs; `Secret`.
+//! - `wire.rs`: Binance's JSON shapes (private), converted at the edge.
+//! - `weight.rs`: the shared per-minute request-weight budget.
+//! - `error.rs`: `ExchangeError`.
+
+mod account;
+mod client;
+mod error;
+mod market_data;
+mod requests;
+pub mod sign;
+mod weight;
+mod wire;
+
+pub use client::{BinanceClient, BinanceConfig};
+pub use error::ExchangeError;
+pub use market_data::Kline;
+pub use requests::{FUTURES_KLINES_MAX, SPOT_KLINES_MAX};
+pub use sign::Secret;
+
+#[cfg(test)]
+mod tests;

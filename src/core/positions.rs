@@ -1,0 +1,232 @@
+//! Open positions: one net position per account and symbol, LONG or SHORT, marked to market.
+
+use crate::core::market::{Symbol, Timeframe};
+use crate::core::store::{Row, Store, Tx};
+use crate::vals;
+use anyhow::{Result, bail};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum PositionSide {
+    Long,
+    Short,
+}
+
+impl PositionSide {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PositionSide::Long => "LONG",
+            PositionSide::Short => "SHORT",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "LONG" => Ok(PositionSide::Long),
+            "SHORT" => Ok(PositionSide::Short),
+            o => bail!("unknown position side {o:?}"),
+        }
+    }
+}
+
+/// Order side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "UPPERCASE")]
+#[value(rename_all = "UPPERCASE")]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Buy => "BUY",
+            Side::Sell => "SELL",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Position {
+    #[serde(skip)]
+    pub id: i64,
+    #[serde(skip)]
+    pub account_id: i64,
+    pub symbol: Symbol,
+    pub side: PositionSide,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub quantity: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub entry_price: Decimal,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub current_price: Option<Decimal>,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub unrealized_pnl: Option<Decimal>,
+    pub pnl_pct: Option<f64>,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub leverage: Option<Decimal>,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub stop_loss: Option<Decimal>,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub take_profit: Option<Decimal>,
+    pub price_time: Option<i64>,
+    pub opened_ms: i64,
+    pub updated_ms: i64,
+}
+
+impl Position {
+    /// Entry notional, the base of PnL %.
+    pub fn entry_notional(&self) -> Decimal {
+        self.entry_price * self.quantity
+    }
+}
+
+/// Unrealized PnL: LONG (price - entry) x qty; SHORT (entry - price) x qty.
+pub fn unrealized(side: PositionSide, qty: Decimal, entry: Decimal, price: Decimal) -> Decimal {
+    match side {
+        PositionSide::Long => (price - entry) * qty,
+        PositionSide::Short => (entry - price) * qty,
+    }
+}
+
+/// PnL as % of entry notional; None when the notional is zero.
+pub fn pnl_pct(pnl: Decimal, qty: Decimal, entry: Decimal) -> Option<f64> {
+    use rust_decimal::prelude::ToPrimitive;
+    let notional = qty * entry;
+    if notional.is_zero() {
+        return None;
+    }
+    (pnl / notional * Decimal::from(100)).to_f64()
+}
+
+const COLS: &str = "id, account_id, symbol, side, quantity, entry_price, current_price, unrealized_pnl, pnl_pct, leverage, stop_loss, take_profit, price_time, opened_ms, updated_ms";
+
+fn from_row(r: &Row) -> Result<Position> {
+    Ok(Position {
+        id: r.int(0)?,
+        account_id: r.int(1)?,
+        symbol: Symbol(r.text(2)?),
+        side: PositionSide::parse(&r.text(3)?)?,
+        quantity: r.dec(4)?,
+        entry_price: r.dec(5)?,
+        current_price: r.opt_dec(6)?,
+        unrealized_pnl: r.opt_dec(7)?,
+        pnl_pct: r.opt_real(8)?,
+        leverage: r.opt_dec(9)?,
+        stop_loss: r.opt_dec(10)?,
+        take_profit: r.opt_dec(11)?,
+        price_time: r.opt_int(12)?,
+        opened_ms: r.int(13)?,
+        updated_ms: r.int(14)?,
+    })
+}
+
+pub async fn open_positions(store: &Store, account_id: i64) -> Result<Vec<Position>> {
+    store
+        .query(&format!("SELECT {COLS} FROM positions WHERE account_id = ? AND status = 'open' ORDER BY symbol"), vals![account_id])
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+pub async fn open_position_tx(
+    tx: &Tx<'_>,
+    account_id: i64,
+    symbol: &Symbol,
+) -> Result<Option<Position>> {
+    tx.query_opt(
+        &format!(
+            "SELECT {COLS} FROM positions WHERE account_id = ? AND symbol = ? AND status = 'open'"
+        ),
+        vals![account_id, symbol],
+    )
+    .await?
+    .map(|r| from_row(&r))
+    .transpose()
+}
+
+pub async fn open_positions_tx(tx: &Tx<'_>, account_id: i64) -> Result<Vec<Position>> {
+    tx.query(
+        &format!(
+            "SELECT {COLS} FROM positions WHERE account_id = ? AND status = 'open' ORDER BY symbol"
+        ),
+        vals![account_id],
+    )
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+/// Write a position's mark (price, PnL, price time).
+pub async fn mark(
+    tx: &Tx<'_>,
+    id: i64,
+    price: Decimal,
+    pnl: Decimal,
+    pct: Option<f64>,
+    price_time: i64,
+    now_ms: i64,
+) -> Result<()> {
+    tx.exec(
+        "UPDATE positions SET current_price = ?, unrealized_pnl = ?, pnl_pct = ?, price_time = ?, updated_ms = ? WHERE id = ?",
+        vals![price, pnl, pct, price_time, now_ms, id],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn set_stops(
+    store: &Store,
+    account_id: i64,
+    symbol: &Symbol,
+    stop: Option<Decimal>,
+    take: Option<Decimal>,
+) -> Result<()> {
+    let n = store
+        .exec(
+            "UPDATE positions SET stop_loss = ?, take_profit = ? WHERE account_id = ? AND symbol = ? AND status = 'open'",
+            vals![stop, take, account_id, symbol],
+        )
+        .await?;
+    if n == 0 {
+        bail!("no open position in {symbol} on this account");
+    }
+    Ok(())
+}
+
+/// The latest known price of a symbol from stored candles: the close of the most recently
+/// closed candle over all stored timeframes, with its close time.
+pub async fn latest_stored_price(store: &Store, symbol: &Symbol) -> Result<Option<(Decimal, i64)>> {
+    let rows = store
+        .query(
+            "SELECT timeframe, MAX(open_time) FROM candles WHERE symbol = ? GROUP BY timeframe",
+            vals![symbol],
+        )
+        .await?;
+    let mut best: Option<(Timeframe, i64, i64)> = None;
+    for r in rows {
+        let Ok(tf) = r.text(0)?.parse::<Timeframe>() else {
+            continue;
+        };
+        let open = r.int(1)?;
+        let close_time = open + tf.millis();
+        if best.is_none_or(|(_, _, c)| close_time > c || (close_time == c && tf < best.unwrap().0))
+        {
+            best = Some((tf, open, close_time));
+        }
+    }
+    let Some((tf, open, close_time)) = best else {
+        return Ok(None);
+    };
+    let r = store
+        .query_one(
+            "SELECT close FROM candles WHERE symbol = ? AND timeframe = ? AND open_time = ?",
+            vals![symbol, tf, open],
+        )
+        .await?;
+    Ok(Some((r.dec(0)?, close_time)))
+}
