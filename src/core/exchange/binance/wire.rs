@@ -272,10 +272,8 @@ impl SymbolW {
                     info.min_notional = f.min_notional.or(info.min_notional);
                     info.max_notional = f.max_notional;
                 }
-                "MIN_NOTIONAL" => {
-                    if info.min_notional.is_none() {
-                        info.min_notional = f.min_notional.or(f.notional);
-                    }
+                "MIN_NOTIONAL" if info.min_notional.is_none() => {
+                    info.min_notional = f.min_notional.or(f.notional);
                 }
                 _ => {}
             }

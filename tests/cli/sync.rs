@@ -1,0 +1,437 @@
+//! sync-market-data against a loopback Binance (wiremock) in the exact kline wire format.
+
+use crate::support::binance::{self, KlinesResponder};
+use crate::support::{Sandbox, run_json};
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const H: i64 = 3_600_000;
+const T0: i64 = 1_704_067_200_000; // 2024-01-01T00:00Z
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn start_times(reqs: &[wiremock::Request]) -> Vec<i64> {
+    reqs.iter()
+        .filter(|r| r.url.path() == "/api/v3/klines")
+        .filter_map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(k, _)| k == "startTime")
+                .map(|(_, v)| v.parse().unwrap())
+        })
+        .collect()
+}
+
+/// 2,500 closed candles; "now" is just after the last one closes.
+fn setup(sb: &Sandbox, server: &MockServer) -> assert_cmd::Command {
+    let mut c = sb.fks();
+    c.env("FKS_BINANCE_BASE_URL", server.uri())
+        .env("FKS_NOW", (T0 + 2500 * H + 5_000).to_string());
+    c
+}
+
+fn sync_paginates_and_is_idempotent(sb: &Sandbox) {
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let data = binance::series(T0, H, 2500, 42_000.0);
+    let responder = KlinesResponder::new(data.clone(), H);
+    rt.block_on(
+        Mock::given(method("GET"))
+            .and(path("/api/v3/klines"))
+            .respond_with(responder.clone())
+            .mount(&server),
+    );
+    let (code, v, err) =
+        run_json(setup(sb, &server).args(["sync-market-data", "--since", &T0.to_string()]));
+    assert_eq!(code, 0, "{v} {err}");
+    let r = &v["results"]["BTCUSDT"];
+    assert_eq!(r["fetched"], 2500);
+    assert_eq!(r["inserted"], 2500);
+    assert_eq!(r["first_open_time"], T0);
+    assert_eq!(r["last_open_time"], T0 + 2499 * H);
+    assert_eq!(r["gaps"].as_array().unwrap().len(), 0);
+    let reqs = rt.block_on(server.received_requests()).unwrap();
+    assert_eq!(
+        start_times(&reqs),
+        vec![T0, T0 + 1000 * H, T0 + 2000 * H],
+        "pages start where the last ended"
+    );
+    assert!(
+        reqs.iter()
+            .all(|r| r.url.query().unwrap().contains("limit=1000"))
+    );
+
+    // Nothing new: one request, nothing stored twice.
+    let (code, v, _) = run_json(setup(sb, &server).arg("sync-market-data"));
+    assert_eq!(code, 0);
+    assert_eq!(v["results"]["BTCUSDT"]["inserted"], 0);
+    assert_eq!(v["results"]["BTCUSDT"]["fetched"], 0);
+
+    // 30 new candles appear (the last one still open): only those are fetched, from the right start.
+    let more = binance::series(T0 + 2500 * H, H, 31, 43_000.0);
+    responder.data.lock().unwrap().extend(more);
+    let before = rt.block_on(server.received_requests()).unwrap().len();
+    let (code, v, _) = run_json(
+        sb.fks()
+            .env("FKS_BINANCE_BASE_URL", server.uri())
+            .env("FKS_NOW", (T0 + 2530 * H + 60_000).to_string())
+            .arg("sync-market-data"),
+    );
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        v["results"]["BTCUSDT"]["inserted"], 30,
+        "the still-open candle is not stored"
+    );
+    let reqs = rt.block_on(server.received_requests()).unwrap();
+    assert_eq!(start_times(&reqs[before..]), vec![T0 + 2500 * H]);
+    // A changed candle re-fetched by --since is updated and counted.
+    responder.data.lock().unwrap()[2499].close = "1.00000000".into();
+    let (_, v, _) = run_json(
+        sb.fks()
+            .env("FKS_BINANCE_BASE_URL", server.uri())
+            .env("FKS_NOW", (T0 + 2530 * H + 60_000).to_string())
+            .args(["sync-market-data", "--since", &(T0 + 2490 * H).to_string()]),
+    );
+    assert_eq!(v["results"]["BTCUSDT"]["updated"], 1, "{v}");
+    assert_eq!(v["results"]["BTCUSDT"]["inserted"], 0);
+    let (_, v, _) = run_json(sb.fks().arg("list-data"));
+    assert_eq!(v["series"][0]["candles"], 2530);
+}
+
+#[test]
+fn sync_paginates_and_is_idempotent_sqlite() {
+    sync_paginates_and_is_idempotent(&Sandbox::new());
+}
+
+#[test]
+fn sync_paginates_and_is_idempotent_postgres() {
+    if let Some(sb) = Sandbox::postgres() {
+        sync_paginates_and_is_idempotent(&sb);
+    }
+}
+
+#[test]
+fn first_sync_takes_last_limit_candles_and_reports_exchange_gaps() {
+    let sb = Sandbox::new();
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let mut data = binance::series(T0, H, 100, 100.0);
+    data.drain(40..43); // the exchange itself has a hole
+    rt.block_on(
+        Mock::given(path("/api/v3/klines"))
+            .respond_with(KlinesResponder::new(data, H))
+            .mount(&server),
+    );
+    let (code, v, _) = run_json(
+        setup(&sb, &server)
+            .env("FKS_NOW", (T0 + 100 * H + 1).to_string())
+            .args(["sync-market-data", "--limit", "80"]),
+    );
+    assert_eq!(code, 0, "{v}");
+    let r = &v["results"]["BTCUSDT"];
+    assert_eq!(r["first_open_time"], T0 + 20 * H);
+    assert_eq!(r["inserted"], 77);
+    assert_eq!(r["gaps"][0]["from"], T0 + 40 * H);
+    assert_eq!(r["gaps"][0]["missing"], 3);
+}
+
+#[test]
+fn rate_limit_429_is_honoured_then_completes() {
+    let sb = Sandbox::new();
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        Mock::given(path("/api/v3/klines"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after", "1")
+                    .set_body_raw(binance::TOO_MUCH_WEIGHT, "application/json"),
+            )
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(path("/api/v3/klines"))
+            .respond_with(KlinesResponder::new(binance::series(T0, H, 50, 10.0), H))
+            .mount(&server)
+            .await;
+    });
+    let t = std::time::Instant::now();
+    let (code, v, _) = run_json(
+        setup(&sb, &server)
+            .env("FKS_NOW", (T0 + 50 * H).to_string())
+            .args(["sync-market-data", "--since", "2024-01-01"]),
+    );
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["results"]["BTCUSDT"]["inserted"], 50);
+    assert!(
+        t.elapsed() >= std::time::Duration::from_millis(900),
+        "Retry-After was not honoured"
+    );
+    assert_eq!(rt.block_on(server.received_requests()).unwrap().len(), 2);
+}
+
+#[test]
+fn server_errors_are_retried_then_a_clear_error() {
+    let sb = Sandbox::new();
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(
+        Mock::given(path("/api/v3/klines"))
+            .respond_with(ResponseTemplate::new(503).set_body_string("Service Unavailable."))
+            .mount(&server),
+    );
+    let (code, v, _) = run_json(setup(&sb, &server).args(["sync-market-data"]));
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["status"], "error");
+    let err = v["results"]["BTCUSDT"]["error"].as_str().unwrap();
+    assert!(err.contains("503") && err.contains("3 attempts"), "{err}");
+    assert_eq!(rt.block_on(server.received_requests()).unwrap().len(), 3);
+    let (_, v, _) = run_json(sb.fks().args(["runs", "--task", "sync-market-data"]));
+    assert_eq!(v["runs"][0]["status"], "error");
+}
+
+#[test]
+fn malformed_and_truncated_json_leave_the_store_as_it_was() {
+    let sb = Sandbox::new();
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(
+        Mock::given(path("/api/v3/klines"))
+            .respond_with(KlinesResponder::new(binance::series(T0, H, 10, 10.0), H))
+            .mount(&server),
+    );
+    let (code, _, _) = run_json(
+        setup(&sb, &server)
+            .env("FKS_NOW", (T0 + 10 * H).to_string())
+            .args(["sync-market-data", "--since", "2024-01-01"]),
+    );
+    assert_eq!(code, 0);
+    for body in [
+        r#"[[1704103200000,"1.0","2.0""#,
+        r#"{"not":"klines"}"#,
+        "<html>oops</html>",
+    ] {
+        rt.block_on(server.reset());
+        rt.block_on(
+            Mock::given(path("/api/v3/klines"))
+                .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+                .mount(&server),
+        );
+        let (code, v, _) = run_json(
+            setup(&sb, &server)
+                .env("FKS_NOW", (T0 + 20 * H).to_string())
+                .arg("sync-market-data"),
+        );
+        assert_eq!(code, 1, "{v}");
+        let err = v["results"]["BTCUSDT"]["error"].as_str().unwrap();
+        assert!(err.contains("decode"), "{err}");
+    }
+    let (_, v, _) = run_json(sb.fks().arg("list-data"));
+    assert_eq!(v["series"][0]["candles"], 10);
+}
+
+#[test]
+fn invalid_symbol_is_partial_and_others_sync() {
+    let sb = Sandbox::new();
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        Mock::given(path("/api/v3/klines"))
+            .and(query_param("symbol", "NOPEUSDT"))
+            .respond_with(
+                ResponseTemplate::new(400)
+                    .set_body_raw(binance::INVALID_SYMBOL, "application/json"),
+            )
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(path("/api/v3/klines"))
+            .respond_with(KlinesResponder::new(binance::series(T0, H, 10, 10.0), H))
+            .mount(&server)
+            .await;
+    });
+    let (code, v, _) = run_json(
+        setup(&sb, &server)
+            .env("FKS_SYMBOLS", "BTCUSDT,NOPEUSDT,ETHUSDT")
+            .env("FKS_NOW", (T0 + 10 * H).to_string())
+            .args(["sync-market-data", "--since", "2024-01-01"]),
+    );
+    assert_eq!(code, 3, "{v}");
+    assert_eq!(v["status"], "partial");
+    assert!(
+        v["results"]["NOPEUSDT"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("-1121 Invalid symbol.")
+    );
+    assert_eq!(v["results"]["BTCUSDT"]["inserted"], 10);
+    assert_eq!(v["results"]["ETHUSDT"]["inserted"], 10);
+}
+
+#[test]
+fn ban_418_stops_and_is_shared_through_the_store() {
+    let sb = Sandbox::new();
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(Mock::given(path("/api/v3/klines")).respond_with(
+        ResponseTemplate::new(418).insert_header("retry-after", "600").set_body_raw(r#"{"code":-1003,"msg":"Way too much request weight used; IP banned until 1704070800000. Please use WebSocket Streams for live updates to avoid bans."}"#, "application/json"),
+    ).mount(&server));
+    let (code, v, _) = run_json(setup(&sb, &server).arg("sync-market-data"));
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["results"]["BTCUSDT"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("418")
+    );
+    let n = rt.block_on(server.received_requests()).unwrap().len();
+    assert_eq!(n, 1, "a 418 is never retried");
+    // The next run (another process) sends nothing until the ban is over.
+    let (code, v, _) = run_json(setup(&sb, &server).arg("sync-market-data"));
+    assert_eq!(code, 1);
+    assert!(
+        v["results"]["BTCUSDT"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("waits the ban out"),
+        "{v}"
+    );
+    assert_eq!(rt.block_on(server.received_requests()).unwrap().len(), n);
+}
+
+#[test]
+fn shards_split_symbols_without_overlap() {
+    let sb = Sandbox::new();
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(
+        Mock::given(path("/api/v3/klines"))
+            .respond_with(KlinesResponder::new(binance::series(T0, H, 5, 10.0), H))
+            .mount(&server),
+    );
+    let syms = "BTCUSDT,ETHUSDT,SOLUSDT,ADAUSDT,XRPUSDT,DOGEUSDT,BNBUSDT";
+    let mut seen = Vec::new();
+    for k in 1..=3 {
+        let (code, v, _) = run_json(
+            setup(&sb, &server)
+                .env("FKS_SYMBOLS", syms)
+                .env("FKS_NOW", (T0 + 5 * H).to_string())
+                .args(["sync-market-data", "--shard", &format!("{k}/3")]),
+        );
+        assert_eq!(code, 0);
+        seen.extend(v["results"].as_object().unwrap().keys().cloned());
+    }
+    seen.sort();
+    let mut want: Vec<String> = syms.split(',').map(String::from).collect();
+    want.sort();
+    assert_eq!(seen, want);
+}
+
+/// Two runs at once: the second exits 4 while the first (slow exchange) holds the lock; a run
+/// killed with SIGKILL half-way leaves a consistent store that the next run completes.
+#[test]
+fn concurrent_run_skips_and_killed_run_resumes() {
+    let sb = Sandbox::new();
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let mut responder = KlinesResponder::new(binance::series(T0, H, 5000, 100.0), H);
+    responder.delay = std::time::Duration::from_millis(400);
+    rt.block_on(
+        Mock::given(path("/api/v3/klines"))
+            .respond_with(responder)
+            .mount(&server),
+    );
+    let now = (T0 + 5000 * H).to_string();
+    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin!("fks"));
+    first
+        .current_dir(sb.path())
+        .env_clear()
+        .env("DATABASE_URL", &sb.db)
+        .env("FKS_SYMBOLS", "BTCUSDT")
+        .env("FKS_BINANCE_BASE_URL", server.uri())
+        .env("FKS_NOW", &now)
+        .args([
+            "sync-market-data",
+            "--since",
+            "2024-01-01",
+            "--format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = first.spawn().unwrap();
+    // Wait until at least two pages are committed.
+    let conn = rusqlite::Connection::open(&sb.db);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let n: i64 = conn
+            .as_ref()
+            .ok()
+            .and_then(|c| {
+                c.query_row("SELECT COUNT(*) FROM candles", [], |r| r.get(0))
+                    .ok()
+            })
+            .unwrap_or(0);
+        if n >= 2000 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "first run made no progress"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (code, v, _) = run_json(
+        sb.fks()
+            .env("FKS_BINANCE_BASE_URL", server.uri())
+            .env("FKS_NOW", &now)
+            .arg("sync-market-data"),
+    );
+    assert_eq!(code, 4, "{v}");
+    assert_eq!(v["status"], "skipped");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let c = rusqlite::Connection::open(&sb.db).unwrap();
+    let (n, max): (i64, i64) = c
+        .query_row("SELECT COUNT(*), MAX(open_time) FROM candles", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert!(n < 5000 && n % 1000 == 0, "whole pages only: {n}");
+    assert_eq!(max, T0 + (n - 1) * H, "no holes in what was committed");
+    drop(c);
+    let (code, v, _) = run_json(
+        sb.fks()
+            .env("FKS_BINANCE_BASE_URL", server.uri())
+            .env("FKS_NOW", &now)
+            .arg("sync-market-data"),
+    );
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        v["results"]["BTCUSDT"]["inserted"].as_i64().unwrap(),
+        5000 - n
+    );
+    assert_eq!(
+        v["results"]["BTCUSDT"]["first_open_time"],
+        T0 + n * H,
+        "resumes after the last stored candle"
+    );
+    let (_, v, _) = run_json(sb.fks().arg("list-data"));
+    assert_eq!(v["series"][0]["candles"], 5000);
+    assert_eq!(v["series"][0]["missing_candles"], 0);
+    let (_, v, _) = run_json(sb.fks().args(["runs", "--task", "sync-market-data"]));
+    let st: Vec<&str> = v["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(st, ["success", "skipped", "killed"]);
+}
