@@ -40,6 +40,22 @@ impl Secret {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+    /// The value as [`crate::core::notify::redact`] shows it (URL path tail or token hidden).
+    pub fn redacted(&self) -> String {
+        crate::core::notify::redact(&self.0)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret(s.to_string())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Secret(s)
+    }
 }
 
 impl std::fmt::Debug for Secret {

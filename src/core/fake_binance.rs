@@ -12,6 +12,8 @@ pub type Series = HashMap<(String, String), Vec<Candle>>;
 
 pub struct FakeBinance {
     pub base_url: String,
+    /// Requests answered so far.
+    pub requests: Arc<std::sync::atomic::AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -73,14 +75,25 @@ fn klines_body(series: &Series, q: &HashMap<String, String>) -> (u16, String) {
 
 impl FakeBinance {
     pub async fn start(series: Series) -> Result<FakeBinance> {
+        Self::start_with_latency(series, std::time::Duration::ZERO).await
+    }
+
+    /// Like `start`, adding `latency` before each answer (to model a remote exchange).
+    pub async fn start_with_latency(
+        series: Series,
+        latency: std::time::Duration,
+    ) -> Result<FakeBinance> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .context("bind the demo's loopback exchange")?;
         let addr = listener.local_addr()?;
         let series = Arc::new(series);
+        let requests = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = requests.clone();
         let task = tokio::spawn(async move {
             while let Ok((mut sock, _)) = listener.accept().await {
                 let series = series.clone();
+                let counter = counter.clone();
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     let mut tmp = [0u8; 4096];
@@ -95,6 +108,10 @@ impl FakeBinance {
                         while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                             let head = String::from_utf8_lossy(&buf[..end]).to_string();
                             buf.drain(..end + 4);
+                            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if !latency.is_zero() {
+                                tokio::time::sleep(latency).await;
+                            }
                             let target = head.split_whitespace().nth(1).unwrap_or("/").to_string();
                             let (path, q) = target.split_once('?').unwrap_or((&target, ""));
                             let (code, body) = match path {
@@ -119,6 +136,7 @@ impl FakeBinance {
         });
         Ok(FakeBinance {
             base_url: format!("http://{addr}"),
+            requests,
             task,
         })
     }

@@ -9,6 +9,8 @@ pub mod exchange;
 pub mod fake_binance;
 pub mod klines_file;
 pub mod market;
+pub mod news;
+pub mod notify;
 pub mod positions;
 pub mod runs;
 pub mod schedule;
