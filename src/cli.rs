@@ -62,6 +62,12 @@ pub enum Command {
     ListData(commands::list_data::Args),
     /// Export stored candles as CSV or JSON.
     Candles(commands::candles::Args),
+    /// Send one message to the configured channels, or deliver what is pending.
+    SendNotifications(commands::send_notifications::Args),
+    /// Ingest news from RSS/Atom feeds and a news API, with sentiment.
+    FetchNews(commands::fetch_news::Args),
+    /// List stored news items.
+    News(commands::news::Args),
     /// Manage accounts (paper, binance-spot, binance-futures).
     Account(commands::account::Args),
     /// Trade a paper account by hand.

@@ -5,11 +5,14 @@ pub mod candles;
 pub mod completions;
 pub mod cron;
 pub mod demo;
+pub mod fetch_news;
 pub mod import_klines;
 pub mod init;
 pub mod list_data;
+pub mod news;
 pub mod paper;
 pub mod runs;
+pub mod send_notifications;
 pub mod status;
 pub mod sync_account_balance;
 pub mod sync_market_data;
@@ -203,6 +206,35 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// Queue a message in the outbox and try to deliver it now. Never fails the calling job:
+    /// what could not be delivered stays pending for `send-notifications`.
+    pub async fn notify(&self, m: crate::core::outbox::NewMessage) -> serde_json::Value {
+        let res: Result<serde_json::Value> = async {
+            let store = self.store().await?;
+            let cfg = &self.settings.file.notifications;
+            let q = crate::core::outbox::enqueue(store, cfg, &m, self.now_ms()).await?;
+            if q.status == "pending" && cfg.any() {
+                crate::core::outbox::deliver_pending(store, cfg, self.http()?, self.now_ms())
+                    .await?;
+            }
+            let st = store
+                .query_one(
+                    "SELECT status FROM notifications WHERE id = ?",
+                    crate::vals![q.id],
+                )
+                .await?
+                .text(0)?;
+            Ok(serde_json::json!({"id": q.id, "status": st}))
+        }
+        .await;
+        res.unwrap_or_else(|e| {
+            tracing::warn!("notification not queued: {e:#}");
+            serde_json::json!({"status": "error", "error": format!("{e:#}")})
+        })
+    }
+}
+
 /// Whether this binary has the subcommand a schedule entry names (`"generate-report --report-type daily"`).
 pub fn implemented(job: &str) -> bool {
     use clap::CommandFactory;
@@ -355,6 +387,9 @@ pub fn command_name(c: &Command) -> &'static str {
         Command::SyncMarketData(_) => "sync-market-data",
         Command::SyncAccountBalance(_) => "sync-account-balance",
         Command::UpdatePositions(_) => "update-positions",
+        Command::SendNotifications(_) => "send-notifications",
+        Command::FetchNews(_) => "fetch-news",
+        Command::News(_) => "news",
         Command::Account(_) => "account",
         Command::Paper(_) => "paper",
         Command::ImportKlines(_) => "import-klines",
@@ -402,6 +437,27 @@ async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcom
             )
             .await
         }
+        Command::SendNotifications(a) => {
+            job(
+                ctx,
+                "send-notifications",
+                "send-notifications",
+                argv,
+                send_notifications::run(ctx, a),
+            )
+            .await
+        }
+        Command::FetchNews(a) => {
+            job(
+                ctx,
+                "fetch-news",
+                "fetch-news",
+                argv,
+                fetch_news::run(ctx, a),
+            )
+            .await
+        }
+        Command::News(a) => news::run(ctx, a).await,
         Command::Account(a) => account::run(ctx, a).await,
         Command::Paper(a) => paper::run(ctx, a).await,
         Command::ImportKlines(a) => {

@@ -190,13 +190,6 @@ impl Default for ScheduleConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct NotificationsConfig {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub discord_webhook_url: Option<Secret>,
-}
-
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TradingConfig {
@@ -226,7 +219,10 @@ pub struct FileConfig {
     pub market: MarketConfig,
     pub exchange: ExchangeConfig,
     pub schedule: ScheduleConfig,
-    pub notifications: NotificationsConfig,
+    #[serde(skip_serializing)]
+    pub notifications: crate::core::notify::NotifyConfig,
+    #[serde(skip_serializing)]
+    pub news: crate::core::news::NewsConfig,
     pub trading: TradingConfig,
 }
 
@@ -357,7 +353,13 @@ fn apply_env(file: &mut FileConfig, env: &dyn Env) -> Result<()> {
         file.exchange.api_secret = Some(Secret(k));
     }
     if let Some(u) = env.var(env::DISCORD_WEBHOOK_URL) {
-        file.notifications.discord_webhook_url = Some(Secret(u));
+        match &mut file.notifications.discord {
+            Some(d) => d.webhook_url = Secret(u),
+            None => {
+                file.notifications.discord =
+                    Some(crate::core::notify::DiscordConfig::new(Secret(u)))
+            }
+        }
     }
     if let Some(v) = env.var(env::RETRY_BASE_DELAY_MS) {
         file.exchange.retry_base_delay_ms = v.parse().map_err(|_| {

@@ -14,6 +14,7 @@
 
 pub mod discord;
 pub mod email;
+pub mod file;
 pub mod slack;
 pub mod telegram;
 pub mod webhook;
@@ -458,9 +459,31 @@ pub struct NotifyConfig {
     pub webhook: Option<WebhookConfig>,
     #[serde(default)]
     pub email: Option<EmailConfig>,
+    /// A local file that receives every message as one JSON line (for the demo, for
+    /// testing a setup, or for piping into another tool).
+    #[serde(default)]
+    pub file: Option<std::path::PathBuf>,
+    /// Alerts with the same dedup key within this many minutes are recorded but not re-sent.
+    #[serde(default)]
+    pub cooldown_minutes: Option<u64>,
 }
 
 impl NotifyConfig {
+    /// The alert cool-down (default 60 minutes).
+    pub fn cooldown_ms(&self) -> i64 {
+        self.cooldown_minutes.unwrap_or(60) as i64 * 60_000
+    }
+
+    /// Whether any channel is configured.
+    pub fn any(&self) -> bool {
+        self.discord.is_some()
+            || self.slack.is_some()
+            || self.telegram.is_some()
+            || self.webhook.is_some()
+            || self.email.is_some()
+            || self.file.is_some()
+    }
+
     pub fn policy(&self) -> Policy {
         let mut p = Policy::default();
         if let Some(t) = self.timeout_s.filter(|t| t.is_finite() && *t > 0.0) {
@@ -494,6 +517,9 @@ impl NotifyConfig {
         if let Some(c) = &self.email {
             out.push(Channel::Email(Box::new(Email::new(c.clone(), policy)?)));
         }
+        if let Some(p) = &self.file {
+            out.push(Channel::File(file::FileChannel { path: p.clone() }));
+        }
         Ok(out)
     }
 }
@@ -507,6 +533,7 @@ pub enum Channel {
     Webhook(Webhook),
     /// Boxed: the SMTP transport is much larger than the HTTP channels.
     Email(Box<Email>),
+    File(file::FileChannel),
 }
 
 impl Channel {
@@ -519,6 +546,7 @@ impl Channel {
             Channel::Telegram(_) => telegram::NAME,
             Channel::Webhook(_) => webhook::NAME,
             Channel::Email(_) => email::NAME,
+            Channel::File(_) => file::NAME,
         }
     }
 
@@ -530,6 +558,7 @@ impl Channel {
             Channel::Telegram(c) => c.target(),
             Channel::Webhook(c) => c.target(),
             Channel::Email(c) => c.target(),
+            Channel::File(c) => c.path.display().to_string(),
         }
     }
 
@@ -557,6 +586,7 @@ impl Channel {
             Channel::Telegram(c) => c.send_from(client, msg, first_part).await,
             Channel::Webhook(c) => c.send_from(client, msg, first_part).await,
             Channel::Email(c) => c.send_from(msg, first_part).await,
+            Channel::File(c) => c.send(msg),
         }
     }
 }

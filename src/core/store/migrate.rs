@@ -23,6 +23,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0002_accounts.sql"),
         postgres: include_str!("migrations/postgres/0002_accounts.sql"),
     },
+    Migration {
+        version: 3,
+        sqlite: include_str!("migrations/sqlite/0003_outbox_news_archives.sql"),
+        postgres: include_str!("migrations/postgres/0003_outbox_news_archives.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

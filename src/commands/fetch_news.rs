@@ -1,0 +1,72 @@
+//! `fks fetch-news`: ingest news from the configured feeds and news API, deduplicated, tagged
+//! with symbols and scored for sentiment.
+
+use super::Ctx;
+use crate::core::news::{self, sentiment::SentimentScorer};
+use crate::core::news_store;
+use crate::output::Outcome;
+use anyhow::{Context, Result};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Items per source.
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    let store = ctx.store().await?;
+    let cfg = &ctx.settings.file.news;
+    if cfg.sources.is_empty() {
+        return Err(crate::core::config::ConfigError(
+            "no news sources configured: add [[news.sources]] entries (name, kind = rss|atom|cryptocompare, url) to fks.toml".into(),
+        )
+        .into());
+    }
+    cfg.validate()
+        .map_err(|e| crate::core::config::ConfigError(format!("news: {e}")))?;
+    let tagger = cfg
+        .tagger()
+        .map_err(|e| crate::core::config::ConfigError(format!("news: {e}")))?;
+    let scorer = SentimentScorer::new();
+    let fetched = news::fetch_all(ctx.http()?, &cfg.sources, args.limit.max(1)).await;
+    let mut results = BTreeMap::new();
+    let mut all = Vec::new();
+    for f in fetched {
+        match f.result {
+            Ok(mut items) => {
+                for it in &mut items {
+                    news::annotate(it, &tagger, &scorer);
+                }
+                results.insert(
+                    f.source.clone(),
+                    json!({"status": "success", "fetched": items.len()}),
+                );
+                all.extend(items);
+            }
+            Err(e) => {
+                results.insert(
+                    f.source.clone(),
+                    json!({"status": "error", "error": e.to_string()}),
+                );
+            }
+        }
+    }
+    let items = news::dedup_items(all);
+    let new = news_store::save(store, &items, ctx.now_ms())
+        .await
+        .context("store news")?;
+    let avg = if items.is_empty() {
+        None
+    } else {
+        Some(items.iter().map(|i| i.sentiment).sum::<f64>() / items.len() as f64)
+    };
+    Outcome::from_results(json!({
+        "fetched": items.len(),
+        "new": new,
+        "average_sentiment": avg.map(|a| (a * 1000.0).round() / 1000.0),
+        "results": results,
+    }))
+}

@@ -1,0 +1,50 @@
+//! `fks news`: list stored news items.
+
+use super::Ctx;
+use crate::core::market::Symbol;
+use crate::core::news_store;
+use crate::core::time::{fmt_ms, time_arg};
+use crate::output::{Outcome, Status, new_table};
+use anyhow::Result;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    pub symbol: Option<Symbol>,
+    /// Only items published since (YYYY-MM-DD, RFC 3339 or ms).
+    #[arg(long, value_parser = time_arg)]
+    pub since: Option<i64>,
+    /// Full-text search: items containing all these words.
+    #[arg(long)]
+    pub query: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    let items = news_store::list(
+        ctx.store().await?,
+        args.symbol.as_ref(),
+        args.since,
+        None,
+        args.query.as_deref(),
+        args.limit,
+    )
+    .await?;
+    let mut t = new_table();
+    t.set_header(vec!["published", "source", "symbols", "sentiment", "title"]);
+    for i in &items {
+        t.add_row(vec![
+            i.published_ms.map(fmt_ms).unwrap_or_else(|| "-".into()),
+            i.source.clone(),
+            i.symbols.join(","),
+            format!("{:+.2}", i.sentiment),
+            i.title.clone(),
+        ]);
+    }
+    Ok(Outcome::new(
+        Status::Success,
+        serde_json::json!({ "count": items.len(), "items": items }),
+    )?
+    .with_table(t))
+}

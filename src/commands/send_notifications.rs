@@ -1,0 +1,83 @@
+//! `fks send-notifications`: send one message, or deliver everything pending in the outbox.
+
+use super::Ctx;
+use crate::core::notify::MessageKind;
+use crate::core::outbox::{self, NewMessage};
+use crate::output::{Outcome, Status};
+use anyhow::Result;
+use serde_json::json;
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Kind {
+    Trade,
+    Alert,
+    Report,
+    Signal,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Kind of the message given with --message.
+    #[arg(long, value_enum, default_value = "alert")]
+    pub notification_type: Kind,
+    /// Send this text (without it: deliver what is pending).
+    #[arg(long)]
+    pub message: Option<String>,
+    /// Title of the message (default: "fks <type>").
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Mark the message urgent (Discord mention, red colour).
+    #[arg(long)]
+    pub urgent: bool,
+    /// Alerts with the same key inside the cool-down are recorded but not re-sent.
+    #[arg(long)]
+    pub dedup_key: Option<String>,
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    let store = ctx.store().await?;
+    let cfg = &ctx.settings.file.notifications;
+    let mut queued = serde_json::Value::Null;
+    if let Some(text) = &args.message {
+        let kind = match args.notification_type {
+            Kind::Trade => MessageKind::Trade,
+            Kind::Alert => MessageKind::Alert,
+            Kind::Report => MessageKind::Report,
+            Kind::Signal => MessageKind::Signal,
+        };
+        let mut m = NewMessage::new(
+            kind,
+            args.title
+                .clone()
+                .unwrap_or_else(|| format!("fks {}", kind.as_str())),
+            text.clone(),
+        );
+        m.urgent = args.urgent;
+        m.dedup_key = args.dedup_key.clone();
+        queued = serde_json::to_value(outbox::enqueue(store, cfg, &m, ctx.now_ms()).await?)?;
+    }
+    let channels = outbox::deliver_pending(store, cfg, ctx.http()?, ctx.now_ms()).await?;
+    let (delivered, failed, pending): (u64, u64, u64) =
+        channels.values().fold((0, 0, 0), |a, c| {
+            (a.0 + c.delivered, a.1 + c.failed, a.2 + c.pending)
+        });
+    let status = if channels.is_empty() {
+        if !ctx.global.quiet {
+            eprintln!(
+                "no notification channel is configured (set DISCORD_WEBHOOK_URL or [notifications] in fks.toml); messages stay in the outbox"
+            );
+        }
+        Status::Success
+    } else if failed + pending == 0 {
+        Status::Success
+    } else if delivered > 0 {
+        Status::Partial
+    } else {
+        Status::Error
+    };
+    let outbox = outbox::summary(store).await?;
+    Outcome::new(
+        status,
+        json!({ "queued": queued, "channels": channels, "outbox": outbox }),
+    )
+}
