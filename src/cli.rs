@@ -68,6 +68,10 @@ pub enum Command {
     FetchNews(commands::fetch_news::Args),
     /// List stored news items.
     News(commands::news::Args),
+    /// Move old data to verified, compressed archive files (dry run unless --execute).
+    ArchiveOldData(commands::archive_old_data::Args),
+    /// Load archive files back into the store.
+    RestoreArchive(commands::restore_archive::Args),
     /// Manage accounts (paper, binance-spot, binance-futures).
     Account(commands::account::Args),
     /// Trade a paper account by hand.

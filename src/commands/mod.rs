@@ -1,6 +1,7 @@
 //! Subcommands: each file has its clap `Args` and `run(ctx, args) -> Result<Outcome>`.
 
 pub mod account;
+pub mod archive_old_data;
 pub mod candles;
 pub mod completions;
 pub mod cron;
@@ -11,6 +12,7 @@ pub mod init;
 pub mod list_data;
 pub mod news;
 pub mod paper;
+pub mod restore_archive;
 pub mod runs;
 pub mod send_notifications;
 pub mod status;
@@ -390,6 +392,8 @@ pub fn command_name(c: &Command) -> &'static str {
         Command::SendNotifications(_) => "send-notifications",
         Command::FetchNews(_) => "fetch-news",
         Command::News(_) => "news",
+        Command::ArchiveOldData(_) => "archive-old-data",
+        Command::RestoreArchive(_) => "restore-archive",
         Command::Account(_) => "account",
         Command::Paper(_) => "paper",
         Command::ImportKlines(_) => "import-klines",
@@ -458,6 +462,26 @@ async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcom
             .await
         }
         Command::News(a) => news::run(ctx, a).await,
+        Command::ArchiveOldData(a) => {
+            job(
+                ctx,
+                "archive-old-data",
+                "archive-old-data",
+                argv,
+                archive_old_data::run(ctx, a),
+            )
+            .await
+        }
+        Command::RestoreArchive(a) => {
+            job(
+                ctx,
+                "restore-archive",
+                "archive-old-data",
+                argv,
+                restore_archive::run(ctx, a),
+            )
+            .await
+        }
         Command::Account(a) => account::run(ctx, a).await,
         Command::Paper(a) => paper::run(ctx, a).await,
         Command::ImportKlines(a) => {

@@ -1,6 +1,8 @@
 //! The domain: no knowledge of clap or of how results are printed.
 
 pub mod accounts;
+pub mod archive;
+pub mod archive_extra;
 pub mod balances;
 pub mod clock;
 pub mod config;

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod archive;
 mod foundation;
 mod notify;
 mod sync;
