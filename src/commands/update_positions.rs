@@ -136,9 +136,9 @@ async fn update_one(ctx: &Ctx, acct: &Account) -> Result<Value> {
     let tx = store.begin().await?;
     for (p, price) in open.iter().zip(prices) {
         let mut entry = json!({
-            "symbol": p.symbol, "side": p.side, "quantity": p.quantity.to_string(),
-            "entry_price": p.entry_price.to_string(), "stop_loss": p.stop_loss.map(|d| d.to_string()),
-            "take_profit": p.take_profit.map(|d| d.to_string()),
+            "symbol": p.symbol, "side": p.side, "quantity": positions::dec_str(p.quantity),
+            "entry_price": positions::dec_str(p.entry_price), "stop_loss": p.stop_loss.map(positions::dec_str),
+            "take_profit": p.take_profit.map(positions::dec_str),
         });
         match price {
             None => {
@@ -153,8 +153,8 @@ async fn update_one(ctx: &Ctx, acct: &Account) -> Result<Value> {
                 let age = now - t;
                 let pnl = positions::unrealized(p.side, p.quantity, p.entry_price, px);
                 let pct = positions::pnl_pct(pnl, p.quantity, p.entry_price);
-                entry["current_price"] = json!(px.to_string());
-                entry["unrealized_pnl"] = json!(pnl.round_dp(8).to_string());
+                entry["current_price"] = json!(positions::dec_str(px));
+                entry["unrealized_pnl"] = json!(positions::dec_str(pnl));
                 entry["pnl_pct"] = json!(pct.map(|x| (x * 10_000.0).round() / 10_000.0));
                 entry["price_time"] = json!(t);
                 entry["price_age_secs"] = json!(age / 1000);

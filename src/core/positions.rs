@@ -83,6 +83,11 @@ impl Position {
     }
 }
 
+/// A decimal as a short exact string: at most 8 decimals, no trailing zeros.
+pub fn dec_str(d: Decimal) -> String {
+    d.round_dp(8).normalize().to_string()
+}
+
 /// Unrealized PnL: LONG (price - entry) x qty; SHORT (entry - price) x qty.
 pub fn unrealized(side: PositionSide, qty: Decimal, entry: Decimal, price: Decimal) -> Decimal {
     match side {

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod accounts;
 mod archive;
 mod foundation;
 mod notify;

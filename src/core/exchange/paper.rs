@@ -95,7 +95,7 @@ pub async fn place_market_order(
         bail!("order quantity must be positive (got {qty})");
     }
     let notional = qty * price;
-    let fee = (notional * acct.fee_rate).round_dp(PRICE_DP);
+    let fee = (notional * acct.fee_rate).round_dp(PRICE_DP).normalize();
     let balance = wallet(tx, acct.id).await?;
     let pos = positions::open_position_tx(tx, acct.id, &order.symbol).await?;
     let dir = match order.side {
@@ -110,6 +110,8 @@ pub async fn place_market_order(
     let realized = match &pos {
         Some(p) if reduce > Decimal::ZERO => {
             positions::unrealized(p.side, reduce, p.entry_price, price)
+                .round_dp(PRICE_DP)
+                .normalize()
         }
         _ => Decimal::ZERO,
     };
@@ -145,7 +147,7 @@ pub async fn place_market_order(
             );
         }
     }
-    let new_balance = balance + realized - fee;
+    let new_balance = (balance + realized - fee).normalize();
     tx.exec(
         "UPDATE paper_wallets SET balance = ?, updated_ms = ? WHERE account_id = ?",
         vals![new_balance, now_ms, acct.id],

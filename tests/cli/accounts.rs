@@ -1,0 +1,380 @@
+//! Accounts, the paper exchange, sync-account-balance and update-positions, on paper and on
+//! loopback Binance spot / USD-M futures servers that verify signatures.
+
+use crate::support::signed::SignedBy;
+use crate::support::{Sandbox, binance, binance_csv, run_json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const H: i64 = 3_600_000;
+const T0: i64 = 1_704_067_200_000; // 2024-01-01
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Store closes for a symbol: `closes[i]` at T0 + i h.
+fn prices(sb: &Sandbox, symbol: &str, closes: &[&str]) {
+    let mut k = binance::series(T0, H, closes.len(), 1.0);
+    for (c, p) in k.iter_mut().zip(closes) {
+        c.open = p.to_string();
+        c.high = p.to_string();
+        c.low = p.to_string();
+        c.close = p.to_string();
+    }
+    let f = sb.write(&format!("{symbol}.csv"), &binance_csv(&k, H));
+    assert_eq!(
+        run_json(sb.fks().args([
+            "import-klines",
+            f.to_str().unwrap(),
+            "--symbol",
+            symbol,
+            "--timeframe",
+            "1h"
+        ]))
+        .0,
+        0
+    );
+}
+
+fn paper_long_short(sb: &Sandbox) {
+    let at = |h: i64| (T0 + h * H + 1).to_string();
+    let (c, v, _) = run_json(sb.fks().args([
+        "account",
+        "add",
+        "Main Account",
+        "--kind",
+        "paper",
+        "--cash",
+        "10000",
+        "--fee-rate",
+        "0.001",
+    ]));
+    assert_eq!(c, 0, "{v}");
+    prices(sb, "BTCUSDT", &["40000.00", "40000.00"]);
+    prices(sb, "ETHUSDT", &["2000.00", "2000.00"]);
+    // LONG 0.1 BTC at 40000 (fee 4), SHORT 1 ETH at 2000 (fee 2).
+    let (c, v, _) = run_json(sb.fks().env("FKS_NOW", at(2)).args([
+        "paper",
+        "order",
+        "--account",
+        "Main Account",
+        "--symbol",
+        "BTCUSDT",
+        "--side",
+        "BUY",
+        "--quantity",
+        "0.1",
+    ]));
+    assert_eq!(c, 0, "{v}");
+    assert_eq!(v["fill"]["fee"], "4");
+    let (c, v, _) = run_json(sb.fks().env("FKS_NOW", at(2)).args([
+        "paper",
+        "order",
+        "--account",
+        "1",
+        "--symbol",
+        "ETHUSDT",
+        "--side",
+        "SELL",
+        "--quantity",
+        "1",
+        "--stop-loss",
+        "2100",
+    ]));
+    assert_eq!(c, 0, "{v}");
+    assert_eq!(v["fill"]["position_after"]["side"], "SHORT");
+    // Prices move: BTC 38000 (LONG loses 200), ETH 2100 (SHORT loses 100).
+    prices(sb, "BTCUSDT", &["40000.00", "40000.00", "38000.00"]);
+    prices(sb, "ETHUSDT", &["2000.00", "2000.00", "2100.00"]);
+    let (c, v, _) = run_json(sb.fks().env("FKS_NOW", at(3)).arg("update-positions"));
+    assert_eq!(c, 0, "{v}");
+    let pos = v["results"]["Main Account"]["positions"]
+        .as_array()
+        .unwrap();
+    let btc = pos.iter().find(|p| p["symbol"] == "BTCUSDT").unwrap();
+    let eth = pos.iter().find(|p| p["symbol"] == "ETHUSDT").unwrap();
+    assert_eq!(btc["side"], "LONG");
+    assert_eq!(btc["unrealized_pnl"], "-200");
+    assert_eq!(btc["pnl_pct"], -5.0);
+    assert_eq!(eth["unrealized_pnl"], "-100");
+    assert_eq!(eth["pnl_pct"], -5.0);
+    assert_eq!(eth["stop_loss"], "2100");
+    let (c, v, _) = run_json(sb.fks().env("FKS_NOW", at(3)).arg("sync-account-balance"));
+    assert_eq!(c, 0, "{v}");
+    let a = &v["results"]["Main Account"];
+    assert_eq!(a["balance"], 9994.0);
+    assert_eq!(a["unrealized_pnl"], -300.0);
+    assert_eq!(a["equity"], 9694.0);
+    assert_eq!(a["cumulative_pnl"], -306.0);
+    assert_eq!(a["margin_used"], 6000.0);
+    // Closing the SHORT with a BUY realises its loss.
+    let (c, v, _) = run_json(sb.fks().env("FKS_NOW", at(3)).args([
+        "paper",
+        "order",
+        "--account",
+        "Main Account",
+        "--symbol",
+        "ETHUSDT",
+        "--side",
+        "BUY",
+        "--quantity",
+        "1",
+    ]));
+    assert_eq!(c, 0, "{v}");
+    assert_eq!(v["fill"]["realized_pnl"], "-100");
+    assert!(v["fill"]["position_after"].is_null());
+    // More than the margin allows is refused with a clear error and changes nothing.
+    let (c, _, err) = run_json(sb.fks().env("FKS_NOW", at(3)).args([
+        "paper",
+        "order",
+        "--account",
+        "Main Account",
+        "--symbol",
+        "BTCUSDT",
+        "--side",
+        "BUY",
+        "--quantity",
+        "10",
+    ]));
+    assert_eq!(c, 1);
+    assert!(err.contains("insufficient margin"), "{err}");
+}
+
+#[test]
+fn paper_long_and_short_arithmetic_sqlite() {
+    paper_long_short(&Sandbox::new());
+}
+
+#[test]
+fn paper_long_and_short_arithmetic_postgres() {
+    if let Some(sb) = Sandbox::postgres() {
+        paper_long_short(&sb);
+    }
+}
+
+#[test]
+fn daily_pnl_across_a_utc_day_boundary_and_empty_accounts() {
+    let sb = Sandbox::new();
+    run_json(sb.fks().args(["account", "add", "P", "--cash", "1000"]));
+    run_json(sb.fks().args(["account", "add", "Empty", "--cash", "0"]));
+    prices(&sb, "BTCUSDT", &["100.00"]);
+    run_json(sb.fks().env("FKS_NOW", "2024-01-01T10:00:00Z").args([
+        "paper",
+        "order",
+        "--account",
+        "P",
+        "--symbol",
+        "BTCUSDT",
+        "--side",
+        "BUY",
+        "--quantity",
+        "1",
+    ]));
+    // Snapshots at 23:00 (day 1) and 01:00 (day 2), with prices moving between.
+    let (_, v, _) = run_json(
+        sb.fks()
+            .env("FKS_NOW", "2024-01-01T23:00:00Z")
+            .arg("sync-account-balance"),
+    );
+    assert_eq!(
+        v["results"]["P"]["daily_pnl"], 0.0,
+        "first snapshot of the day"
+    );
+    assert_eq!(v["results"]["Empty"]["status"], "success");
+    assert_eq!(v["results"]["Empty"]["equity"], 0.0);
+    assert!(
+        v["results"]["Empty"]["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("equity 0")
+    );
+    prices(&sb, "BTCUSDT", &["100.00", "110.00"]);
+    let (_, v, _) = run_json(
+        sb.fks()
+            .env("FKS_NOW", "2024-01-02T01:00:00Z")
+            .arg("sync-account-balance"),
+    );
+    let p = &v["results"]["P"];
+    assert_eq!(p["equity"], 1009.9, "{p}");
+    assert_eq!(
+        p["daily_pnl"], 10.0,
+        "equity now minus equity at the day's start: {p}"
+    );
+    // A position in an asset with no price at all.
+    run_json(sb.fks().args(["account", "add", "Q", "--cash", "1000"]));
+    let c = rusqlite::Connection::open(&sb.db).unwrap();
+    c.execute("INSERT INTO positions (account_id, symbol, side, quantity, entry_price, status, opened_ms, updated_ms) VALUES (3, 'NOPEUSDT', 'LONG', '5', '2', 'open', 0, 0)", []).unwrap();
+    let (code, v, _) = run_json(sb.fks().env("FKS_NOW", "2024-01-02T01:00:00Z").args([
+        "update-positions",
+        "--account-id",
+        "3",
+    ]));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["results"]["Q"]["positions"][0]["status"], "no_price");
+    assert_eq!(v["results"]["Q"]["no_price"], 1);
+    // An old price is flagged stale, not used.
+    let (_, v, _) = run_json(sb.fks().env("FKS_NOW", "2024-01-09T01:00:00Z").args([
+        "update-positions",
+        "--account-id",
+        "1",
+    ]));
+    assert_eq!(v["results"]["P"]["positions"][0]["status"], "stale");
+}
+
+const KEY: &str = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
+const SECRET: &str = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";
+
+const SPOT_ACCOUNT: &str = r#"{"makerCommission":10,"takerCommission":10,"buyerCommission":0,"sellerCommission":0,"commissionRates":{"maker":"0.00100000","taker":"0.00100000","buyer":"0.00000000","seller":"0.00000000"},"canTrade":true,"canWithdraw":true,"canDeposit":true,"brokered":false,"requireSelfTradePrevention":false,"preventSor":false,"updateTime":1704067200000,"accountType":"SPOT","balances":[{"asset":"BTC","free":"0.40000000","locked":"0.10000000"},{"asset":"ETH","free":"2.00000000","locked":"0.00000000"},{"asset":"USDT","free":"1500.25000000","locked":"100.00000000"},{"asset":"BNB","free":"0.00000000","locked":"0.00000000"},{"asset":"XYZ","free":"7.00000000","locked":"0.00000000"}],"permissions":["SPOT"],"uid":354937868}"#;
+
+#[test]
+fn binance_spot_balances_valued_in_usdt_with_verified_signatures() {
+    let sb = Sandbox::new();
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        Mock::given(method("GET")).and(path("/api/v3/account")).and(SignedBy { key: KEY.into(), secret: SECRET.into() })
+            .respond_with(ResponseTemplate::new(200).insert_header("x-mbx-used-weight-1m", "20").set_body_raw(SPOT_ACCOUNT, "application/json")).mount(&server).await;
+        Mock::given(method("GET")).and(path("/api/v3/ticker/price"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(r#"[{"symbol":"BTCUSDT","price":"42000.00000000"},{"symbol":"ETHUSDT","price":"2200.50000000"}]"#, "application/json")).mount(&server).await;
+    });
+    run_json(sb.fks().args([
+        "account",
+        "add",
+        "Spot",
+        "--kind",
+        "binance-spot",
+        "--baseline",
+        "20000",
+    ]));
+    let (code, v, err) = run_json(
+        sb.fks()
+            .env("FKS_BINANCE_BASE_URL", server.uri())
+            .env("BINANCE_API_KEY", KEY)
+            .env("BINANCE_API_SECRET", SECRET)
+            .arg("sync-account-balance"),
+    );
+    assert_eq!(code, 0, "{v} {err}");
+    let a = &v["results"]["Spot"];
+    // 0.5 BTC * 42000 + 2 ETH * 2200.5 + 1600.25 USDT = 27001.25; XYZ has no price.
+    assert_eq!(a["equity"], 27001.25);
+    assert_eq!(a["cumulative_pnl"], 7001.25);
+    assert!(a["notes"][0].as_str().unwrap().contains("XYZ"));
+    for text in [v.to_string(), err] {
+        assert!(!text.contains(SECRET) && !text.contains(KEY));
+    }
+}
+
+#[test]
+fn wrong_secret_writes_no_snapshot_and_futures_positions_reconcile() {
+    let sb = Sandbox::new();
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let futures_account = r#"{"feeTier":0,"canTrade":true,"canDeposit":true,"canWithdraw":true,"updateTime":0,"multiAssetsMargin":false,"tradeGroupId":-1,"totalInitialMargin":"1300.00000000","totalMaintMargin":"52.00000000","totalWalletBalance":"10000.00000000","totalUnrealizedProfit":"250.50000000","totalMarginBalance":"10250.50000000","totalPositionInitialMargin":"1200.00000000","totalOpenOrderInitialMargin":"100.00000000","totalCrossWalletBalance":"10000.00000000","totalCrossUnPnl":"250.50000000","availableBalance":"8950.50000000","maxWithdrawAmount":"8950.50000000","assets":[],"positions":[]}"#;
+    let position_risk = r#"[{"entryPrice":"40000.0","breakEvenPrice":"40016.0","marginType":"cross","isAutoAddMargin":"false","isolatedMargin":"0.00000000","leverage":"10","liquidationPrice":"30000.12","markPrice":"42000.00000000","maxNotionalValue":"20000000","positionAmt":"0.150","notional":"6300.0","isolatedWallet":"0","symbol":"BTCUSDT","unRealizedProfit":"300.00000000","positionSide":"BOTH","updateTime":1704067200000},{"entryPrice":"2000.0","breakEvenPrice":"1999.2","marginType":"cross","isAutoAddMargin":"false","isolatedMargin":"0.00000000","leverage":"5","liquidationPrice":"2600","markPrice":"2049.50000000","maxNotionalValue":"5000000","positionAmt":"-1.000","notional":"-2049.5","isolatedWallet":"0","symbol":"ETHUSDT","unRealizedProfit":"-49.50000000","positionSide":"BOTH","updateTime":1704067200000},{"entryPrice":"0.0","marginType":"cross","isAutoAddMargin":"false","isolatedMargin":"0","leverage":"20","liquidationPrice":"0","markPrice":"100.0","maxNotionalValue":"250000","positionAmt":"0.000","notional":"0","isolatedWallet":"0","symbol":"SOLUSDT","unRealizedProfit":"0.00000000","positionSide":"BOTH","updateTime":0}]"#;
+    rt.block_on(async {
+        let signed = || SignedBy {
+            key: KEY.into(),
+            secret: SECRET.into(),
+        };
+        Mock::given(path("/fapi/v2/account"))
+            .and(signed())
+            .respond_with(
+                ResponseTemplate::new(200).set_body_raw(futures_account, "application/json"),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(path("/fapi/v2/positionRisk"))
+            .and(signed())
+            .respond_with(
+                ResponseTemplate::new(200).set_body_raw(position_risk, "application/json"),
+            )
+            .mount(&server)
+            .await;
+        // Anything not signed with the right secret gets Binance's answer.
+        Mock::given(path("/fapi/v2/account"))
+            .respond_with(ResponseTemplate::new(400).set_body_raw(
+                r#"{"code":-1022,"msg":"Signature for this request is not valid."}"#,
+                "application/json",
+            ))
+            .with_priority(10)
+            .mount(&server)
+            .await;
+    });
+    run_json(sb.fks().args([
+        "account",
+        "add",
+        "Fut",
+        "--kind",
+        "binance-futures",
+        "--baseline",
+        "10000",
+    ]));
+    let env = |c: &mut assert_cmd::Command, secret: &str| {
+        c.env("FKS_BINANCE_FUTURES_BASE_URL", server.uri())
+            .env("BINANCE_API_KEY", KEY)
+            .env("BINANCE_API_SECRET", secret);
+    };
+    let mut c = sb.fks();
+    env(&mut c, "wrong-secret-value");
+    let (code, v, _) = run_json(c.arg("sync-account-balance"));
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["results"]["Fut"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("-1022"),
+        "{v}"
+    );
+    assert!(!v.to_string().contains("wrong-secret-value"));
+    let conn = rusqlite::Connection::open(&sb.db).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT COUNT(*) FROM balance_history", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 0, "no snapshot on a rejected key");
+
+    let mut c = sb.fks();
+    env(&mut c, SECRET);
+    let (code, v, _) = run_json(c.arg("sync-account-balance"));
+    assert_eq!(code, 0, "{v}");
+    let a = &v["results"]["Fut"];
+    assert_eq!(
+        (
+            a["balance"].as_f64(),
+            a["equity"].as_f64(),
+            a["unrealized_pnl"].as_f64()
+        ),
+        (Some(10000.0), Some(10250.5), Some(250.5))
+    );
+    assert_eq!(
+        (
+            a["margin_used"].as_f64(),
+            a["margin_available"].as_f64(),
+            a["cumulative_pnl"].as_f64()
+        ),
+        (Some(1300.0), Some(8950.5), Some(250.5))
+    );
+    let mut c = sb.fks();
+    env(&mut c, SECRET);
+    let (code, v, _) = run_json(c.arg("update-positions"));
+    assert_eq!(code, 0, "{v}");
+    let r = &v["results"]["Fut"];
+    assert_eq!(r["reconciled"]["opened"], 2);
+    let pos = r["positions"].as_array().unwrap();
+    assert_eq!(pos.len(), 2, "zero positions skipped");
+    let eth = pos.iter().find(|p| p["symbol"] == "ETHUSDT").unwrap();
+    assert_eq!(eth["side"], "SHORT");
+    assert_eq!(eth["unrealized_pnl"], "-49.5");
+    let journal: String = conn
+        .query_row(
+            "SELECT group_concat(COALESCE(result,'') || COALESCE(error,'') || args) FROM task_runs",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!journal.contains(SECRET) && !journal.contains(KEY));
+}
