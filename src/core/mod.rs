@@ -3,12 +3,14 @@
 pub mod accounts;
 pub mod archive;
 pub mod archive_extra;
+pub mod backtest;
 pub mod balances;
 pub mod clock;
 pub mod config;
 pub mod demo_data;
 pub mod exchange;
 pub mod fake_binance;
+pub mod indicators;
 pub mod klines_file;
 pub mod market;
 pub mod news;

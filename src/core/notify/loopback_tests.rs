@@ -1114,6 +1114,8 @@ async fn no_url_or_token_appears_in_any_error_or_debug_output() {
     let mut texts = Vec::new();
     for base in [base.clone(), echo.uri()] {
         let config = NotifyConfig {
+            file: None,
+            cooldown_minutes: None,
             timeout_s: Some(5.0),
             max_rate_limit_wait_s: Some(1.0),
             discord: Some(DiscordConfig::new(format!(
