@@ -62,6 +62,12 @@ pub enum Command {
     ListData(commands::list_data::Args),
     /// Export stored candles as CSV or JSON.
     Candles(commands::candles::Args),
+    /// Compute indicators for new candles and cache them.
+    UpdateIndicators(commands::update_indicators::Args),
+    /// Export cached indicators as CSV or JSON.
+    Indicators(commands::indicators::Args),
+    /// Exposure, unrealized PnL, concentration, value-at-risk; alert on HIGH.
+    AnalyzeRisk(commands::analyze_risk::Args),
     /// Send one message to the configured channels, or deliver what is pending.
     SendNotifications(commands::send_notifications::Args),
     /// Ingest news from RSS/Atom feeds and a news API, with sentiment.

@@ -1,6 +1,7 @@
 //! Subcommands: each file has its clap `Args` and `run(ctx, args) -> Result<Outcome>`.
 
 pub mod account;
+pub mod analyze_risk;
 pub mod archive_old_data;
 pub mod candles;
 pub mod completions;
@@ -8,6 +9,7 @@ pub mod cron;
 pub mod demo;
 pub mod fetch_news;
 pub mod import_klines;
+pub mod indicators;
 pub mod init;
 pub mod list_data;
 pub mod news;
@@ -18,6 +20,7 @@ pub mod send_notifications;
 pub mod status;
 pub mod sync_account_balance;
 pub mod sync_market_data;
+pub mod update_indicators;
 pub mod update_positions;
 
 use crate::cli::{Command, GlobalArgs};
@@ -392,6 +395,9 @@ pub fn command_name(c: &Command) -> &'static str {
         Command::SendNotifications(_) => "send-notifications",
         Command::FetchNews(_) => "fetch-news",
         Command::News(_) => "news",
+        Command::UpdateIndicators(_) => "update-indicators",
+        Command::Indicators(_) => "indicators",
+        Command::AnalyzeRisk(_) => "analyze-risk",
         Command::ArchiveOldData(_) => "archive-old-data",
         Command::RestoreArchive(_) => "restore-archive",
         Command::Account(_) => "account",
@@ -462,6 +468,28 @@ async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcom
             .await
         }
         Command::News(a) => news::run(ctx, a).await,
+        Command::UpdateIndicators(a) => {
+            let lock = format!("update-indicators{}", Shard::suffix(a.shard));
+            job(
+                ctx,
+                "update-indicators",
+                &lock,
+                argv,
+                update_indicators::run(ctx, a),
+            )
+            .await
+        }
+        Command::Indicators(a) => indicators::run(ctx, a).await,
+        Command::AnalyzeRisk(a) => {
+            job(
+                ctx,
+                "analyze-risk",
+                "analyze-risk",
+                argv,
+                analyze_risk::run(ctx, a),
+            )
+            .await
+        }
         Command::ArchiveOldData(a) => {
             job(
                 ctx,

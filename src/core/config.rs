@@ -211,6 +211,63 @@ impl Default for TradingConfig {
     }
 }
 
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskConfig {
+    /// HIGH when total position value / balance is above this.
+    pub high_exposure: f64,
+    /// HIGH when the unrealized loss is more than this % of balance.
+    pub high_loss_pct: f64,
+    /// MEDIUM above these.
+    pub medium_exposure: f64,
+    pub medium_loss_pct: f64,
+    /// Warn when one position is more than this % of balance.
+    pub concentration_pct: f64,
+    /// Days of candles for historical value-at-risk.
+    pub var_days: u32,
+}
+
+impl Default for RiskConfig {
+    fn default() -> Self {
+        RiskConfig {
+            high_exposure: 0.8,
+            high_loss_pct: 10.0,
+            medium_exposure: 0.5,
+            medium_loss_pct: 5.0,
+            concentration_pct: 20.0,
+            var_days: 90,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BacktestSettings {
+    pub initial_cash: f64,
+    pub fee_rate: f64,
+    pub slippage_bps: f64,
+    /// validate-strategies passes a strategy when all of these hold.
+    pub min_sharpe: f64,
+    pub min_return_pct: f64,
+    pub max_drawdown_pct: f64,
+    /// Fewer bars than this in the validation window is "insufficient_data", not a failure.
+    pub min_bars: usize,
+}
+
+impl Default for BacktestSettings {
+    fn default() -> Self {
+        BacktestSettings {
+            initial_cash: 10_000.0,
+            fee_rate: 0.001,
+            slippage_bps: 0.0,
+            min_sharpe: 1.0,
+            min_return_pct: 0.0,
+            max_drawdown_pct: 30.0,
+            min_bars: 300,
+        }
+    }
+}
+
 /// The `fks.toml` file.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -224,6 +281,8 @@ pub struct FileConfig {
     #[serde(skip_serializing)]
     pub news: crate::core::news::NewsConfig,
     pub trading: TradingConfig,
+    pub risk: RiskConfig,
+    pub backtest: BacktestSettings,
 }
 
 /// Resolved settings for one run.

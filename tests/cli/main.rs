@@ -6,5 +6,6 @@ mod support;
 mod accounts;
 mod archive;
 mod foundation;
+mod indicators;
 mod notify;
 mod sync;

@@ -93,6 +93,15 @@ pub async fn upsert(
         }
     }
     write_rows(tx, symbol, tf, &write).await?;
+    // Cached indicators that depend on a written candle are no longer valid from there on:
+    // drop the incremental state so the next update-indicators recomputes in full.
+    if let Some(min) = write.iter().map(|c| c.open_time).min() {
+        tx.exec(
+            "DELETE FROM indicator_state WHERE symbol = ? AND timeframe = ? AND last_open_time >= ?",
+            vals![symbol, tf, min],
+        )
+        .await?;
+    }
     Ok(counts)
 }
 
@@ -229,6 +238,41 @@ pub async fn last_n(
         .collect::<Result<_>>()?;
     v.reverse();
     Ok(v)
+}
+
+/// Candles as `f64` bars (parsed straight from the stored strings, correctly rounded) with
+/// open time in `(after, to]`, oldest first.
+pub async fn bars(
+    store: &Store,
+    symbol: &Symbol,
+    tf: Timeframe,
+    after: Option<i64>,
+    to: Option<i64>,
+) -> Result<Vec<crate::core::market::Bar>> {
+    let rows = store
+        .query(
+            "SELECT open_time, open, high, low, close, volume FROM candles \
+             WHERE symbol = ? AND timeframe = ? AND open_time > ? AND open_time <= ? ORDER BY open_time",
+            vals![symbol, tf, after.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX)],
+        )
+        .await?;
+    let f = |r: &Row, i: usize| -> Result<f64> {
+        let t = r.text(i)?;
+        t.parse::<f64>()
+            .map_err(|_| anyhow::anyhow!("stored price {t:?} is not a number"))
+    };
+    rows.iter()
+        .map(|r| {
+            Ok(crate::core::market::Bar {
+                open_time: r.int(0)?,
+                open: f(r, 1)?,
+                high: f(r, 2)?,
+                low: f(r, 3)?,
+                close: f(r, 4)?,
+                volume: f(r, 5)?,
+            })
+        })
+        .collect()
 }
 
 /// Open time of the newest stored candle.

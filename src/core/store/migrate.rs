@@ -28,6 +28,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0003_outbox_news_archives.sql"),
         postgres: include_str!("migrations/postgres/0003_outbox_news_archives.sql"),
     },
+    Migration {
+        version: 4,
+        sqlite: include_str!("migrations/sqlite/0004_indicators_strategies.sql"),
+        postgres: include_str!("migrations/postgres/0004_indicators_strategies.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -261,6 +261,13 @@ impl Store {
     }
 }
 
+/// The SQLite connection, for bulk paths that bind many rows through one statement.
+pub(crate) fn lock_conn(
+    c: &std::sync::Mutex<rusqlite::Connection>,
+) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>> {
+    lock(c)
+}
+
 fn lock(
     c: &std::sync::Mutex<rusqlite::Connection>,
 ) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>> {

@@ -1,0 +1,42 @@
+//! `fks update-indicators`: compute RSI 14, MACD 12/26/9, Bollinger 20/2, ATR 14, SMA 20/50/200
+//! and EMA 12/26 for new candles (TA-Lib's values) and cache them.
+
+use super::{Ctx, Shard};
+use crate::core::indicator_store;
+use crate::core::market::{Symbol, Timeframe};
+use crate::output::Outcome;
+use anyhow::Result;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Symbol (repeatable); default: every configured symbol.
+    #[arg(long = "symbol")]
+    pub symbols: Vec<Symbol>,
+    #[arg(long)]
+    pub timeframe: Option<Timeframe>,
+    /// Recompute everything instead of only new candles.
+    #[arg(long)]
+    pub full: bool,
+    #[arg(long)]
+    pub shard: Option<Shard>,
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    let store = ctx.store().await?;
+    let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);
+    let symbols = super::sync_market_data::pick_symbols(ctx, &args.symbols, args.shard);
+    let mut results = BTreeMap::new();
+    for s in &symbols {
+        let v = match indicator_store::update(store, s, tf, args.full, ctx.now_ms()).await {
+            Ok(r) if r.computed == 0 && r.latest.is_none() => {
+                json!({"status": "error", "timeframe": tf, "error": format!("no {tf} candles stored for {s}: run sync-market-data first")})
+            }
+            Ok(r) => serde_json::to_value(r)?,
+            Err(e) => json!({"status": "error", "timeframe": tf, "error": format!("{e:#}")}),
+        };
+        results.insert(s.0.clone(), v);
+    }
+    Outcome::from_results(json!({ "timeframe": tf, "results": results }))
+}
