@@ -68,6 +68,10 @@ pub enum Command {
     Indicators(commands::indicators::Args),
     /// Exposure, unrealized PnL, concentration, value-at-risk; alert on HIGH.
     AnalyzeRisk(commands::analyze_risk::Args),
+    /// Return, Sharpe, drawdown, trades and win rate per account over a period.
+    CalculateMetrics(commands::calculate_metrics::Args),
+    /// Daily / weekly / monthly report (JSON, table, Markdown or HTML) delivered to the channels.
+    GenerateReport(commands::generate_report::Args),
     /// Send one message to the configured channels, or deliver what is pending.
     SendNotifications(commands::send_notifications::Args),
     /// Ingest news from RSS/Atom feeds and a news API, with sentiment.

@@ -59,7 +59,7 @@ async fn analyze_one(ctx: &Ctx, acct: &Account) -> Result<serde_json::Value> {
     let store = ctx.store().await?;
     let cfg = &ctx.settings.file.risk;
     let balance = match acct.kind {
-        AccountKind::Paper => balances::paper_state(store, acct).await?.0.balance,
+        AccountKind::Paper => balances::paper_state(store, acct, ctx.now_ms()).await?.0.balance,
         _ => match store
             .query_opt("SELECT balance FROM balance_history WHERE account_id = ? ORDER BY time_ms DESC LIMIT 1", vals![acct.id])
             .await?
@@ -74,7 +74,9 @@ async fn analyze_one(ctx: &Ctx, acct: &Account) -> Result<serde_json::Value> {
     let mut rp = Vec::new();
     for p in positions::open_positions(store, acct.id).await? {
         let price = match acct.kind {
-            AccountKind::Paper => positions::latest_stored_price(store, &p.symbol).await?,
+            AccountKind::Paper => {
+                positions::latest_stored_price(store, &p.symbol, ctx.now_ms()).await?
+            }
             _ => p.current_price.zip(p.price_time),
         }
         .filter(|(_, t)| ctx.now_ms() - t <= max_age)

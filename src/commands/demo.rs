@@ -147,7 +147,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         ("SOLUSDT", Side::Sell, 1000),
     ] {
         let symbol = Symbol(sym.into());
-        let (px, _) = positions::latest_stored_price(store, &symbol)
+        let (px, _) = positions::latest_stored_price(store, &symbol, DEMO_NOW_MS)
             .await?
             .context("demo price")?;
         let tx = store.begin().await?;

@@ -3,11 +3,13 @@
 pub mod account;
 pub mod analyze_risk;
 pub mod archive_old_data;
+pub mod calculate_metrics;
 pub mod candles;
 pub mod completions;
 pub mod cron;
 pub mod demo;
 pub mod fetch_news;
+pub mod generate_report;
 pub mod import_klines;
 pub mod indicators;
 pub mod init;
@@ -395,6 +397,8 @@ pub fn command_name(c: &Command) -> &'static str {
         Command::SendNotifications(_) => "send-notifications",
         Command::FetchNews(_) => "fetch-news",
         Command::News(_) => "news",
+        Command::CalculateMetrics(_) => "calculate-metrics",
+        Command::GenerateReport(_) => "generate-report",
         Command::UpdateIndicators(_) => "update-indicators",
         Command::Indicators(_) => "indicators",
         Command::AnalyzeRisk(_) => "analyze-risk",
@@ -468,6 +472,26 @@ async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcom
             .await
         }
         Command::News(a) => news::run(ctx, a).await,
+        Command::CalculateMetrics(a) => {
+            job(
+                ctx,
+                "calculate-metrics",
+                "calculate-metrics",
+                argv,
+                calculate_metrics::run(ctx, a),
+            )
+            .await
+        }
+        Command::GenerateReport(a) => {
+            job(
+                ctx,
+                "generate-report",
+                "generate-report",
+                argv,
+                generate_report::run(ctx, a),
+            )
+            .await
+        }
         Command::UpdateIndicators(a) => {
             let lock = format!("update-indicators{}", Shard::suffix(a.shard));
             job(

@@ -66,7 +66,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     if !acct.active {
         bail!("account {} is deactivated", acct.name);
     }
-    let (mark, price_time) = positions::latest_stored_price(store, &symbol)
+    let (mark, price_time) = positions::latest_stored_price(store, &symbol, ctx.now_ms())
         .await?
         .with_context(|| format!("no price for {symbol}: sync or import its candles first"))?;
     let order = PaperOrder {

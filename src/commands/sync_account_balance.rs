@@ -48,7 +48,7 @@ async fn sync_one(ctx: &Ctx, acct: &Account) -> Result<Value> {
     let mut notes = Vec::new();
     let state = match acct.kind {
         AccountKind::Paper => {
-            let (s, unpriced) = balances::paper_state(store, acct).await?;
+            let (s, unpriced) = balances::paper_state(store, acct, now).await?;
             if !unpriced.is_empty() {
                 notes.push(format!(
                     "no price for {}: valued at entry",

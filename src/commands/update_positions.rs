@@ -129,7 +129,7 @@ async fn update_one(ctx: &Ctx, acct: &Account) -> Result<Value> {
     let mut prices = Vec::with_capacity(open.len());
     for p in &open {
         prices.push(match acct.kind {
-            AccountKind::Paper => positions::latest_stored_price(store, &p.symbol).await?,
+            AccountKind::Paper => positions::latest_stored_price(store, &p.symbol, now).await?,
             _ => ticker.get(&p.symbol).map(|px| (*px, now)),
         });
     }

@@ -34,7 +34,11 @@ pub struct Snapshot {
 
 /// The paper account's state, with open positions marked at the latest stored prices.
 /// Positions without any price are valued at entry (no unrealized PnL) and listed in `unpriced`.
-pub async fn paper_state(store: &Store, acct: &Account) -> Result<(AccountState, Vec<String>)> {
+pub async fn paper_state(
+    store: &Store,
+    acct: &Account,
+    as_of: i64,
+) -> Result<(AccountState, Vec<String>)> {
     let balance = store
         .query_one(
             "SELECT balance FROM paper_wallets WHERE account_id = ?",
@@ -47,7 +51,7 @@ pub async fn paper_state(store: &Store, acct: &Account) -> Result<(AccountState,
     let mut unpriced = Vec::new();
     for p in positions::open_positions(store, acct.id).await? {
         used += p.entry_notional();
-        match positions::latest_stored_price(store, &p.symbol).await? {
+        match positions::latest_stored_price(store, &p.symbol, as_of).await? {
             Some((price, _)) => {
                 upnl += positions::unrealized(p.side, p.quantity, p.entry_price, price)
             }

@@ -19,6 +19,8 @@ pub mod news_store;
 pub mod notify;
 pub mod outbox;
 pub mod positions;
+pub mod report;
+pub mod reporting;
 pub mod risk;
 pub mod runs;
 pub mod schedule;

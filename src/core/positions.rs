@@ -203,35 +203,39 @@ pub async fn set_stops(
     Ok(())
 }
 
-/// The latest known price of a symbol from stored candles: the close of the most recently
-/// closed candle over all stored timeframes, with its close time.
-pub async fn latest_stored_price(store: &Store, symbol: &Symbol) -> Result<Option<(Decimal, i64)>> {
-    let rows = store
+/// The latest known price of a symbol at `as_of` from stored candles: the close of the most
+/// recently closed candle (close time <= as_of) over all stored timeframes, with its close time.
+pub async fn latest_stored_price(
+    store: &Store,
+    symbol: &Symbol,
+    as_of: i64,
+) -> Result<Option<(Decimal, i64)>> {
+    let mut best: Option<(Decimal, i64, Timeframe)> = None;
+    let tfs = store
         .query(
-            "SELECT timeframe, MAX(open_time) FROM candles WHERE symbol = ? GROUP BY timeframe",
+            "SELECT DISTINCT timeframe FROM candles WHERE symbol = ?",
             vals![symbol],
         )
         .await?;
-    let mut best: Option<(Timeframe, i64, i64)> = None;
-    for r in rows {
+    for r in tfs {
         let Ok(tf) = r.text(0)?.parse::<Timeframe>() else {
             continue;
         };
-        let open = r.int(1)?;
-        let close_time = open + tf.millis();
-        if best.is_none_or(|(_, _, c)| close_time > c || (close_time == c && tf < best.unwrap().0))
-        {
-            best = Some((tf, open, close_time));
+        let row = store
+            .query_opt(
+                "SELECT open_time, close FROM candles WHERE symbol = ? AND timeframe = ? AND open_time <= ? ORDER BY open_time DESC LIMIT 1",
+                vals![symbol, tf, as_of - tf.millis()],
+            )
+            .await?;
+        if let Some(row) = row {
+            let close_time = row.int(0)? + tf.millis();
+            if best
+                .as_ref()
+                .is_none_or(|b| close_time > b.1 || (close_time == b.1 && tf < b.2))
+            {
+                best = Some((row.dec(1)?, close_time, tf));
+            }
         }
     }
-    let Some((tf, open, close_time)) = best else {
-        return Ok(None);
-    };
-    let r = store
-        .query_one(
-            "SELECT close FROM candles WHERE symbol = ? AND timeframe = ? AND open_time = ?",
-            vals![symbol, tf, open],
-        )
-        .await?;
-    Ok(Some((r.dec(0)?, close_time)))
+    Ok(best.map(|(p, t, _)| (p, t)))
 }

@@ -33,6 +33,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0004_indicators_strategies.sql"),
         postgres: include_str!("migrations/postgres/0004_indicators_strategies.sql"),
     },
+    Migration {
+        version: 5,
+        sqlite: include_str!("migrations/sqlite/0005_metrics_orders.sql"),
+        postgres: include_str!("migrations/postgres/0005_metrics_orders.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -1,0 +1,61 @@
+//! `fks calculate-metrics`: return, Sharpe, Sortino, volatility, drawdown, trades and win rate
+//! per account over a period, from balance history (last snapshot of each UTC day; missing
+//! days carried forward and reported) and fills. Stored per account and date.
+
+use super::Ctx;
+use crate::core::accounts;
+use crate::core::report::Period;
+use crate::core::reporting;
+use crate::vals;
+use anyhow::Result;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    pub account_id: Option<i64>,
+    /// Days up to and including today (UTC).
+    #[arg(long, default_value_t = 30)]
+    pub period_days: u32,
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<crate::output::Outcome> {
+    let store = ctx.store().await?;
+    let now = ctx.now_ms();
+    let period = Period::last_days(now, args.period_days.max(1));
+    let date = crate::core::time::fmt_ms(now)[..10].to_string();
+    let mut results = BTreeMap::new();
+    for acct in accounts::selected(store, args.account_id).await? {
+        let r: Result<serde_json::Value> = async {
+            let mut m = serde_json::to_value(reporting::account_metrics(store, &acct, period).await?)?;
+            let status = m["status"].as_str().unwrap_or("success").to_string();
+            // The full curve is for reports; keep the stored and printed result compact.
+            if let Some(o) = m.as_object_mut() {
+                o.remove("equity_curve");
+            }
+            store
+                .exec(
+                    "INSERT INTO account_metrics (account_id, date, period_days, status, metrics, created_ms) VALUES (?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT (account_id, date, period_days) DO UPDATE SET status = excluded.status, metrics = excluded.metrics, created_ms = excluded.created_ms",
+                    vals![acct.id, date.as_str(), args.period_days, status.as_str(), m.to_string(), now],
+                )
+                .await?;
+            m["metrics_status"] = json!(status);
+            m["status"] = json!("success");
+            m["account_id"] = json!(acct.id);
+            Ok(m)
+        }
+        .await;
+        results.insert(
+            acct.name.clone(),
+            r.unwrap_or_else(|e| json!({"status": "error", "error": format!("{e:#}")})),
+        );
+    }
+    crate::output::Outcome::from_results(json!({
+        "period_days": args.period_days,
+        "from": crate::core::time::fmt_ms(period.from_ms),
+        "to": crate::core::time::fmt_ms(period.to_ms),
+        "results": results,
+    }))
+}

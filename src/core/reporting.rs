@@ -1,0 +1,231 @@
+//! Gathers what reports and account metrics need from the store: balance history, closed
+//! trades (fills that realized PnL), positions, alerts and job failures.
+
+use crate::core::accounts::{Account, AccountKind};
+use crate::core::balances;
+use crate::core::positions;
+use crate::core::report::{
+    AccountInfo, AccountMetrics, ClosedTrade, EquitySnapshot, EventRow, Period, PositionRow,
+    ReportData, ReportType, Summary, SymbolPnl, TradeRow, compute_account_metrics,
+};
+use crate::core::store::Store;
+use crate::vals;
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use std::collections::BTreeMap;
+
+fn ts(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// Snapshots from the last one before the period (the baseline) to the period's end.
+pub async fn snapshots(store: &Store, account_id: i64, p: Period) -> Result<Vec<EquitySnapshot>> {
+    store
+        .query(
+            "SELECT time_ms, equity FROM balance_history WHERE account_id = ? AND time_ms <= ? AND time_ms >= \
+             COALESCE((SELECT MAX(time_ms) FROM balance_history WHERE account_id = ? AND time_ms < ?), ?) ORDER BY time_ms",
+            vals![account_id, p.to_ms, account_id, p.from_ms, p.from_ms],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok(EquitySnapshot { time_ms: r.int(0)?, equity: r.dec(1)?.to_f64().unwrap_or(0.0) }))
+        .collect()
+}
+
+/// Fills that realized PnL, with their % of the entry notional they closed.
+pub async fn closed_trades(
+    store: &Store,
+    account_id: i64,
+    p: Period,
+) -> Result<(Vec<ClosedTrade>, usize)> {
+    let rows = store
+        .query(
+            "SELECT time_ms, symbol, side, quantity, price, realized_pnl FROM fills WHERE account_id = ? AND time_ms >= ? AND time_ms <= ? ORDER BY time_ms",
+            vals![account_id, p.from_ms, p.to_ms],
+        )
+        .await?;
+    let fills = rows.len();
+    let mut out = Vec::new();
+    for r in &rows {
+        let pnl = r.dec(5)?;
+        if pnl.is_zero() {
+            continue;
+        }
+        let (qty, px) = (r.dec(3)?, r.dec(4)?);
+        // SELL closes a LONG: entry notional = exit notional - pnl; BUY closes a SHORT: + pnl.
+        let entry = if r.text(2)? == "SELL" {
+            qty * px - pnl
+        } else {
+            qty * px + pnl
+        };
+        let pct = (!entry.is_zero())
+            .then(|| (pnl / entry * Decimal::from(100)).to_f64())
+            .flatten();
+        out.push(ClosedTrade {
+            time_ms: r.int(0)?,
+            symbol: r.text(1)?,
+            pnl: pnl.to_f64().unwrap_or(0.0),
+            pnl_pct: pct,
+        });
+    }
+    Ok((out, fills))
+}
+
+pub async fn account_metrics(store: &Store, acct: &Account, p: Period) -> Result<AccountMetrics> {
+    let snaps = snapshots(store, acct.id, p).await?;
+    let (trades, fills) = closed_trades(store, acct.id, p).await?;
+    Ok(compute_account_metrics(&snaps, &trades, fills, p))
+}
+
+pub async fn build(
+    store: &Store,
+    acct: &Account,
+    kind: ReportType,
+    p: Period,
+    now_ms: i64,
+) -> Result<ReportData> {
+    let metrics = account_metrics(store, acct, p).await?;
+    // Summary: the paper account's live state, else the latest snapshot.
+    let summary = match acct.kind {
+        AccountKind::Paper => {
+            let (st, _) = balances::paper_state(store, acct, now_ms).await?;
+            let snap = balances::snapshot(store, acct, &st, now_ms).await?;
+            Summary {
+                balance: snap.balance,
+                equity: snap.equity,
+                unrealized_pnl: snap.unrealized_pnl,
+                realized_pnl: Decimal::ZERO,
+                daily_pnl: snap.daily_pnl,
+                cumulative_pnl: snap.cumulative_pnl,
+            }
+        }
+        _ => match store
+            .query_opt(
+                "SELECT balance, equity, unrealized_pnl, daily_pnl, cumulative_pnl FROM balance_history WHERE account_id = ? ORDER BY time_ms DESC LIMIT 1",
+                vals![acct.id],
+            )
+            .await?
+        {
+            Some(r) => Summary {
+                balance: r.dec(0)?,
+                equity: r.dec(1)?,
+                unrealized_pnl: r.dec(2)?,
+                realized_pnl: Decimal::ZERO,
+                daily_pnl: r.dec(3)?,
+                cumulative_pnl: r.dec(4)?,
+            },
+            None => Summary {
+                balance: Decimal::ZERO,
+                equity: Decimal::ZERO,
+                unrealized_pnl: Decimal::ZERO,
+                realized_pnl: Decimal::ZERO,
+                daily_pnl: Decimal::ZERO,
+                cumulative_pnl: Decimal::ZERO,
+            },
+        },
+    };
+    let fills = store
+        .query(
+            "SELECT time_ms, symbol, side, quantity, price, fee, fee_asset, realized_pnl FROM fills WHERE account_id = ? AND time_ms <= ? ORDER BY time_ms DESC, id DESC LIMIT 10",
+            vals![acct.id, p.to_ms],
+        )
+        .await?;
+    let recent_trades = fills
+        .iter()
+        .map(|r| {
+            let pnl = r.dec(7)?;
+            Ok(TradeRow {
+                time: ts(r.int(0)?),
+                symbol: crate::core::market::Symbol(r.text(1)?),
+                side: r.text(2)?,
+                qty: r.dec(3)?,
+                price: r.dec(4)?,
+                fee: r.dec(5)?,
+                fee_asset: r.text(6)?,
+                realized_pnl: (!pnl.is_zero()).then_some(pnl),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut by_symbol: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
+    for r in store
+        .query(
+            "SELECT symbol, realized_pnl FROM fills WHERE account_id = ? AND time_ms >= ? AND time_ms <= ?",
+            vals![acct.id, p.from_ms, p.to_ms],
+        )
+        .await?
+    {
+        by_symbol.entry(r.text(0)?).or_default().0 += r.dec(1)?;
+    }
+    let mut open_positions = Vec::new();
+    for pos in positions::open_positions(store, acct.id).await? {
+        let px = match acct.kind {
+            AccountKind::Paper => positions::latest_stored_price(store, &pos.symbol, now_ms)
+                .await?
+                .map(|x| x.0),
+            _ => pos.current_price,
+        }
+        .unwrap_or(pos.entry_price);
+        let pnl = positions::unrealized(pos.side, pos.quantity, pos.entry_price, px);
+        by_symbol.entry(pos.symbol.0.clone()).or_default().1 += pnl;
+        open_positions.push(PositionRow {
+            symbol: pos.symbol.clone(),
+            side: pos.side.as_str().to_string(),
+            qty: pos.quantity,
+            entry_price: pos.entry_price,
+            current_price: px,
+            unrealized_pnl: pnl,
+            pnl_pct: positions::pnl_pct(pnl, pos.quantity, pos.entry_price).unwrap_or(0.0),
+        });
+    }
+    let realized: Decimal = by_symbol.values().map(|v| v.0).sum();
+    let pnl_by_symbol = by_symbol
+        .into_iter()
+        .map(|(s, (r, u))| SymbolPnl {
+            symbol: crate::core::market::Symbol(s),
+            realized_pnl: r,
+            unrealized_pnl: u,
+        })
+        .collect();
+    let alerts = store
+        .query(
+            "SELECT created_ms, kind, title || ': ' || body FROM notifications WHERE kind = 'alert' AND created_ms >= ? AND created_ms <= ? ORDER BY created_ms DESC LIMIT 20",
+            vals![p.from_ms, p.to_ms],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok(EventRow { time: ts(r.int(0)?), task: r.text(1)?, message: r.text(2)? }))
+        .collect::<Result<Vec<_>>>()?;
+    let job_failures = store
+        .query(
+            "SELECT started_ms, task, COALESCE(error, status) FROM task_runs WHERE status IN ('error', 'partial') AND started_ms >= ? AND started_ms <= ? ORDER BY started_ms DESC LIMIT 20",
+            vals![p.from_ms, p.to_ms],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok(EventRow { time: ts(r.int(0)?), task: r.text(1)?, message: r.text(2)? }))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ReportData {
+        report_type: kind,
+        period_from: ts(p.from_ms),
+        period_to: ts(p.to_ms),
+        generated_at: ts(now_ms),
+        account: AccountInfo {
+            id: Some(acct.id),
+            name: acct.name.clone(),
+            kind: acct.kind.as_str().into(),
+            quote: acct.quote.clone(),
+        },
+        summary: Summary {
+            realized_pnl: realized,
+            ..summary
+        },
+        metrics,
+        recent_trades,
+        open_positions,
+        pnl_by_symbol,
+        alerts,
+        job_failures,
+    })
+}
