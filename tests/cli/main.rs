@@ -7,5 +7,6 @@ mod accounts;
 mod archive;
 mod foundation;
 mod indicators;
+mod reports;
 mod notify;
 mod sync;
