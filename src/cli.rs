@@ -72,6 +72,12 @@ pub enum Command {
     CalculateMetrics(commands::calculate_metrics::Args),
     /// Daily / weekly / monthly report (JSON, table, Markdown or HTML) delivered to the channels.
     GenerateReport(commands::generate_report::Args),
+    /// Backtest strategies on stored candles; optional parameter optimisation.
+    RunBacktest(commands::run_backtest::Args),
+    /// Backtest enabled strategies on recent data; disable those that fail.
+    ValidateStrategies(commands::validate_strategies::Args),
+    /// Manage strategies (add, list, enable, disable, show).
+    Strategy(commands::strategy::Args),
     /// Send one message to the configured channels, or deliver what is pending.
     SendNotifications(commands::send_notifications::Args),
     /// Ingest news from RSS/Atom feeds and a news API, with sentiment.

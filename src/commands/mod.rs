@@ -17,13 +17,16 @@ pub mod list_data;
 pub mod news;
 pub mod paper;
 pub mod restore_archive;
+pub mod run_backtest;
 pub mod runs;
 pub mod send_notifications;
 pub mod status;
+pub mod strategy;
 pub mod sync_account_balance;
 pub mod sync_market_data;
 pub mod update_indicators;
 pub mod update_positions;
+pub mod validate_strategies;
 
 use crate::cli::{Command, GlobalArgs};
 use crate::core::clock::{Clock, SystemClock};
@@ -397,6 +400,9 @@ pub fn command_name(c: &Command) -> &'static str {
         Command::SendNotifications(_) => "send-notifications",
         Command::FetchNews(_) => "fetch-news",
         Command::News(_) => "news",
+        Command::RunBacktest(_) => "run-backtest",
+        Command::ValidateStrategies(_) => "validate-strategies",
+        Command::Strategy(_) => "strategy",
         Command::CalculateMetrics(_) => "calculate-metrics",
         Command::GenerateReport(_) => "generate-report",
         Command::UpdateIndicators(_) => "update-indicators",
@@ -472,6 +478,27 @@ async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcom
             .await
         }
         Command::News(a) => news::run(ctx, a).await,
+        Command::RunBacktest(a) => {
+            job(
+                ctx,
+                "run-backtest",
+                "run-backtest",
+                argv,
+                run_backtest::run(ctx, a),
+            )
+            .await
+        }
+        Command::ValidateStrategies(a) => {
+            job(
+                ctx,
+                "validate-strategies",
+                "validate-strategies",
+                argv,
+                validate_strategies::run(ctx, a),
+            )
+            .await
+        }
+        Command::Strategy(a) => strategy::run(ctx, a).await,
         Command::CalculateMetrics(a) => {
             job(
                 ctx,

@@ -25,5 +25,6 @@ pub mod risk;
 pub mod runs;
 pub mod schedule;
 pub mod store;
+pub mod strategies;
 pub mod sync;
 pub mod time;

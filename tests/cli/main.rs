@@ -5,8 +5,9 @@ mod support;
 
 mod accounts;
 mod archive;
+mod backtest;
 mod foundation;
 mod indicators;
-mod reports;
 mod notify;
+mod reports;
 mod sync;

@@ -25,33 +25,71 @@ fn metrics_with_gaps_and_no_trades() {
     run_json(sb.fks().args(["account", "add", "A", "--cash", "1000"]));
     run_json(sb.fks().args(["account", "add", "Empty", "--cash", "1000"]));
     // Day closes 1000, 1100, (gap), (gap), 880, 990: the drawdown from 1100 to 880 is 20%.
-    history(&sb, 1, &[(T0 + 3_600_000, "1000"), (T0 + D + 3_600_000, "1050"), (T0 + D + 7_200_000, "1100"), (T0 + 4 * D, "880"), (T0 + 5 * D, "990")]);
-    let (code, v, _) = run_json(sb.fks().env("FKS_NOW", (T0 + 5 * D + 1000).to_string()).args(["calculate-metrics", "--period-days", "6"]));
+    history(
+        &sb,
+        1,
+        &[
+            (T0 + 3_600_000, "1000"),
+            (T0 + D + 3_600_000, "1050"),
+            (T0 + D + 7_200_000, "1100"),
+            (T0 + 4 * D, "880"),
+            (T0 + 5 * D, "990"),
+        ],
+    );
+    let (code, v, _) = run_json(
+        sb.fks()
+            .env("FKS_NOW", (T0 + 5 * D + 1000).to_string())
+            .args(["calculate-metrics", "--period-days", "6"]),
+    );
     assert_eq!(code, 0, "{v}");
     let a = &v["results"]["A"];
     assert_eq!(a["metrics_status"], "no_trades");
-    assert!((a["max_drawdown_pct"].as_f64().unwrap() - 20.0).abs() < 1e-9, "{a}");
+    assert!(
+        (a["max_drawdown_pct"].as_f64().unwrap() - 20.0).abs() < 1e-9,
+        "{a}"
+    );
     assert!((a["total_return_pct"].as_f64().unwrap() - -1.0).abs() < 1e-9);
-    assert_eq!(a["missing_days"], serde_json::json!(["2024-01-03", "2024-01-04"]), "gaps carried forward and reported");
+    assert_eq!(
+        a["missing_days"],
+        serde_json::json!(["2024-01-03", "2024-01-04"]),
+        "gaps carried forward and reported"
+    );
     assert_eq!(a["total_trades"], 0);
     assert_eq!(v["results"]["Empty"]["metrics_status"], "no_history");
     let c = rusqlite::Connection::open(&sb.db).unwrap();
-    let n: i64 = c.query_row("SELECT COUNT(*) FROM account_metrics WHERE date = '2024-01-06' AND period_days = 6", [], |r| r.get(0)).unwrap();
+    let n: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM account_metrics WHERE date = '2024-01-06' AND period_days = 6",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(n, 2, "stored per account and date");
 }
 
 #[test]
 fn report_html_markdown_and_discord_png() {
     let sb = Sandbox::new();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let server = rt.block_on(MockServer::start());
     rt.block_on(
-        Mock::given(method("POST")).and(path("/api/webhooks/9/tok"))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(r#"{"id":"1","type":0,"content":"","channel_id":"2","attachments":[],"embeds":[]}"#, "application/json"))
+        Mock::given(method("POST"))
+            .and(path("/api/webhooks/9/tok"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(
+                r#"{"id":"1","type":0,"content":"","channel_id":"2","attachments":[],"embeds":[]}"#,
+                "application/json",
+            ))
             .expect(1)
             .mount(&server),
     );
-    run_json(sb.fks().args(["account", "add", "Main <paper>", "--cash", "1000"]));
+    run_json(
+        sb.fks()
+            .args(["account", "add", "Main <paper>", "--cash", "1000"]),
+    );
     let mut k = binance::series(T0, 3_600_000, 24 * 8, 100.0);
     for (i, c) in k.iter_mut().enumerate() {
         let p = format!("{:.8}", 100.0 + (i as f64 / 10.0).sin() * 5.0);
@@ -61,40 +99,95 @@ fn report_html_markdown_and_discord_png() {
         c.close = p;
     }
     let f = sb.write("k.csv", &binance_csv(&k, 3_600_000));
-    run_json(sb.fks().args(["import-klines", f.to_str().unwrap(), "--symbol", "BTCUSDT", "--timeframe", "1h"]));
+    run_json(sb.fks().args([
+        "import-klines",
+        f.to_str().unwrap(),
+        "--symbol",
+        "BTCUSDT",
+        "--timeframe",
+        "1h",
+    ]));
     for day in 0..7 {
         let now = (T0 + day * D + 20 * 3_600_000).to_string();
         let side = if day % 2 == 0 { "BUY" } else { "SELL" };
-        let (c, v, _) = run_json(sb.fks().env("FKS_NOW", &now).args(["paper", "order", "--account", "1", "--symbol", "BTCUSDT", "--side", side, "--quantity", "2"]));
+        let (c, v, _) = run_json(sb.fks().env("FKS_NOW", &now).args([
+            "paper",
+            "order",
+            "--account",
+            "1",
+            "--symbol",
+            "BTCUSDT",
+            "--side",
+            side,
+            "--quantity",
+            "2",
+        ]));
         assert_eq!(c, 0, "{v}");
         run_json(sb.fks().env("FKS_NOW", &now).arg("sync-account-balance"));
     }
     let now = (T0 + 7 * D + 1).to_string();
     let hook = format!("{}/api/webhooks/9/tok", server.uri());
     let html = sb.path().join("out/report.html");
-    let (code, v, _) = run_json(sb.fks().env("FKS_NOW", &now).env("DISCORD_WEBHOOK_URL", &hook).args(["generate-report", "--report-type", "weekly", "--output", html.to_str().unwrap()]));
+    let (code, v, _) = run_json(
+        sb.fks()
+            .env("FKS_NOW", &now)
+            .env("DISCORD_WEBHOOK_URL", &hook)
+            .args([
+                "generate-report",
+                "--report-type",
+                "weekly",
+                "--output",
+                html.to_str().unwrap(),
+            ]),
+    );
     assert_eq!(code, 0, "{v}");
     let r = &v["results"]["Main <paper>"];
     assert_eq!(r["delivery"]["status"], "delivered", "{r}");
     assert!(r["metrics"]["total_trades"].as_u64().unwrap() >= 3);
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>"));
-    assert_eq!(page.matches("<svg").count(), 2, "equity and drawdown charts");
-    assert!(page.contains("Main &lt;paper&gt;") && !page.contains("Main <paper>"), "names are escaped");
+    assert_eq!(
+        page.matches("<svg").count(),
+        2,
+        "equity and drawdown charts"
+    );
+    assert!(
+        page.contains("Main &lt;paper&gt;") && !page.contains("Main <paper>"),
+        "names are escaped"
+    );
     assert!(page.contains("<table"));
-    assert!(!page.contains("src=\"http") && !page.contains("<script"), "self-contained");
+    assert!(
+        !page.contains("src=\"http") && !page.contains("<script"),
+        "self-contained"
+    );
     // Discord got a multipart upload: the embed JSON and a real PNG.
     let req = &rt.block_on(server.received_requests()).unwrap()[0];
-    let ct = req.headers.get("content-type").unwrap().to_str().unwrap().to_string();
+    let ct = req
+        .headers
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(ct.starts_with("multipart/form-data"), "{ct}");
     let body = &req.body;
     let hay = String::from_utf8_lossy(body);
-    assert!(hay.contains("payload_json") && hay.contains("attachment://"), "embed references the attached image");
-    assert!(body.windows(8).any(|w| w == b"\x89PNG\r\n\x1a\n"), "a PNG is attached");
+    assert!(
+        hay.contains("payload_json") && hay.contains("attachment://"),
+        "embed references the attached image"
+    );
+    assert!(
+        body.windows(8).any(|w| w == b"\x89PNG\r\n\x1a\n"),
+        "a PNG is attached"
+    );
     rt.block_on(server.verify());
     // Markdown too; a wrong extension is refused.
     let md = sb.path().join("r.md");
-    let (code, _, _) = run_json(sb.fks().env("FKS_NOW", &now).args(["generate-report", "--output", md.to_str().unwrap()]));
+    let (code, _, _) = run_json(sb.fks().env("FKS_NOW", &now).args([
+        "generate-report",
+        "--output",
+        md.to_str().unwrap(),
+    ]));
     assert_eq!(code, 0);
     assert!(std::fs::read_to_string(md).unwrap().contains("| "));
     let (code, _, err) = run_json(sb.fks().args(["generate-report", "--output", "r.pdf"]));

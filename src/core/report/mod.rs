@@ -22,6 +22,7 @@ pub use metrics::{
     AccountMetrics, ClosedTrade, DailyPoint, DayReturn, EquityPoint, EquitySnapshot, MetricsStatus,
     Period, compute_account_metrics,
 };
+pub use png::backtest_chart_png;
 pub use png::render_equity_png;
 
 use chrono::{DateTime, Utc};

@@ -64,7 +64,83 @@ pub fn render_equity_png(r: &ReportData, width: u32, height: u32) -> anyhow::Res
         let backend =
             BitMapBackend::with_buffer_and_format(&mut buf, (width, height)).map_err(plot_err)?;
         let root = backend.into_drawing_area();
-        draw(&root, r, width)?;
+        let m = &r.metrics;
+        let title = format!("{} · {}", r.title(), r.period_label());
+        let subtitle = format!(
+            "Equity ({}) · total return {} · max drawdown {} (day closes), {} (intraday)",
+            r.account.quote,
+            super::format::pct(m.total_return_pct),
+            pct_plain(m.max_drawdown_pct),
+            pct_plain(m.max_intraday_drawdown_pct),
+        );
+        let pts: Vec<(i64, f64, f64)> = m
+            .equity_curve
+            .iter()
+            .filter(|p| p.equity.is_finite() && p.drawdown_pct.is_finite())
+            .map(|p| (p.time_ms, p.equity, -p.drawdown_pct))
+            .collect();
+        draw(
+            &root,
+            &title,
+            &subtitle,
+            &pts,
+            m.start_equity,
+            "No balance history in this period",
+            width,
+        )?;
+        root.present().map_err(plot_err)?;
+    }
+    encode_png(&buf, width, height)
+}
+
+/// A backtest's equity curve (close-marked, `(open_time, equity)`) with its drawdown, as a
+/// 1200 x 700 PNG.
+pub fn backtest_chart_png(
+    label: &str,
+    points: &[(i64, f64)],
+    initial: f64,
+) -> anyhow::Result<Vec<u8>> {
+    let (width, height) = (1200u32, 700u32);
+    ensure_font()?;
+    let mut peak = f64::MIN;
+    let pts: Vec<(i64, f64, f64)> = points
+        .iter()
+        .filter(|p| p.1.is_finite())
+        .map(|&(t, e)| {
+            peak = peak.max(e);
+            (
+                t,
+                e,
+                if peak > 0.0 {
+                    -100.0 * (peak - e) / peak
+                } else {
+                    0.0
+                },
+            )
+        })
+        .collect();
+    let max_dd = pts.iter().map(|p| -p.2).fold(0.0, f64::max);
+    let ret = points.last().map(|p| 100.0 * (p.1 / initial - 1.0));
+    let title = format!("Backtest · {label}");
+    let subtitle = format!(
+        "Equity · total return {} · max drawdown {}",
+        super::format::pct(ret),
+        pct_plain(Some(max_dd))
+    );
+    let mut buf = vec![0u8; width as usize * height as usize * 3];
+    {
+        let backend =
+            BitMapBackend::with_buffer_and_format(&mut buf, (width, height)).map_err(plot_err)?;
+        let root = backend.into_drawing_area();
+        draw(
+            &root,
+            &title,
+            &subtitle,
+            &pts,
+            Some(initial),
+            "No bars",
+            width,
+        )?;
         root.present().map_err(plot_err)?;
     }
     encode_png(&buf, width, height)
@@ -87,7 +163,11 @@ fn encode_png(rgb: &[u8], width: u32, height: u32) -> anyhow::Result<Vec<u8>> {
 
 fn draw(
     root: &DrawingArea<BitMapBackend<'_>, Shift>,
-    r: &ReportData,
+    title: &str,
+    subtitle: &str,
+    pts: &[(i64, f64, f64)],
+    start_equity: Option<f64>,
+    empty: &str,
     width: u32,
 ) -> anyhow::Result<()> {
     root.fill(&BG).map_err(plot_err)?;
@@ -97,41 +177,25 @@ fn draw(
         TextStyle::from((FAMILY, size * scale).into_font()).color(color)
     };
 
-    // title and subtitle
-    let title = format!("{} · {}", r.title(), r.period_label());
-    let m = &r.metrics;
-    let subtitle = format!(
-        "Equity ({}) · total return {} · max drawdown {} (day closes), {} (intraday)",
-        r.account.quote,
-        super::format::pct(m.total_return_pct),
-        pct_plain(m.max_drawdown_pct),
-        pct_plain(m.max_intraday_drawdown_pct),
-    );
     root.draw(&Text::new(
-        title,
+        title.to_string(),
         (px(24.0) as i32, px(16.0) as i32),
         font(24.0, &FG),
     ))
     .map_err(plot_err)?;
     root.draw(&Text::new(
-        subtitle,
+        subtitle.to_string(),
         (px(24.0) as i32, px(48.0) as i32),
         font(16.0, &MUTED),
     ))
     .map_err(plot_err)?;
     let body = root.margin(px(78.0), px(12.0), px(12.0), px(24.0));
 
-    let pts: Vec<(i64, f64, f64)> = m
-        .equity_curve
-        .iter()
-        .filter(|p| p.equity.is_finite() && p.drawdown_pct.is_finite())
-        .map(|p| (p.time_ms, p.equity, -p.drawdown_pct))
-        .collect();
     if pts.is_empty() {
         let (w, h) = body.dim_in_pixel();
         let style = font(22.0, &MUTED).pos(Pos::new(HPos::Center, VPos::Center));
         body.draw(&Text::new(
-            "No balance history in this period",
+            empty.to_string(),
             (w as i32 / 2, h as i32 / 2),
             style,
         ))
@@ -163,7 +227,7 @@ fn draw(
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
             (a.min(p.1), b.max(p.1))
         });
-    if let Some(s) = m.start_equity.filter(|s| s.is_finite()) {
+    if let Some(s) = start_equity.filter(|s| s.is_finite()) {
         lo = lo.min(s);
         hi = hi.max(s);
     }
@@ -201,7 +265,7 @@ fn draw(
         ))
         .map_err(plot_err)?;
     }
-    if let Some(s) = m.start_equity.filter(|s| s.is_finite()) {
+    if let Some(s) = start_equity.filter(|s| s.is_finite()) {
         eq.draw_series(DashedLineSeries::new(
             [(0.0, s), (span, s)],
             px(6.0),

@@ -1,0 +1,193 @@
+//! `fks strategy add|list|enable|disable|show`: strategies stored with their parameters,
+//! symbols, timeframe and an enabled flag.
+
+use super::Ctx;
+use crate::core::backtest::{StrategyKind, StrategySpec};
+use crate::core::market::{Symbol, Timeframe};
+use crate::core::strategies;
+use crate::output::{Outcome, Status, new_table};
+use crate::vals;
+use anyhow::Result;
+use serde_json::json;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// `fks strategy add trend --kind sma_cross --params fast=10,slow=30 --symbols BTCUSDT,ETHUSDT`
+    Add {
+        name: String,
+        /// sma_cross, ema_cross, rsi_reversion, macd_cross or bollinger_reversion.
+        #[arg(long)]
+        kind: String,
+        /// key=value list; missing parameters take their defaults.
+        #[arg(long, default_value = "")]
+        params: String,
+        /// Stop loss: `2%` or `1.5atr`.
+        #[arg(long)]
+        stop_loss: Option<String>,
+        /// Take profit: `4%` or `3atr`.
+        #[arg(long)]
+        take_profit: Option<String>,
+        /// Also trade short.
+        #[arg(long)]
+        long_short: bool,
+        /// Symbols, comma-separated (default: the configured symbols).
+        #[arg(long, value_delimiter = ',')]
+        symbols: Vec<Symbol>,
+        #[arg(long)]
+        timeframe: Option<Timeframe>,
+    },
+    /// List strategies.
+    List,
+    Enable {
+        strategy: String,
+    },
+    Disable {
+        strategy: String,
+        #[arg(long, default_value = "disabled by hand")]
+        reason: String,
+    },
+    /// A strategy with its parameter ranges and latest results.
+    Show {
+        strategy: String,
+    },
+}
+
+/// Build a spec from a kind, `key=value` parameters and the option flags.
+pub fn build_spec(
+    kind: &str,
+    params: &str,
+    stop: Option<&str>,
+    take: Option<&str>,
+    long_short: bool,
+) -> Result<StrategySpec> {
+    let mut kv: Vec<String> = params
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    if let Some(s) = stop {
+        kv.push(format!("stop_loss={s}"));
+    }
+    if let Some(t) = take {
+        kv.push(format!("take_profit={t}"));
+    }
+    if long_short {
+        kv.push("direction=long_short".into());
+    }
+    Ok(StrategySpec::parse(kind, &kv.join(","))?)
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    let store = ctx.store().await?;
+    let now = ctx.now_ms();
+    match args.action {
+        Action::Add {
+            name,
+            kind,
+            params,
+            stop_loss,
+            take_profit,
+            long_short,
+            symbols,
+            timeframe,
+        } => {
+            let spec = build_spec(
+                &kind,
+                &params,
+                stop_loss.as_deref(),
+                take_profit.as_deref(),
+                long_short,
+            )?;
+            let syms = if symbols.is_empty() {
+                ctx.settings.symbols().to_vec()
+            } else {
+                symbols
+            };
+            let tf = timeframe.unwrap_or(ctx.settings.file.market.timeframe);
+            let s = strategies::add(store, &name, &spec, &syms, tf, now).await?;
+            Outcome::new(Status::Success, json!({ "strategy": s }))
+        }
+        Action::List => {
+            let list = strategies::list(store, false).await?;
+            let mut t = new_table();
+            t.set_header(vec![
+                "id",
+                "name",
+                "kind",
+                "params",
+                "symbols",
+                "timeframe",
+                "enabled",
+                "note",
+            ]);
+            for s in &list {
+                t.add_row(vec![
+                    s.id.to_string(),
+                    s.name.clone(),
+                    s.spec.kind.as_str().to_string(),
+                    s.spec
+                        .params
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    s.symbols
+                        .iter()
+                        .map(|x| x.0.clone())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    s.timeframe.to_string(),
+                    s.enabled.to_string(),
+                    s.disabled_reason.clone().unwrap_or_default(),
+                ]);
+            }
+            Ok(Outcome::new(Status::Success, json!({ "strategies": list }))?.with_table(t))
+        }
+        Action::Enable { strategy } => {
+            let s = strategies::find(store, &strategy).await?;
+            strategies::set_enabled(store, s.id, true, None, now).await?;
+            Outcome::new(
+                Status::Success,
+                json!({ "strategy": s.name, "enabled": true }),
+            )
+        }
+        Action::Disable { strategy, reason } => {
+            let s = strategies::find(store, &strategy).await?;
+            strategies::set_enabled(store, s.id, false, Some(&reason), now).await?;
+            Outcome::new(
+                Status::Success,
+                json!({ "strategy": s.name, "enabled": false, "reason": reason }),
+            )
+        }
+        Action::Show { strategy } => {
+            let s = strategies::find(store, &strategy).await?;
+            let ranges: Vec<_> = StrategyKind::params(s.spec.kind)
+                .iter()
+                .map(|p| json!({"name": p.name, "default": p.default, "min": p.min, "max": p.max, "grid": p.grid.values()}))
+                .collect();
+            let recent: Vec<serde_json::Value> = store
+                .query(
+                    "SELECT symbol, phase, params, metrics, created_ms FROM backtest_results WHERE strategy_id = ? ORDER BY id DESC LIMIT 10",
+                    vals![s.id],
+                )
+                .await?
+                .iter()
+                .map(|r| -> Result<serde_json::Value> {
+                    Ok(json!({"symbol": r.text(0)?, "phase": r.text(1)?, "spec": serde_json::from_str::<serde_json::Value>(&r.text(2)?)?,
+                        "metrics": serde_json::from_str::<serde_json::Value>(&r.text(3)?)?, "time": r.int(4)?}))
+                })
+                .collect::<Result<_>>()?;
+            Outcome::new(
+                Status::Success,
+                json!({ "strategy": s, "parameters": ranges, "recent_results": recent }),
+            )
+        }
+    }
+}

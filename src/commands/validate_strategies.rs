@@ -1,0 +1,143 @@
+//! `fks validate-strategies`: backtest each enabled strategy on recent data; disable those
+//! that fail the criteria (Sharpe, return, drawdown; configurable) and alert.
+
+use super::Ctx;
+use crate::core::backtest::{BacktestConfig, run_backtest};
+use crate::core::notify::{COLOR_RED, MessageKind};
+use crate::core::outbox::NewMessage;
+use crate::core::store::candles;
+use crate::core::strategies;
+use crate::output::Outcome;
+use anyhow::Result;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    pub strategy_id: Option<i64>,
+    /// Days of recent data to validate on.
+    #[arg(long, default_value_t = 90)]
+    pub days: u32,
+    /// Report only; disable nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    let store = ctx.store().await?;
+    let now = ctx.now_ms();
+    let c = &ctx.settings.file.backtest;
+    let cfg = BacktestConfig {
+        initial_cash: c.initial_cash,
+        fee_rate: c.fee_rate,
+        slippage_bps: c.slippage_bps,
+        ..Default::default()
+    };
+    let list = match args.strategy_id {
+        Some(id) => vec![strategies::find(store, &id.to_string()).await?],
+        None => strategies::list(store, true).await?,
+    };
+    let from = now - args.days as i64 * 86_400_000;
+    let mut results = BTreeMap::new();
+    let (mut passed, mut failed, mut disabled) = (0, 0, 0);
+    for st in &list {
+        let mut per_symbol = BTreeMap::new();
+        let mut reasons = Vec::new();
+        let mut insufficient = 0;
+        for sym in &st.symbols {
+            let bars = candles::bars(store, sym, st.timeframe, Some(from - 1), Some(now)).await?;
+            let need = (st.spec.warmup_bars() + 2).max(c.min_bars);
+            if bars.len() < need {
+                insufficient += 1;
+                per_symbol.insert(
+                    sym.0.clone(),
+                    json!({"verdict": "insufficient_data", "bars": bars.len(), "needed": need}),
+                );
+                continue;
+            }
+            let r = run_backtest(&bars, st.timeframe, &st.spec, &cfg)?;
+            let m = &r.metrics;
+            let mut why = Vec::new();
+            if m.sharpe.is_none_or(|s| s < c.min_sharpe) {
+                why.push(format!(
+                    "Sharpe {} < {}",
+                    m.sharpe
+                        .map(|s| format!("{s:.2}"))
+                        .unwrap_or_else(|| "undefined".into()),
+                    c.min_sharpe
+                ));
+            }
+            if m.total_return_pct <= c.min_return_pct {
+                why.push(format!(
+                    "return {:.2}% <= {}%",
+                    m.total_return_pct, c.min_return_pct
+                ));
+            }
+            if m.max_drawdown_pct >= c.max_drawdown_pct {
+                why.push(format!(
+                    "max drawdown {:.2}% >= {}%",
+                    m.max_drawdown_pct, c.max_drawdown_pct
+                ));
+            }
+            strategies::record_result(
+                store,
+                Some(st.id),
+                sym,
+                st.timeframe,
+                "validation",
+                &st.spec,
+                m,
+                now,
+            )
+            .await?;
+            if !why.is_empty() {
+                reasons.push(format!("{sym}: {}", why.join(", ")));
+            }
+            per_symbol.insert(sym.0.clone(), json!({"verdict": if why.is_empty() { "pass" } else { "fail" }, "reasons": why, "metrics": m}));
+        }
+        let verdict = if !reasons.is_empty() {
+            "fail"
+        } else if insufficient == st.symbols.len() {
+            "insufficient_data"
+        } else {
+            "pass"
+        };
+        let mut action = "none";
+        match verdict {
+            "pass" => passed += 1,
+            "fail" => {
+                failed += 1;
+                if !args.dry_run {
+                    let reason = format!(
+                        "failed validation on the last {} days: {}",
+                        args.days,
+                        reasons.join("; ")
+                    );
+                    strategies::set_enabled(store, st.id, false, Some(&reason), now).await?;
+                    disabled += 1;
+                    action = "disabled";
+                    let mut m = NewMessage::new(
+                        MessageKind::Alert,
+                        format!("Strategy {} disabled", st.name),
+                        reason,
+                    );
+                    m.color = Some(COLOR_RED);
+                    m.dedup_key = Some(format!("strategy-disabled:{}", st.id));
+                    ctx.notify(m).await;
+                } else {
+                    action = "would_disable";
+                }
+            }
+            _ => {}
+        }
+        results.insert(st.name.clone(), json!({"status": "success", "verdict": verdict, "action": action, "symbols": per_symbol}));
+    }
+    Outcome::from_results(json!({
+        "days": args.days,
+        "dry_run": args.dry_run,
+        "criteria": {"min_sharpe": c.min_sharpe, "min_return_pct": c.min_return_pct, "max_drawdown_pct": c.max_drawdown_pct},
+        "passed": passed, "failed": failed, "disabled": disabled,
+        "results": results,
+    }))
+}

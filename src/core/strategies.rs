@@ -1,0 +1,156 @@
+//! Stored strategies: a name, a validated spec (kind, parameters, options), the symbols and
+//! timeframe they trade, and an enabled flag with the reason and time of a disable.
+
+use crate::core::backtest::StrategySpec;
+use crate::core::market::{Symbol, Timeframe};
+use crate::core::store::{Row, Store};
+use crate::vals;
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredStrategy {
+    pub id: i64,
+    pub name: String,
+    pub spec: StrategySpec,
+    pub symbols: Vec<Symbol>,
+    pub timeframe: Timeframe,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub disabled_ms: Option<i64>,
+    pub updated_ms: i64,
+}
+
+const COLS: &str =
+    "id, name, spec, symbols, timeframe, enabled, disabled_reason, disabled_ms, updated_ms";
+
+fn from_row(r: &Row) -> Result<StoredStrategy> {
+    Ok(StoredStrategy {
+        id: r.int(0)?,
+        name: r.text(1)?,
+        spec: serde_json::from_str(&r.text(2)?).context("stored strategy spec")?,
+        symbols: r
+            .text(3)?
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| Symbol(s.to_string()))
+            .collect(),
+        timeframe: r.text(4)?.parse()?,
+        enabled: r.bool(5)?,
+        disabled_reason: r.opt_text(6)?,
+        disabled_ms: r.opt_int(7)?,
+        updated_ms: r.int(8)?,
+    })
+}
+
+pub async fn add(
+    store: &Store,
+    name: &str,
+    spec: &StrategySpec,
+    symbols: &[Symbol],
+    tf: Timeframe,
+    now_ms: i64,
+) -> Result<StoredStrategy> {
+    if name.trim().is_empty() {
+        bail!("a strategy needs a name");
+    }
+    if find(store, name).await.is_ok() {
+        bail!("a strategy named {name:?} already exists");
+    }
+    let syms = symbols
+        .iter()
+        .map(|s| s.0.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    store
+        .exec(
+            "INSERT INTO strategies (name, kind, spec, symbols, timeframe, enabled, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+            vals![name, spec.kind.as_str(), serde_json::to_string(spec)?, syms, tf, now_ms, now_ms],
+        )
+        .await?;
+    find(store, name).await
+}
+
+pub async fn list(store: &Store, only_enabled: bool) -> Result<Vec<StoredStrategy>> {
+    store
+        .query(
+            &format!("SELECT {COLS} FROM strategies WHERE (? = 0 OR enabled = 1) ORDER BY id"),
+            vals![only_enabled],
+        )
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// By name or numeric id.
+pub async fn find(store: &Store, name_or_id: &str) -> Result<StoredStrategy> {
+    let row = match store
+        .query_opt(
+            &format!("SELECT {COLS} FROM strategies WHERE name = ?"),
+            vals![name_or_id],
+        )
+        .await?
+    {
+        Some(r) => Some(r),
+        None => match name_or_id.parse::<i64>() {
+            Ok(id) => {
+                store
+                    .query_opt(
+                        &format!("SELECT {COLS} FROM strategies WHERE id = ?"),
+                        vals![id],
+                    )
+                    .await?
+            }
+            Err(_) => None,
+        },
+    };
+    from_row(&row.with_context(|| format!("no strategy {name_or_id:?} (see `fks strategy list`)"))?)
+}
+
+pub async fn set_enabled(
+    store: &Store,
+    id: i64,
+    enabled: bool,
+    reason: Option<&str>,
+    now_ms: i64,
+) -> Result<()> {
+    store
+        .exec(
+            "UPDATE strategies SET enabled = ?, disabled_reason = ?, disabled_ms = ?, updated_ms = ? WHERE id = ?",
+            vals![enabled, if enabled { None } else { reason }, if enabled { None } else { Some(now_ms) }, now_ms, id],
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn set_spec(store: &Store, id: i64, spec: &StrategySpec, now_ms: i64) -> Result<()> {
+    store
+        .exec(
+            "UPDATE strategies SET spec = ?, updated_ms = ? WHERE id = ?",
+            vals![serde_json::to_string(spec)?, now_ms, id],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Record one backtest's figures.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_result(
+    store: &Store,
+    strategy_id: Option<i64>,
+    symbol: &Symbol,
+    tf: Timeframe,
+    phase: &str,
+    spec: &StrategySpec,
+    metrics: &crate::core::backtest::Metrics,
+    now_ms: i64,
+) -> Result<()> {
+    store
+        .exec(
+            "INSERT INTO backtest_results (strategy_id, kind, symbol, timeframe, phase, params, from_ms, to_ms, metrics, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            vals![strategy_id, spec.kind.as_str(), symbol, tf, phase, serde_json::to_string(spec)?, metrics.from_time, metrics.to_time, serde_json::to_string(metrics)?, now_ms],
+        )
+        .await?;
+    Ok(())
+}
