@@ -78,6 +78,12 @@ pub enum Command {
     ValidateStrategies(commands::validate_strategies::Args),
     /// Manage strategies (add, list, enable, disable, show).
     Strategy(commands::strategy::Args),
+    /// Orders that move an account to its target allocation (dry run unless --execute).
+    RebalancePortfolio(commands::rebalance_portfolio::Args),
+    /// Find positions whose stop is hit; alert; close them only with --execute.
+    CheckStopLoss(commands::check_stop_loss::Args),
+    /// Set or clear a position's stop loss.
+    Position(commands::position::Args),
     /// Send one message to the configured channels, or deliver what is pending.
     SendNotifications(commands::send_notifications::Args),
     /// Ingest news from RSS/Atom feeds and a news API, with sentiment.

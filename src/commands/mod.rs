@@ -5,6 +5,7 @@ pub mod analyze_risk;
 pub mod archive_old_data;
 pub mod calculate_metrics;
 pub mod candles;
+pub mod check_stop_loss;
 pub mod completions;
 pub mod cron;
 pub mod demo;
@@ -16,6 +17,8 @@ pub mod init;
 pub mod list_data;
 pub mod news;
 pub mod paper;
+pub mod position;
+pub mod rebalance_portfolio;
 pub mod restore_archive;
 pub mod run_backtest;
 pub mod runs;
@@ -51,6 +54,8 @@ pub struct Ctx {
     store: tokio::sync::OnceCell<Store>,
     http: std::sync::OnceLock<reqwest::Client>,
     binance: std::sync::Mutex<std::collections::HashMap<(Market, String), BinanceClient>>,
+    /// The journal id of the running job (0 outside a job).
+    pub run_id: std::sync::atomic::AtomicI64,
 }
 
 impl Ctx {
@@ -74,6 +79,7 @@ impl Ctx {
             store: Default::default(),
             http: Default::default(),
             binance: Default::default(),
+            run_id: Default::default(),
         }
     }
 
@@ -400,6 +406,9 @@ pub fn command_name(c: &Command) -> &'static str {
         Command::SendNotifications(_) => "send-notifications",
         Command::FetchNews(_) => "fetch-news",
         Command::News(_) => "news",
+        Command::RebalancePortfolio(_) => "rebalance-portfolio",
+        Command::CheckStopLoss(_) => "check-stop-loss",
+        Command::Position(_) => "position",
         Command::RunBacktest(_) => "run-backtest",
         Command::ValidateStrategies(_) => "validate-strategies",
         Command::Strategy(_) => "strategy",
@@ -478,6 +487,28 @@ async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcom
             .await
         }
         Command::News(a) => news::run(ctx, a).await,
+        Command::RebalancePortfolio(a) => {
+            let lock = format!("rebalance-portfolio#{}", a.account_id);
+            job(
+                ctx,
+                "rebalance-portfolio",
+                &lock,
+                argv,
+                rebalance_portfolio::run(ctx, a),
+            )
+            .await
+        }
+        Command::CheckStopLoss(a) => {
+            job(
+                ctx,
+                "check-stop-loss",
+                "check-stop-loss",
+                argv,
+                check_stop_loss::run(ctx, a),
+            )
+            .await
+        }
+        Command::Position(a) => position::run(ctx, a).await,
         Command::RunBacktest(a) => {
             job(
                 ctx,
@@ -641,6 +672,7 @@ pub async fn job(
         }
     };
     let id = journal::start(store, task, &journal_args(argv), ctx.now_ms(), &me).await?;
+    ctx.run_id.store(id, std::sync::atomic::Ordering::SeqCst);
     let res = work.await;
     let now = ctx.now_ms();
     let journal = match &res {

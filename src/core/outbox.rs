@@ -20,6 +20,8 @@ pub struct NewMessage {
     pub fields: Vec<(String, String)>,
     pub color: Option<u32>,
     pub attachment_path: Option<String>,
+    /// Overrides the configured cool-down for this dedup key (e.g. "once ever").
+    pub cooldown_ms: Option<i64>,
 }
 
 impl NewMessage {
@@ -33,6 +35,7 @@ impl NewMessage {
             fields: Vec::new(),
             color: None,
             attachment_path: None,
+            cooldown_ms: None,
         }
     }
 }
@@ -57,7 +60,7 @@ pub async fn enqueue(
         let recent = tx
             .query_opt(
                 "SELECT id FROM notifications WHERE dedup_key = ? AND status <> 'suppressed' AND created_ms > ? LIMIT 1",
-                vals![key.as_str(), now_ms - cfg.cooldown_ms()],
+                vals![key.as_str(), now_ms.saturating_sub(m.cooldown_ms.unwrap_or_else(|| cfg.cooldown_ms()))],
             )
             .await?;
         if recent.is_some() {

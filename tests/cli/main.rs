@@ -6,6 +6,7 @@ mod support;
 mod accounts;
 mod archive;
 mod backtest;
+mod execution;
 mod foundation;
 mod indicators;
 mod notify;

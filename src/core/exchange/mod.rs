@@ -125,7 +125,7 @@ pub struct FuturesPosition {
 }
 
 /// Trading rules of one symbol from `exchangeInfo` (filters that fks does not use are ignored).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SymbolInfo {
     pub symbol: Symbol,
     /// `TRADING`, `BREAK`, `HALT`, `SETTLING` …
@@ -148,14 +148,14 @@ impl SymbolInfo {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PriceFilter {
     pub min_price: Decimal,
     pub max_price: Decimal,
     pub tick_size: Decimal,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LotSize {
     pub min_qty: Decimal,
     pub max_qty: Decimal,

@@ -1,0 +1,151 @@
+//! `fks check-stop-loss`: positions whose stop is hit (LONG: price <= stop; SHORT: price >=
+//! stop; optional trailing stops); an urgent alert once per position and trigger; closes them
+//! only with `--execute` and trading enabled. Stale prices never trigger.
+
+use super::Ctx;
+use crate::core::accounts::{self, Account, AccountKind};
+use crate::core::exchange::Market;
+use crate::core::execution::{self, StopSpec, StopStatus, evaluate_stop};
+use crate::core::notify::{COLOR_RED, MessageKind};
+use crate::core::orders::{self, Venue};
+use crate::core::outbox::NewMessage;
+use crate::core::positions;
+use crate::output::Outcome;
+use crate::vals;
+use anyhow::Result;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    pub account_id: Option<i64>,
+    /// Close triggered positions with a market order (also needs trading.enabled = true).
+    #[arg(long)]
+    pub execute: bool,
+}
+
+async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
+    let store = ctx.store().await?;
+    let now = ctx.now_ms();
+    let max_age = ctx.settings.file.market.max_price_age_secs as i64 * 1000;
+    let tf = ctx.settings.file.market.timeframe;
+    let open = positions::open_positions(store, acct.id).await?;
+    let client = match acct.kind {
+        AccountKind::Paper => None,
+        AccountKind::BinanceSpot => Some(ctx.binance_for(acct, Market::Spot)?),
+        AccountKind::BinanceFutures => Some(ctx.binance_for(acct, Market::UsdM)?),
+    };
+    let venue = match (&client, acct.kind) {
+        (Some(c), AccountKind::BinanceFutures) => Venue::Futures(c),
+        (Some(c), _) => Venue::Spot(c),
+        _ => Venue::Paper,
+    };
+    let tickers = match (&client, open.is_empty()) {
+        (Some(c), false) => {
+            c.ticker_prices(&open.iter().map(|p| p.symbol.clone()).collect::<Vec<_>>())
+                .await?
+        }
+        _ => BTreeMap::new(),
+    };
+    let (mut checked, mut triggered, mut stale) = (0, Vec::new(), Vec::new());
+    for p in &open {
+        let spec_json = store
+            .query_one("SELECT stop_spec FROM positions WHERE id = ?", vals![p.id])
+            .await?
+            .opt_text(0)?;
+        let mut spec: StopSpec = spec_json
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?
+            .unwrap_or_default();
+        if spec.stop_price.is_none() {
+            spec.stop_price = p.stop_loss;
+        }
+        if spec.stop_price.is_none() && spec.trailing.is_none() {
+            continue;
+        }
+        checked += 1;
+        let price = match acct.kind {
+            AccountKind::Paper => positions::latest_stored_price(store, &p.symbol, now).await?,
+            _ => tickers.get(&p.symbol).map(|x| (*x, now)),
+        };
+        let Some((price, t)) = price else {
+            stale.push(json!({"symbol": p.symbol, "side": p.side, "reason": "no price"}));
+            continue;
+        };
+        let atr = crate::core::indicator_store::latest_at(store, &p.symbol, tf, Some(now))
+            .await?
+            .and_then(|r| r.atr14)
+            .and_then(|a| Decimal::try_from(a).ok());
+        let c = evaluate_stop(p.side, p.entry_price, &spec, price, t, now, max_age, atr);
+        if c.marks_changed(&spec) {
+            let mut s2 = spec.clone();
+            s2.high_water = c.new_high_water;
+            s2.low_water = c.new_low_water;
+            s2.trailing_stop = c.new_trailing_stop;
+            store
+                .exec(
+                    "UPDATE positions SET stop_spec = ? WHERE id = ?",
+                    vals![serde_json::to_string(&s2)?, p.id],
+                )
+                .await?;
+        }
+        match c.status {
+            StopStatus::Stale => stale.push(json!({"symbol": p.symbol, "side": p.side, "price": price, "price_age_secs": c.price_age_ms / 1000, "reason": c.message})),
+            StopStatus::Triggered => {
+                let stop = c.effective_stop.unwrap_or_default();
+                let key = execution::alert_key(acct.id, &p.symbol, p.side, stop);
+                let mut m = NewMessage::new(
+                    MessageKind::Alert,
+                    format!("Stop loss hit: {} {} on {}", p.side.as_str(), p.symbol, acct.name),
+                    format!("Price {price} crossed the stop {stop} (entry {}, quantity {}).", p.entry_price, p.quantity),
+                );
+                m.urgent = true;
+                m.color = Some(COLOR_RED);
+                m.dedup_key = Some(key);
+                m.cooldown_ms = Some(i64::MAX / 4);
+                let alert = ctx.notify(m).await;
+                let mut action = json!(if send { "close" } else { "alert_only" });
+                if send {
+                    let run_id = ctx.run_id.load(std::sync::atomic::Ordering::SeqCst);
+                    let side = orders::closing_side(p.side);
+                    let cid = execution::client_order_id(acct.id, run_id, &p.symbol, side, "stop-loss");
+                    let rec = orders::record(store, acct.id, Some(run_id), &cid, &p.symbol, side, p.quantity, "stop-loss", now).await?;
+                    let done = orders::execute(store, acct, &venue, &rec, Some(price), now).await?;
+                    action = json!({"closed": done.status == "filled", "order": done});
+                }
+                triggered.push(json!({"symbol": p.symbol, "side": p.side, "stop": stop, "price": price, "action": action, "alert": alert}));
+            }
+            _ => {}
+        }
+    }
+    let failed_close = triggered
+        .iter()
+        .any(|t| t["action"]["closed"] == json!(false));
+    Ok(json!({
+        "status": if failed_close { "error" } else { "success" },
+        "checked": checked,
+        "triggered": triggered,
+        "stale": stale,
+    }))
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    let store = ctx.store().await?;
+    let send = orders::trading_allowed(ctx.settings.file.trading.enabled, args.execute)?;
+    let mut results = BTreeMap::new();
+    let (mut checked, mut triggered) = (0, 0);
+    for acct in accounts::selected(store, args.account_id).await? {
+        let v = check_account(ctx, &acct, send)
+            .await
+            .unwrap_or_else(|e| json!({"status": "error", "error": format!("{e:#}")}));
+        checked += v["checked"].as_u64().unwrap_or(0);
+        triggered += v["triggered"].as_array().map(|a| a.len()).unwrap_or(0);
+        results.insert(acct.name.clone(), v);
+    }
+    Outcome::from_results(
+        json!({ "dry_run": !send, "checked": checked, "triggered": triggered, "results": results }),
+    )
+}
