@@ -84,6 +84,16 @@ pub enum Command {
     CheckStopLoss(commands::check_stop_loss::Args),
     /// Set or clear a position's stop loss.
     Position(commands::position::Args),
+    /// Recommendations for an account from retrieval over fks's own history (or legacy rules).
+    GenerateSignals(commands::generate_signals::Args),
+    /// The daily recommendation for every configured symbol; notifies the top ones.
+    GenerateDailyRagSignals(commands::daily_signals::Args),
+    /// Target allocation (rag, legacy, risk-parity, min-variance), stored for rebalancing.
+    OptimizePortfolio(commands::optimize_portfolio::Args),
+    /// Walk-forward evaluation of the signals against legacy rules and buy-and-hold.
+    EvaluateSignals(commands::evaluate_signals::Args),
+    /// What the knowledge base holds; update or rebuild it.
+    Knowledge(commands::knowledge::Args),
     /// Send one message to the configured channels, or deliver what is pending.
     SendNotifications(commands::send_notifications::Args),
     /// Ingest news from RSS/Atom feeds and a news API, with sentiment.

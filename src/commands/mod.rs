@@ -8,14 +8,20 @@ pub mod candles;
 pub mod check_stop_loss;
 pub mod completions;
 pub mod cron;
+pub mod daily_signals;
 pub mod demo;
+pub mod evaluate_signals;
 pub mod fetch_news;
 pub mod generate_report;
+pub mod generate_signals;
 pub mod import_klines;
 pub mod indicators;
 pub mod init;
+pub mod intel_common;
+pub mod knowledge;
 pub mod list_data;
 pub mod news;
+pub mod optimize_portfolio;
 pub mod paper;
 pub mod position;
 pub mod rebalance_portfolio;
@@ -115,6 +121,11 @@ impl Ctx {
         let c = make()?;
         map.insert((market, key.to_string()), c.clone());
         Ok(c)
+    }
+
+    /// A variable of the environment (and .env) fks was started with.
+    pub fn env_var(&self, name: &str) -> Option<String> {
+        self.env.var(name)
     }
 
     /// The market-data client for the configured market (spot or USD-M futures).
@@ -406,6 +417,11 @@ pub fn command_name(c: &Command) -> &'static str {
         Command::SendNotifications(_) => "send-notifications",
         Command::FetchNews(_) => "fetch-news",
         Command::News(_) => "news",
+        Command::Knowledge(_) => "knowledge",
+        Command::GenerateSignals(_) => "generate-signals",
+        Command::GenerateDailyRagSignals(_) => "generate-daily-rag-signals",
+        Command::OptimizePortfolio(_) => "optimize-portfolio",
+        Command::EvaluateSignals(_) => "evaluate-signals",
         Command::RebalancePortfolio(_) => "rebalance-portfolio",
         Command::CheckStopLoss(_) => "check-stop-loss",
         Command::Position(_) => "position",
@@ -487,6 +503,38 @@ async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcom
             .await
         }
         Command::News(a) => news::run(ctx, a).await,
+        Command::Knowledge(a) => knowledge::run(ctx, a).await,
+        Command::GenerateSignals(a) => {
+            job(
+                ctx,
+                "generate-signals",
+                "generate-signals",
+                argv,
+                generate_signals::run(ctx, a),
+            )
+            .await
+        }
+        Command::GenerateDailyRagSignals(a) => {
+            job(
+                ctx,
+                "generate-daily-rag-signals",
+                "generate-daily-rag-signals",
+                argv,
+                daily_signals::run(ctx, a),
+            )
+            .await
+        }
+        Command::OptimizePortfolio(a) => {
+            job(
+                ctx,
+                "optimize-portfolio",
+                "optimize-portfolio",
+                argv,
+                optimize_portfolio::run(ctx, a),
+            )
+            .await
+        }
+        Command::EvaluateSignals(a) => evaluate_signals::run(ctx, a).await,
         Command::RebalancePortfolio(a) => {
             let lock = format!("rebalance-portfolio#{}", a.account_id);
             job(

@@ -268,6 +268,54 @@ impl Default for BacktestSettings {
     }
 }
 
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntelligenceConfig {
+    /// Bars ahead over which a snapshot's outcome is measured.
+    pub horizon: usize,
+    /// Neighbours retrieved per decision.
+    pub k: usize,
+    /// Fewer known snapshots than this: fall back to the legacy indicator rules.
+    pub min_sources: usize,
+    /// OpenAI-compatible chat endpoint for the reasoning text (Ollama, llama.cpp, hosted).
+    pub llm_url: Option<String>,
+    pub llm_model: String,
+    /// Environment variable holding the endpoint's API key, if it needs one.
+    pub llm_api_key_env: Option<String>,
+    pub llm_timeout_secs: u64,
+    /// `fixed-fraction` (of available cash) or `risk` (of equity between entry and stop).
+    pub sizing: String,
+    pub sizing_fraction: f64,
+    /// Main assets of the legacy 50/50 split.
+    pub mains: Vec<Symbol>,
+    /// Largest weight of one asset (rag, risk-parity, min-variance).
+    pub max_weight: f64,
+    /// Drift that makes optimize-portfolio say a rebalance is needed.
+    pub rebalance_band: f64,
+    /// Days of daily returns for covariances and volatilities.
+    pub lookback_days: u32,
+}
+
+impl Default for IntelligenceConfig {
+    fn default() -> Self {
+        IntelligenceConfig {
+            horizon: 24,
+            k: 50,
+            min_sources: 200,
+            llm_url: None,
+            llm_model: "llama3.1".into(),
+            llm_api_key_env: None,
+            llm_timeout_secs: 20,
+            sizing: "fixed-fraction".into(),
+            sizing_fraction: 0.02,
+            mains: vec![Symbol("BTCUSDT".into()), Symbol("ETHUSDT".into())],
+            max_weight: 0.4,
+            rebalance_band: 0.05,
+            lookback_days: 90,
+        }
+    }
+}
+
 /// The `fks.toml` file.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -283,6 +331,7 @@ pub struct FileConfig {
     pub trading: TradingConfig,
     pub risk: RiskConfig,
     pub backtest: BacktestSettings,
+    pub intelligence: IntelligenceConfig,
 }
 
 /// Resolved settings for one run.

@@ -38,6 +38,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0005_metrics_orders.sql"),
         postgres: include_str!("migrations/postgres/0005_metrics_orders.sql"),
     },
+    Migration {
+        version: 6,
+        sqlite: include_str!("migrations/sqlite/0006_knowledge.sql"),
+        postgres: include_str!("migrations/postgres/0006_knowledge.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -1,0 +1,131 @@
+//! `fks generate-daily-rag-signals`: the daily recommendation for every configured symbol,
+//! filtered by confidence; the top ones are notified; all are stored (their outcomes are
+//! filled in later and become knowledge).
+
+use super::Ctx;
+use crate::core::knowledge;
+use crate::core::market::{Symbol, Timeframe};
+use crate::core::notify::MessageKind;
+use crate::core::outbox::NewMessage;
+use crate::core::time::time_arg;
+use crate::output::{Outcome, Status};
+use anyhow::Result;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Comma-separated symbols (default: the configured symbols).
+    #[arg(long, value_delimiter = ',')]
+    pub symbols: Vec<Symbol>,
+    #[arg(long, default_value_t = 0.7)]
+    pub min_confidence: f64,
+    #[arg(long)]
+    pub timeframe: Option<Timeframe>,
+    #[arg(long, value_parser = time_arg)]
+    pub as_of: Option<i64>,
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    let store = ctx.store().await?;
+    let cfg = &ctx.settings.file.intelligence;
+    let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);
+    let as_of = args.as_of.unwrap_or_else(|| ctx.now_ms());
+    let symbols = if args.symbols.is_empty() {
+        ctx.settings.symbols().to_vec()
+    } else {
+        args.symbols.clone()
+    };
+    let ks = super::intel_common::prepare(ctx, &symbols, tf, as_of).await?;
+    let llm = super::intel_common::llm(ctx);
+    let run_id = ctx.run_id.load(std::sync::atomic::Ordering::SeqCst);
+    let mut signals = BTreeMap::new();
+    let mut high = Vec::new();
+    let mut methods = Vec::new();
+    for s in &symbols {
+        let Some(d) = knowledge::decide(store, &ks, s, tf, as_of, cfg, llm.as_ref()).await? else {
+            signals.insert(s.0.clone(), json!({"status": "error", "error": format!("no {tf} candles stored for {s} before {}", crate::core::time::fmt_ms(as_of))}));
+            continue;
+        };
+        knowledge::record_signal(
+            store,
+            Some(run_id),
+            None,
+            "generate-daily-rag-signals",
+            tf,
+            as_of,
+            &d,
+            None,
+            ctx.now_ms(),
+        )
+        .await?;
+        methods.push(d.method);
+        if d.confidence >= args.min_confidence {
+            high.push(d.clone());
+        }
+        signals.insert(
+            s.0.clone(),
+            json!({
+                "status": "success",
+                "action": d.action,
+                "method": d.method,
+                "recommendation": d.reasoning,
+                "confidence": d.confidence,
+                "sources_used": d.sources_used,
+                "risk_assessment": d.risk_assessment,
+                "timestamp": crate::core::time::fmt_ms(as_of),
+                "candle_open_time": d.candle_open_time,
+            }),
+        );
+    }
+    high.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    let top: Vec<_> = high.iter().take(5).collect();
+    if !top.is_empty() {
+        let body = top
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} {} — confidence {:.0}% ({})",
+                    d.action.as_str(),
+                    d.symbol,
+                    d.confidence * 100.0,
+                    d.method
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut m = NewMessage::new(
+            MessageKind::Signal,
+            format!("Daily signals {}", &crate::core::time::fmt_ms(as_of)[..10]),
+            body,
+        );
+        m.dedup_key = Some(format!(
+            "daily-signals:{}",
+            &crate::core::time::fmt_ms(as_of)[..10]
+        ));
+        ctx.notify(m).await;
+    }
+    let ok = signals
+        .values()
+        .filter(|v| v["status"] == "success")
+        .count();
+    let status = if ok == signals.len() {
+        Status::Success
+    } else if ok > 0 {
+        Status::Partial
+    } else {
+        Status::Error
+    };
+    Outcome::new(
+        status,
+        json!({
+            "date": &crate::core::time::fmt_ms(as_of)[..10],
+            "method": if methods.contains(&"rag") { "rag" } else { "legacy" },
+            "min_confidence": args.min_confidence,
+            "signals": signals,
+            "high_confidence_count": high.len(),
+            "high_confidence_signals": high.iter().map(|d| json!({"symbol": d.symbol, "action": d.action, "confidence": d.confidence, "method": d.method})).collect::<Vec<_>>(),
+            "knowledge_snapshots": ks.len(),
+        }),
+    )
+}

@@ -1,0 +1,183 @@
+//! `fks generate-signals`: recommendations for one account from retrieval over the project's
+//! own history (or the legacy indicator rules when the knowledge is thin), sized for the
+//! account, stored, and notified on BUY.
+
+use super::Ctx;
+use crate::core::accounts::{self, AccountKind};
+use crate::core::intelligence::recommend::Action;
+use crate::core::intelligence::sizing::{SizingConfig, SizingMode, size};
+use crate::core::knowledge;
+use crate::core::market::{Symbol, Timeframe};
+use crate::core::notify::{COLOR_GREEN, MessageKind};
+use crate::core::outbox::NewMessage;
+use crate::core::time::time_arg;
+use crate::output::{Outcome, Status};
+use crate::vals;
+use anyhow::{Result, bail};
+use rust_decimal::prelude::ToPrimitive;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Account whose cash sizes the suggestions (default: the first active account).
+    #[arg(long)]
+    pub account_id: Option<i64>,
+    #[arg(long)]
+    pub timeframe: Option<Timeframe>,
+    /// Decide as of this time, from what had closed by then (default: now).
+    #[arg(long, value_parser = time_arg)]
+    pub as_of: Option<i64>,
+    /// Symbols (repeatable); default: the configured symbols.
+    #[arg(long = "symbol")]
+    pub symbols: Vec<Symbol>,
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    let store = ctx.store().await?;
+    let cfg = &ctx.settings.file.intelligence;
+    let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);
+    let as_of = args.as_of.unwrap_or_else(|| ctx.now_ms());
+    let acct = match args.account_id {
+        Some(id) => accounts::get(store, id).await?,
+        None => match accounts::list(store, true).await?.into_iter().next() {
+            Some(a) => a,
+            None => bail!(
+                "no active account: add one with `fks account add NAME --kind paper --cash 10000`"
+            ),
+        },
+    };
+    // Balance and cash: the paper account's state, else its latest snapshot.
+    let (equity, cash) = match acct.kind {
+        AccountKind::Paper => {
+            let (s, _) = crate::core::balances::paper_state(store, &acct, as_of).await?;
+            (s.equity.unwrap_or(s.balance), s.margin_available)
+        }
+        _ => match store
+            .query_opt("SELECT equity, margin_available FROM balance_history WHERE account_id = ? AND time_ms <= ? ORDER BY time_ms DESC LIMIT 1", vals![acct.id, as_of])
+            .await?
+        {
+            Some(r) => (r.dec(0)?, r.dec(1)?),
+            None => bail!("no balance snapshot for {}: run sync-account-balance first", acct.name),
+        },
+    };
+    let (equity, cash) = (
+        equity.to_f64().unwrap_or(0.0),
+        cash.to_f64().unwrap_or(0.0).max(0.0),
+    );
+    let symbols = if args.symbols.is_empty() {
+        ctx.settings.symbols().to_vec()
+    } else {
+        args.symbols.clone()
+    };
+    let ks = super::intel_common::prepare(ctx, &symbols, tf, as_of).await?;
+    let llm = super::intel_common::llm(ctx);
+    let sizing = SizingConfig {
+        mode: if cfg.sizing == "risk" {
+            SizingMode::Risk
+        } else {
+            SizingMode::FixedFraction
+        },
+        fraction: cfg.sizing_fraction,
+    };
+    let run_id = ctx.run_id.load(std::sync::atomic::Ordering::SeqCst);
+    let mut suggestions = Vec::new();
+    let mut rag = BTreeMap::new();
+    let mut methods = Vec::new();
+    let mut missing = Vec::new();
+    for s in &symbols {
+        let Some(d) = knowledge::decide(store, &ks, s, tf, as_of, cfg, llm.as_ref()).await? else {
+            missing.push(s.0.clone());
+            continue;
+        };
+        let entry = d.entry_points.first().copied().unwrap_or(d.price);
+        let sz = if d.action == Action::Hold {
+            None
+        } else {
+            size(&sizing, equity, cash, entry, d.stop_loss).ok()
+        };
+        knowledge::record_signal(
+            store,
+            Some(run_id),
+            Some(acct.id),
+            "generate-signals",
+            tf,
+            as_of,
+            &d,
+            sz.map(|x| x.position_size_usd),
+            ctx.now_ms(),
+        )
+        .await?;
+        methods.push(d.method);
+        suggestions.push(json!({
+            "symbol": d.symbol,
+            "action": d.action,
+            "method": d.method,
+            "position_size_usd": sz.map(|x| (x.position_size_usd * 100.0).round() / 100.0),
+            "quantity": sz.map(|x| x.quantity),
+            "reasoning": d.reasoning,
+            "reasoning_source": d.reasoning_source,
+            "risk_assessment": d.risk_assessment,
+            "confidence": d.confidence,
+            "entry_points": d.entry_points,
+            "stop_loss": d.stop_loss,
+            "price": d.price,
+        }));
+        rag.insert(d.symbol.0.clone(), serde_json::to_value(&d)?);
+        if d.action == Action::Buy {
+            let mut m = NewMessage::new(
+                MessageKind::Signal,
+                format!(
+                    "BUY {} ({}, confidence {:.0}%)",
+                    d.symbol,
+                    d.method,
+                    d.confidence * 100.0
+                ),
+                d.reasoning.clone(),
+            );
+            m.color = Some(COLOR_GREEN);
+            m.dedup_key = Some(format!(
+                "signal:{}:{}:{}",
+                d.symbol, d.candle_open_time, d.method
+            ));
+            ctx.notify(m).await;
+        }
+    }
+    // The strongest action: the most confident BUY or SELL, else HOLD.
+    let strongest = suggestions
+        .iter()
+        .filter(|s| s["action"] != "HOLD")
+        .max_by(|a, b| {
+            a["confidence"]
+                .as_f64()
+                .unwrap_or(0.0)
+                .total_cmp(&b["confidence"].as_f64().unwrap_or(0.0))
+        })
+        .map(|s| s["action"].clone())
+        .unwrap_or(json!("HOLD"));
+    let method = if methods.contains(&"rag") {
+        "rag"
+    } else {
+        "legacy"
+    };
+    let status = if suggestions.is_empty() {
+        Status::Error
+    } else if missing.is_empty() {
+        Status::Success
+    } else {
+        Status::Partial
+    };
+    let body: Value = json!({
+        "signal": strongest,
+        "method": method,
+        "as_of": crate::core::time::fmt_ms(as_of),
+        "account": acct.name,
+        "account_balance": (equity * 100.0).round() / 100.0,
+        "available_cash": (cash * 100.0).round() / 100.0,
+        "knowledge_snapshots": ks.len(),
+        "suggestions": suggestions,
+        "rag_signals": rag,
+        "missing_data": missing,
+    });
+    Outcome::new(status, body)
+}

@@ -1,0 +1,30 @@
+//! Shared pieces of the intelligence jobs: `--as-of`, knowledge refresh, the model client.
+
+use super::Ctx;
+use crate::core::intelligence::llm::LlmClient;
+use crate::core::knowledge;
+use crate::core::market::{Symbol, Timeframe};
+use anyhow::Result;
+
+/// Bring the knowledge of `symbols` up to date and load what was known at `as_of`.
+pub async fn prepare(
+    ctx: &Ctx,
+    symbols: &[Symbol],
+    tf: Timeframe,
+    as_of: i64,
+) -> Result<knowledge::KnowledgeSet> {
+    let store = ctx.store().await?;
+    let cfg = &ctx.settings.file.intelligence;
+    for s in symbols {
+        knowledge::update(store, s, tf, cfg.horizon).await?;
+    }
+    knowledge::fill_signal_outcomes(store, ctx.now_ms()).await?;
+    let band = crate::core::intelligence::recommend::RecommendConfig::default().band();
+    knowledge::load(store, tf, as_of, band).await
+}
+
+pub fn llm(ctx: &Ctx) -> Option<LlmClient> {
+    let cfg = &ctx.settings.file.intelligence;
+    let key = cfg.llm_api_key_env.as_ref().and_then(|e| ctx.env_var(e));
+    knowledge::llm(cfg, key)
+}

@@ -1,0 +1,69 @@
+//! `fks knowledge stats|update|rebuild`: what the knowledge base holds.
+
+use super::Ctx;
+use crate::core::knowledge;
+use crate::core::market::Timeframe;
+use crate::output::{Outcome, Status};
+use crate::vals;
+use anyhow::Result;
+use serde_json::json;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Snapshots, outcomes, signals and documents it holds.
+    Stats,
+    /// Add snapshots for new candles and outcomes that became known.
+    Update {
+        #[arg(long)]
+        timeframe: Option<Timeframe>,
+    },
+    /// Drop and rebuild every snapshot from the stored candles.
+    Rebuild {
+        #[arg(long)]
+        timeframe: Option<Timeframe>,
+    },
+}
+
+pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    let store = ctx.store().await?;
+    let horizon = ctx.settings.file.intelligence.horizon;
+    let (tf, rebuild) = match args.action {
+        Action::Stats => return Outcome::new(Status::Success, knowledge::stats(store).await?),
+        Action::Update { timeframe } => (timeframe, false),
+        Action::Rebuild { timeframe } => (timeframe, true),
+    };
+    let tf = tf.unwrap_or(ctx.settings.file.market.timeframe);
+    if rebuild {
+        store
+            .exec(
+                "DELETE FROM knowledge_states WHERE timeframe = ?",
+                vals![tf],
+            )
+            .await?;
+    }
+    let symbols: Vec<String> = store
+        .query(
+            "SELECT DISTINCT symbol FROM candles WHERE timeframe = ? ORDER BY symbol",
+            vals![tf],
+        )
+        .await?
+        .iter()
+        .map(|r| r.text(0))
+        .collect::<Result<_>>()?;
+    let mut written = serde_json::Map::new();
+    for s in &symbols {
+        let n =
+            knowledge::update(store, &crate::core::market::Symbol(s.clone()), tf, horizon).await?;
+        written.insert(s.clone(), json!(n));
+    }
+    Outcome::new(
+        Status::Success,
+        json!({ "timeframe": tf, "rebuilt": rebuild, "written": written, "stats": knowledge::stats(store).await? }),
+    )
+}
