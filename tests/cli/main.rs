@@ -9,6 +9,7 @@ mod backtest;
 mod execution;
 mod foundation;
 mod indicators;
+mod intelligence;
 mod notify;
 mod reports;
 mod sync;
