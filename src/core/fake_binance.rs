@@ -12,6 +12,8 @@ pub type Series = HashMap<(String, String), Vec<Candle>>;
 
 pub struct FakeBinance {
     pub base_url: String,
+    /// An RSS feed served at `/news.xml` (the demo's offline news source).
+    pub feed_url: String,
     /// Requests answered so far.
     pub requests: Arc<std::sync::atomic::AtomicU64>,
     task: tokio::task::JoinHandle<()>,
@@ -83,6 +85,16 @@ impl FakeBinance {
         series: Series,
         latency: std::time::Duration,
     ) -> Result<FakeBinance> {
+        Self::start_full(series, latency, String::new()).await
+    }
+
+    /// Also serve `feed` (an RSS document) at `/news.xml`.
+    pub async fn start_full(
+        series: Series,
+        latency: std::time::Duration,
+        feed: String,
+    ) -> Result<FakeBinance> {
+        let feed = Arc::new(feed);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .context("bind the demo's loopback exchange")?;
@@ -94,6 +106,7 @@ impl FakeBinance {
             while let Ok((mut sock, _)) = listener.accept().await {
                 let series = series.clone();
                 let counter = counter.clone();
+                let feed = feed.clone();
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     let mut tmp = [0u8; 4096];
@@ -117,6 +130,7 @@ impl FakeBinance {
                             let (code, body) = match path {
                                 "/api/v3/klines" => klines_body(&series, &query(q)),
                                 "/api/v3/time" | "/api/v3/ping" => (200, "{}".into()),
+                                "/news.xml" if !feed.is_empty() => (200, feed.to_string()),
                                 _ => (
                                     404,
                                     r#"{"code":-1,"msg":"not served by the demo exchange"}"#.into(),
@@ -136,6 +150,7 @@ impl FakeBinance {
         });
         Ok(FakeBinance {
             base_url: format!("http://{addr}"),
+            feed_url: format!("http://{addr}/news.xml"),
             requests,
             task,
         })

@@ -6,6 +6,7 @@ mod support;
 mod accounts;
 mod archive;
 mod backtest;
+mod demo;
 mod execution;
 mod foundation;
 mod indicators;

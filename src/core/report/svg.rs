@@ -111,6 +111,20 @@ pub(crate) fn time_ticks(t0: i64, t1: i64) -> (Vec<i64>, &'static str) {
     (ticks, fmt)
 }
 
+/// A number with thousands separators and no decimals (`10,150`).
+fn grouped(v: f64) -> String {
+    let n = v.round() as i64;
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
 /// A point's value: the amount with 2 decimals while it stays short, else compact.
 pub(crate) fn value_label(v: f64) -> String {
     if v.abs() < 1e9 {
@@ -205,10 +219,14 @@ fn chart(points: &[(i64, f64)], h: f64, kind: Kind, label: &str, baseline: Optio
     }
     out.push_str("</g>");
     out.push_str(r##"<g class="chart-muted" fill="#6e7781" text-anchor="end">"##);
-    for &v in &ticks {
-        let text = match kind {
-            Kind::Equity => compact(v),
-            Kind::Drawdown => format!("{}%", compact(v)),
+    // Compact labels ("10.2k") unless two ticks would read the same; then whole numbers.
+    let labels: Vec<String> = ticks.iter().map(|&v| compact(v)).collect();
+    let distinct = labels.windows(2).all(|w| w[0] != w[1]);
+    for (i, &v) in ticks.iter().enumerate() {
+        let text = match (kind, distinct) {
+            (Kind::Equity, true) => labels[i].clone(),
+            (Kind::Equity, false) => grouped(v),
+            (Kind::Drawdown, _) => format!("{}%", compact(v)),
         };
         let _ = write!(
             out,
