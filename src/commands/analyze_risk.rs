@@ -93,7 +93,7 @@ async fn analyze_one(ctx: &Ctx, acct: &Account) -> Result<serde_json::Value> {
         });
     }
     let report = risk::analyze(balance.to_f64().unwrap_or(0.0), &rp, cfg);
-    let mut v = serde_json::to_value(&report)?;
+    let mut v = serde_json::to_value(risk::rounded(report.clone()))?;
     v["status"] = json!("success");
     v["state"] = json!(report.status);
     if report.risk_level == "HIGH" {

@@ -68,6 +68,31 @@ fn signed(side: PositionSide) -> f64 {
     }
 }
 
+fn r2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn r4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// The report with amounts rounded to cents and ratios to 4 decimals, for output.
+pub fn rounded(mut r: RiskReport) -> RiskReport {
+    r.balance = r2(r.balance);
+    r.total_position_value = r2(r.total_position_value);
+    r.unrealized_pnl = r2(r.unrealized_pnl);
+    r.exposure_ratio = r.exposure_ratio.map(r4);
+    r.unrealized_pnl_pct = r.unrealized_pnl_pct.map(r4);
+    r.portfolio_var_95_1d = r.portfolio_var_95_1d.map(r2);
+    for p in &mut r.positions {
+        p.value = p.value.map(r2);
+        p.unrealized_pnl = p.unrealized_pnl.map(r2);
+        p.concentration_pct = p.concentration_pct.map(r4);
+        p.var_95_1d = p.var_95_1d.map(r2);
+    }
+    r
+}
+
 pub fn analyze(balance: f64, positions: &[RiskPosition], cfg: &RiskConfig) -> RiskReport {
     let mut out = Vec::new();
     let (mut total, mut upnl) = (0.0, 0.0);
