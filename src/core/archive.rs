@@ -39,7 +39,7 @@ pub struct TableSpec {
     pub key: &'static str,
 }
 
-use Col::*;
+pub use Col::*;
 
 pub const TABLES: &[TableSpec] = &[
     TableSpec {

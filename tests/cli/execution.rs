@@ -41,6 +41,8 @@ const PRICES: &str = r#"[{"symbol":"BTCUSDT","price":"50000.00000000"},{"symbol"
 struct OrderDesk {
     placed: Arc<Mutex<Vec<(String, String, String, String)>>>,
     lose_answer: bool,
+    /// Orders for this symbol are refused with -2010 (insufficient balance).
+    reject: Option<&'static str>,
 }
 
 fn order_json(cid: &str, symbol: &str, side: &str, qty: &str, fills: bool) -> String {
@@ -71,6 +73,12 @@ impl Respond for OrderDesk {
             q(req, "side").unwrap_or_default(),
             q(req, "quantity").unwrap_or_default(),
         );
+        if self.reject == Some(sym.as_str()) {
+            return ResponseTemplate::new(400).set_body_raw(
+                r#"{"code":-2010,"msg":"Account has insufficient balance for requested action."}"#,
+                "application/json",
+            );
+        }
         self.placed
             .lock()
             .unwrap()
@@ -486,4 +494,46 @@ fn paper_rebalance_executes_sells_before_buys() {
         0,
         "within the band afterwards: {v}"
     );
+}
+
+#[test]
+fn a_rejected_order_is_a_clear_per_order_error_and_the_run_is_partial() {
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let desk = OrderDesk {
+        reject: Some("ETHUSDT"),
+        ..Default::default()
+    };
+    rt.block_on(spot_exchange(&server, &desk));
+    let (sb, fks) = spot_sandbox(&server, true);
+    let (code, v, _) = run_json(fks(&sb).args([
+        "rebalance-portfolio",
+        "--account-id",
+        "1",
+        "--targets",
+        "targets.json",
+        "--execute",
+    ]));
+    assert_eq!(code, 3, "{v}");
+    let orders = v["orders"].as_array().unwrap();
+    let eth = orders.iter().find(|o| o["symbol"] == "ETHUSDT").unwrap();
+    let btc = orders.iter().find(|o| o["symbol"] == "BTCUSDT").unwrap();
+    assert_eq!(eth["fill"]["status"], "rejected");
+    assert!(
+        eth["fill"]["error"].as_str().unwrap().contains("-2010"),
+        "{eth}"
+    );
+    assert_eq!(
+        btc["fill"]["status"], "filled",
+        "the other orders of the run go on"
+    );
+    // The filled order's fill (with its commission) is recorded.
+    let c = rusqlite::Connection::open(&sb.db).unwrap();
+    let (n, fee): (i64, String) = c
+        .query_row("SELECT COUNT(*), MAX(fee) FROM fills", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(fee.parse::<f64>().unwrap() > 0.0);
 }

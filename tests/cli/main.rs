@@ -11,6 +11,7 @@ mod execution;
 mod foundation;
 mod indicators;
 mod intelligence;
+mod locks_pg;
 mod notify;
 mod reports;
 mod sync;
