@@ -209,6 +209,17 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                         MetricArg::Calmar => Objective::Calmar,
                     };
                     let train_ratio = (args.train_ratio < 1.0).then_some(args.train_ratio);
+                    let combos = grid.combinations(&t.spec).len();
+                    let spinner =
+                        (ctx.progress_enabled() && combos * bars.len() > 2_000_000).then(|| {
+                            let s = indicatif::ProgressBar::new_spinner();
+                            s.set_message(format!(
+                                "{key}: {combos} combinations on {} bars",
+                                bars.len()
+                            ));
+                            s.enable_steady_tick(std::time::Duration::from_millis(120));
+                            s
+                        });
                     let rep = optimize(
                         &bars,
                         t.tf,
@@ -219,7 +230,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                             objective,
                             train_ratio,
                         },
-                    )?;
+                    );
+                    if let Some(s) = spinner {
+                        s.finish_and_clear();
+                    }
+                    let rep = rep?;
                     for run in &rep.runs {
                         let spec = t.spec.with_params(&run.params)?;
                         strategies::record_result(

@@ -99,3 +99,6 @@ pub enum BacktestError {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod golden_tests;
