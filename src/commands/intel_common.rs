@@ -19,6 +19,7 @@ pub async fn prepare(
         knowledge::update(store, s, tf, cfg.horizon).await?;
     }
     knowledge::fill_signal_outcomes(store, ctx.now_ms()).await?;
+    crate::core::documents::sync(store).await?;
     let band = crate::core::intelligence::recommend::RecommendConfig::default().band();
     knowledge::load(store, tf, as_of, band).await
 }

@@ -23,6 +23,15 @@ pub enum Action {
         #[arg(long)]
         timeframe: Option<Timeframe>,
     },
+    /// Full-text search over the documents (backtests, resolved signals, closed trades).
+    Search {
+        /// Words that must all appear.
+        query: String,
+        #[arg(long)]
+        symbol: Option<crate::core::market::Symbol>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
     /// Drop and rebuild every snapshot from the stored candles.
     Rebuild {
         #[arg(long)]
@@ -34,7 +43,24 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let store = ctx.store().await?;
     let horizon = ctx.settings.file.intelligence.horizon;
     let (tf, rebuild) = match args.action {
-        Action::Stats => return Outcome::new(Status::Success, knowledge::stats(store).await?),
+        Action::Stats => {
+            crate::core::documents::sync(store).await?;
+            return Outcome::new(Status::Success, knowledge::stats(store).await?);
+        }
+        Action::Search {
+            query,
+            symbol,
+            limit,
+        } => {
+            crate::core::documents::sync(store).await?;
+            let docs =
+                crate::core::documents::search(store, Some(&query), symbol.as_ref(), None, limit)
+                    .await?;
+            return Outcome::new(
+                Status::Success,
+                json!({ "count": docs.len(), "documents": docs }),
+            );
+        }
         Action::Update { timeframe } => (timeframe, false),
         Action::Rebuild { timeframe } => (timeframe, true),
     };

@@ -260,26 +260,13 @@ pub async fn documents(store: &Store, symbol: &Symbol, as_of: i64) -> Result<Vec
         sentiment: Some(n.sentiment),
     })
     .collect();
-    if let Some(r) = store
-        .query_opt(
-            "SELECT kind, params, metrics, created_ms FROM backtest_results WHERE symbol = ? AND created_ms <= ? AND phase IN ('full', 'validation', 'out_of_sample') ORDER BY created_ms DESC LIMIT 1",
-            vals![symbol, as_of],
-        )
-        .await?
-    {
-        let m: serde_json::Value = serde_json::from_str(&r.text(2)?)?;
-        let p: serde_json::Value = serde_json::from_str(&r.text(1)?)?;
+    // Backtests, resolved past signals and closed trades about the symbol, by full text.
+    for d in crate::core::documents::search(store, None, Some(symbol), Some(as_of), 4).await? {
         docs.push(DocumentRef {
-            kind: "backtest".into(),
-            title: format!("{} {} on {symbol}", r.text(0)?, p["params"]),
-            snippet: format!(
-                "return {:.2}%, Sharpe {}, max drawdown {:.2}%, {} trades",
-                m["total_return_pct"].as_f64().unwrap_or(0.0),
-                m["sharpe"].as_f64().map(|s| format!("{s:.2}")).unwrap_or_else(|| "n/a".into()),
-                m["max_drawdown_pct"].as_f64().unwrap_or(0.0),
-                m["total_trades"]
-            ),
-            time: Some(r.int(3)?),
+            kind: d.kind,
+            title: d.title,
+            snippet: d.body.chars().take(200).collect(),
+            time: Some(d.time_ms),
             sentiment: None,
         });
     }
@@ -487,10 +474,13 @@ pub struct Stats {
     pub signals_with_outcome: i64,
     pub news: i64,
     pub backtest_results: i64,
+    /// Searchable documents: backtests, resolved signals, closed trades.
+    pub documents: i64,
 }
 
 pub async fn stats(store: &Store) -> Result<Stats> {
     let one = |sql: &'static str| async move { store.query_one(sql, &[]).await?.int(0) };
+    let documents = one("SELECT COUNT(*) FROM documents").await?;
     let symbols = store
         .query(
             "SELECT symbol, timeframe, COUNT(*), COUNT(outcome_ret), MIN(open_time), MAX(open_time) FROM knowledge_states GROUP BY symbol, timeframe ORDER BY symbol",
@@ -508,5 +498,6 @@ pub async fn stats(store: &Store) -> Result<Stats> {
         signals_with_outcome: one("SELECT COUNT(outcome_ret) FROM signals").await?,
         news: one("SELECT COUNT(*) FROM news").await?,
         backtest_results: one("SELECT COUNT(*) FROM backtest_results").await?,
+        documents,
     })
 }

@@ -8,6 +8,7 @@ pub mod balances;
 pub mod clock;
 pub mod config;
 pub mod demo_data;
+pub mod documents;
 pub mod exchange;
 pub mod execution;
 pub mod fake_binance;

@@ -281,3 +281,75 @@ fn portfolio_targets_feed_rebalancing_and_evaluation_reports_honestly() {
     );
     assert!(e["rag"]["calibration"].as_array().is_some());
 }
+
+#[test]
+fn documents_are_searchable_and_cited_only_when_they_existed() {
+    let sb = setup(1400);
+    let now = T0 + 1400 * H + 1;
+    let (c, v, _) = run_json(sb.fks().env("FKS_NOW", now.to_string()).args([
+        "run-backtest",
+        "--kind",
+        "sma_cross",
+        "--params",
+        "fast=10,slow=30",
+        "--symbol",
+        "BTCUSDT",
+    ]));
+    assert_eq!(c, 0, "{v}");
+    let (c, v, _) = run_json(sb.fks().env("FKS_NOW", (now - 100 * H).to_string()).args([
+        "paper",
+        "order",
+        "--account",
+        "P",
+        "--symbol",
+        "ETHUSDT",
+        "--side",
+        "BUY",
+        "--quote-amount",
+        "500",
+    ]));
+    assert_eq!(c, 0, "{v}");
+    let qty = v["fill"]["quantity"].as_str().unwrap().to_string();
+    let (c, v, _) = run_json(sb.fks().env("FKS_NOW", now.to_string()).args([
+        "paper",
+        "order",
+        "--account",
+        "P",
+        "--symbol",
+        "ETHUSDT",
+        "--side",
+        "SELL",
+        "--quantity",
+        &qty,
+    ]));
+    assert_eq!(c, 0, "{v}");
+    let (c, v, _) = run_json(sb.fks().args(["knowledge", "search", "sma_cross"]));
+    assert_eq!(c, 0, "{v}");
+    assert_eq!(v["count"], 1, "{v}");
+    assert_eq!(v["documents"][0]["symbol"], "BTCUSDT");
+    let (_, v, _) =
+        run_json(
+            sb.fks()
+                .args(["knowledge", "search", "closed LONG", "--symbol", "ETHUSDT"]),
+        );
+    assert_eq!(v["count"], 1, "{v}");
+    let (_, v, _) = run_json(sb.fks().args(["knowledge", "stats"]));
+    assert!(v["documents"].as_i64().unwrap() >= 2);
+    // A decision before the backtest existed does not cite it; one after does.
+    let before = signals(&sb, T0 + 1300 * H, &[]);
+    let docs = before["rag_signals"]["BTCUSDT"]["documents"]
+        .as_array()
+        .unwrap();
+    assert!(docs.iter().all(|d| d["kind"] != "backtest"), "{docs:?}");
+    let (c, after, _) = run_json(
+        sb.fks()
+            .env("FKS_SYMBOLS", "BTCUSDT")
+            .env("FKS_NOW", (now + 10).to_string())
+            .args(["generate-signals"]),
+    );
+    assert_eq!(c, 0, "{after}");
+    let docs = after["rag_signals"]["BTCUSDT"]["documents"]
+        .as_array()
+        .unwrap();
+    assert!(docs.iter().any(|d| d["kind"] == "backtest"), "{docs:?}");
+}

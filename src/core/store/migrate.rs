@@ -43,6 +43,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0006_knowledge.sql"),
         postgres: include_str!("migrations/postgres/0006_knowledge.sql"),
     },
+    Migration {
+        version: 7,
+        sqlite: include_str!("migrations/sqlite/0007_documents.sql"),
+        postgres: include_str!("migrations/postgres/0007_documents.sql"),
+    },
 ];
 
 /// The schema version this binary writes.
