@@ -450,185 +450,59 @@ pub fn command_name(c: &Command) -> &'static str {
 }
 
 async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcome> {
+    let name = command_name(&command);
     match command {
         Command::SyncMarketData(a) => {
             let lock = format!("sync-market-data{}", Shard::suffix(a.shard));
-            job(
-                ctx,
-                "sync-market-data",
-                &lock,
-                argv,
-                sync_market_data::run(ctx, a),
-            )
-            .await
+            job(ctx, name, &lock, argv, sync_market_data::run(ctx, a)).await
         }
         Command::SyncAccountBalance(a) => {
-            job(
-                ctx,
-                "sync-account-balance",
-                "sync-account-balance",
-                argv,
-                sync_account_balance::run(ctx, a),
-            )
-            .await
+            job(ctx, name, name, argv, sync_account_balance::run(ctx, a)).await
         }
         Command::UpdatePositions(a) => {
-            job(
-                ctx,
-                "update-positions",
-                "update-positions",
-                argv,
-                update_positions::run(ctx, a),
-            )
-            .await
+            job(ctx, name, name, argv, update_positions::run(ctx, a)).await
         }
         Command::SendNotifications(a) => {
-            job(
-                ctx,
-                "send-notifications",
-                "send-notifications",
-                argv,
-                send_notifications::run(ctx, a),
-            )
-            .await
+            job(ctx, name, name, argv, send_notifications::run(ctx, a)).await
         }
-        Command::FetchNews(a) => {
-            job(
-                ctx,
-                "fetch-news",
-                "fetch-news",
-                argv,
-                fetch_news::run(ctx, a),
-            )
-            .await
-        }
+        Command::FetchNews(a) => job(ctx, name, name, argv, fetch_news::run(ctx, a)).await,
         Command::News(a) => news::run(ctx, a).await,
         Command::Knowledge(a) => knowledge::run(ctx, a).await,
         Command::GenerateSignals(a) => {
-            job(
-                ctx,
-                "generate-signals",
-                "generate-signals",
-                argv,
-                generate_signals::run(ctx, a),
-            )
-            .await
+            job(ctx, name, name, argv, generate_signals::run(ctx, a)).await
         }
         Command::GenerateDailyRagSignals(a) => {
-            job(
-                ctx,
-                "generate-daily-rag-signals",
-                "generate-daily-rag-signals",
-                argv,
-                daily_signals::run(ctx, a),
-            )
-            .await
+            job(ctx, name, name, argv, daily_signals::run(ctx, a)).await
         }
         Command::OptimizePortfolio(a) => {
-            job(
-                ctx,
-                "optimize-portfolio",
-                "optimize-portfolio",
-                argv,
-                optimize_portfolio::run(ctx, a),
-            )
-            .await
+            job(ctx, name, name, argv, optimize_portfolio::run(ctx, a)).await
         }
         Command::EvaluateSignals(a) => evaluate_signals::run(ctx, a).await,
         Command::RebalancePortfolio(a) => {
             let lock = format!("rebalance-portfolio#{}", a.account_id);
-            job(
-                ctx,
-                "rebalance-portfolio",
-                &lock,
-                argv,
-                rebalance_portfolio::run(ctx, a),
-            )
-            .await
+            job(ctx, name, &lock, argv, rebalance_portfolio::run(ctx, a)).await
         }
-        Command::CheckStopLoss(a) => {
-            job(
-                ctx,
-                "check-stop-loss",
-                "check-stop-loss",
-                argv,
-                check_stop_loss::run(ctx, a),
-            )
-            .await
-        }
+        Command::CheckStopLoss(a) => job(ctx, name, name, argv, check_stop_loss::run(ctx, a)).await,
         Command::Position(a) => position::run(ctx, a).await,
-        Command::RunBacktest(a) => {
-            job(
-                ctx,
-                "run-backtest",
-                "run-backtest",
-                argv,
-                run_backtest::run(ctx, a),
-            )
-            .await
-        }
+        Command::RunBacktest(a) => job(ctx, name, name, argv, run_backtest::run(ctx, a)).await,
         Command::ValidateStrategies(a) => {
-            job(
-                ctx,
-                "validate-strategies",
-                "validate-strategies",
-                argv,
-                validate_strategies::run(ctx, a),
-            )
-            .await
+            job(ctx, name, name, argv, validate_strategies::run(ctx, a)).await
         }
         Command::Strategy(a) => strategy::run(ctx, a).await,
         Command::CalculateMetrics(a) => {
-            job(
-                ctx,
-                "calculate-metrics",
-                "calculate-metrics",
-                argv,
-                calculate_metrics::run(ctx, a),
-            )
-            .await
+            job(ctx, name, name, argv, calculate_metrics::run(ctx, a)).await
         }
         Command::GenerateReport(a) => {
-            job(
-                ctx,
-                "generate-report",
-                "generate-report",
-                argv,
-                generate_report::run(ctx, a),
-            )
-            .await
+            job(ctx, name, name, argv, generate_report::run(ctx, a)).await
         }
         Command::UpdateIndicators(a) => {
             let lock = format!("update-indicators{}", Shard::suffix(a.shard));
-            job(
-                ctx,
-                "update-indicators",
-                &lock,
-                argv,
-                update_indicators::run(ctx, a),
-            )
-            .await
+            job(ctx, name, &lock, argv, update_indicators::run(ctx, a)).await
         }
         Command::Indicators(a) => indicators::run(ctx, a).await,
-        Command::AnalyzeRisk(a) => {
-            job(
-                ctx,
-                "analyze-risk",
-                "analyze-risk",
-                argv,
-                analyze_risk::run(ctx, a),
-            )
-            .await
-        }
+        Command::AnalyzeRisk(a) => job(ctx, name, name, argv, analyze_risk::run(ctx, a)).await,
         Command::ArchiveOldData(a) => {
-            job(
-                ctx,
-                "archive-old-data",
-                "archive-old-data",
-                argv,
-                archive_old_data::run(ctx, a),
-            )
-            .await
+            job(ctx, name, name, argv, archive_old_data::run(ctx, a)).await
         }
         Command::RestoreArchive(a) => {
             job(
@@ -642,16 +516,7 @@ async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcom
         }
         Command::Account(a) => account::run(ctx, a).await,
         Command::Paper(a) => paper::run(ctx, a).await,
-        Command::ImportKlines(a) => {
-            job(
-                ctx,
-                "import-klines",
-                "import-klines",
-                argv,
-                import_klines::run(ctx, a),
-            )
-            .await
-        }
+        Command::ImportKlines(a) => job(ctx, name, name, argv, import_klines::run(ctx, a)).await,
         Command::ListData(a) => list_data::run(ctx, a).await,
         Command::Candles(a) => candles::run(ctx, a).await,
         Command::Init(a) => init::run(ctx, a).await,

@@ -2,20 +2,12 @@
 //! loopback Binance spot / USD-M futures servers that verify signatures.
 
 use crate::support::signed::SignedBy;
-use crate::support::{Sandbox, binance, binance_csv, run_json};
+use crate::support::{Sandbox, binance, binance_csv, rt, run_json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const H: i64 = 3_600_000;
 const T0: i64 = 1_704_067_200_000; // 2024-01-01
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Store closes for a symbol: `closes[i]` at T0 + i h.
 fn prices(sb: &Sandbox, symbol: &str, closes: &[&str]) {

@@ -2,7 +2,7 @@
 //! once under a lost answer and a killed run, stop alerts once, paper execution.
 
 use crate::support::signed::SignedBy;
-use crate::support::{Sandbox, binance, binance_csv, run_json};
+use crate::support::{Sandbox, binance, binance_csv, rt, run_json};
 use std::sync::{Arc, Mutex};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -11,14 +11,6 @@ const H: i64 = 3_600_000;
 const T0: i64 = 1_704_067_200_000;
 const KEY: &str = "test-key-0123456789";
 const SECRET: &str = "test-secret-abcdefghijklmnop";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn q(req: &Request, k: &str) -> Option<String> {
     req.url

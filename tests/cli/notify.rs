@@ -1,17 +1,9 @@
 //! send-notifications through the outbox against loopback Discord and webhook servers;
 //! fetch-news against loopback feeds.
 
-use crate::support::{Sandbox, run_json};
+use crate::support::{Sandbox, rt, run_json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 const DISCORD_MESSAGE: &str = r#"{"id":"1198765432109876543","type":0,"content":"x","channel_id":"1198765432100000000","author":{"id":"1198765432111111111","username":"fks","bot":true},"attachments":[],"embeds":[],"mentions":[],"mention_roles":[],"pinned":false,"mention_everyone":false,"tts":false,"timestamp":"2024-01-20T10:00:00.000000+00:00","edited_timestamp":null,"flags":0,"components":[],"webhook_id":"1198765432122222222"}"#;
 

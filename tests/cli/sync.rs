@@ -1,20 +1,12 @@
 //! sync-market-data against a loopback Binance (wiremock) in the exact kline wire format.
 
 use crate::support::binance::{self, KlinesResponder};
-use crate::support::{Sandbox, run_json};
+use crate::support::{Sandbox, rt, run_json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const H: i64 = 3_600_000;
 const T0: i64 = 1_704_067_200_000; // 2024-01-01T00:00Z
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn start_times(reqs: &[wiremock::Request]) -> Vec<i64> {
     reqs.iter()

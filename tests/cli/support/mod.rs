@@ -7,6 +7,15 @@ pub mod signed;
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
+/// A multi-threaded runtime for the loopback servers of a test.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
 /// A temporary working directory with its own SQLite store.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
