@@ -92,7 +92,7 @@ pub async fn upsert(
             }
         }
     }
-    write_rows(tx, symbol, tf, &write).await?;
+    write_rows(tx, symbol, tf, &write, existing.is_empty()).await?;
     // Cached indicators that depend on a written candle are no longer valid from there on:
     // drop the incremental state so the next update-indicators recomputes in full.
     if let Some(min) = write.iter().map(|c| c.open_time).min() {
@@ -105,7 +105,13 @@ pub async fn upsert(
     Ok(counts)
 }
 
-async fn write_rows(tx: &Tx<'_>, symbol: &Symbol, tf: Timeframe, rows: &[&Candle]) -> Result<()> {
+async fn write_rows(
+    tx: &Tx<'_>,
+    symbol: &Symbol,
+    tf: Timeframe,
+    rows: &[&Candle],
+    all_new: bool,
+) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -152,13 +158,7 @@ async fn write_rows(tx: &Tx<'_>, symbol: &Symbol, tf: Timeframe, rows: &[&Candle
                 }
                 return Ok(());
             }
-            // Bulk: COPY into a temporary table, then one upsert from it.
             use std::fmt::Write;
-            tx.exec(
-                "CREATE TEMP TABLE IF NOT EXISTS candles_load (LIKE candles INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-                &[],
-            )
-            .await?;
             let mut buf = String::with_capacity(rows.len() * 96);
             for c in rows {
                 let _ = writeln!(
@@ -167,13 +167,19 @@ async fn write_rows(tx: &Tx<'_>, symbol: &Symbol, tf: Timeframe, rows: &[&Candle
                     symbol, tf, c.open_time, c.open, c.high, c.low, c.close, c.volume
                 );
             }
-            super::postgres::copy_in_text(
-                client,
-                "candles_load",
-                "symbol, timeframe, open_time, open, high, low, close, volume",
-                buf.as_bytes(),
+            let cols = "symbol, timeframe, open_time, open, high, low, close, volume";
+            if all_new {
+                // Nothing stored in this range (checked in this transaction): COPY straight in.
+                super::postgres::copy_in_text(client, "candles", cols, buf.as_bytes()).await?;
+                return Ok(());
+            }
+            // Bulk upsert: COPY into a temporary table, then one INSERT ... ON CONFLICT from it.
+            tx.exec(
+                "CREATE TEMP TABLE IF NOT EXISTS candles_load (LIKE candles INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+                &[],
             )
             .await?;
+            super::postgres::copy_in_text(client, "candles_load", cols, buf.as_bytes()).await?;
             tx.exec(
                 "INSERT INTO candles SELECT * FROM candles_load \
                  ON CONFLICT (symbol, timeframe, open_time) DO UPDATE SET open = excluded.open, high = excluded.high, \
