@@ -14,6 +14,17 @@ const INSERT: &str = "INSERT INTO indicators (symbol, timeframe, open_time, rsi1
     macd_hist = excluded.macd_hist, bb_upper = excluded.bb_upper, bb_middle = excluded.bb_middle, bb_lower = excluded.bb_lower, atr14 = excluded.atr14, \
     sma20 = excluded.sma20, sma50 = excluded.sma50, sma200 = excluded.sma200, ema12 = excluded.ema12, ema26 = excluded.ema26";
 
+/// `INSERT ... VALUES (...), (...), ...` for `n` rows, with the same upsert as [`INSERT`].
+fn multi_row_insert(n: usize) -> String {
+    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let head = INSERT.split("VALUES").next().unwrap_or_default();
+    let tail = INSERT
+        .split_once(") ON CONFLICT")
+        .map(|(_, t)| t)
+        .unwrap_or_default();
+    format!("{head}VALUES {} ON CONFLICT{tail}", vec![row; n].join(", "))
+}
+
 async fn write_rows(
     tx: &Tx<'_>,
     symbol: &Symbol,
@@ -22,28 +33,29 @@ async fn write_rows(
 ) -> Result<()> {
     match &tx.store().backend {
         Backend::Sqlite(conn) => {
+            // Many rows per statement: far fewer statement steps for a full recompute.
+            const CHUNK: usize = 64;
             let conn = crate::core::store::lock_conn(conn)?;
-            let mut st = conn.prepare_cached(INSERT)?;
-            for r in rows {
-                let v = r.values();
-                st.execute(rusqlite::params![
-                    symbol.as_str(),
-                    tf.as_str(),
-                    r.open_time,
-                    v[0],
-                    v[1],
-                    v[2],
-                    v[3],
-                    v[4],
-                    v[5],
-                    v[6],
-                    v[7],
-                    v[8],
-                    v[9],
-                    v[10],
-                    v[11],
-                    v[12]
-                ])?;
+            let multi = multi_row_insert(CHUNK);
+            for chunk in rows.chunks(CHUNK) {
+                let mut st = if chunk.len() == CHUNK {
+                    conn.prepare_cached(&multi)?
+                } else {
+                    conn.prepare_cached(&multi_row_insert(chunk.len()))?
+                };
+                let mut params: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() * 16);
+                for r in chunk {
+                    params.push(symbol.as_str().to_string().into());
+                    params.push(tf.as_str().to_string().into());
+                    params.push(r.open_time.into());
+                    for v in r.values() {
+                        params.push(match v {
+                            Some(x) if x.is_finite() => rusqlite::types::Value::Real(x),
+                            _ => rusqlite::types::Value::Null,
+                        });
+                    }
+                }
+                st.execute(rusqlite::params_from_iter(params))?;
             }
             Ok(())
         }

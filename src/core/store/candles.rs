@@ -255,6 +255,47 @@ pub async fn bars(
     after: Option<i64>,
     to: Option<i64>,
 ) -> Result<Vec<crate::core::market::Bar>> {
+    if let Backend::Sqlite(conn) = &store.backend {
+        // Straight from the statement: no intermediate rows for what can be millions of candles.
+        let _gate = store.enter().await?;
+        let conn = super::lock(conn)?;
+        let mut st = conn.prepare_cached(
+            "SELECT open_time, open, high, low, close, volume FROM candles \
+             WHERE symbol = ? AND timeframe = ? AND open_time > ? AND open_time <= ? ORDER BY open_time",
+        )?;
+        let num = |r: &rusqlite::Row<'_>, i: usize| -> rusqlite::Result<f64> {
+            let t = r.get_ref(i)?.as_str()?;
+            t.parse::<f64>().map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    i,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })
+        };
+        let out = st
+            .query_map(
+                rusqlite::params![
+                    symbol.as_str(),
+                    tf.as_str(),
+                    after.unwrap_or(i64::MIN),
+                    to.unwrap_or(i64::MAX)
+                ],
+                |r| {
+                    Ok(crate::core::market::Bar {
+                        open_time: r.get(0)?,
+                        open: num(r, 1)?,
+                        high: num(r, 2)?,
+                        low: num(r, 3)?,
+                        close: num(r, 4)?,
+                        volume: num(r, 5)?,
+                    })
+                },
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(super::sqlite::describe)?;
+        return Ok(out);
+    }
     let rows = store
         .query(
             "SELECT open_time, open, high, low, close, volume FROM candles \

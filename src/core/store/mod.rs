@@ -160,7 +160,7 @@ impl Store {
         }
     }
 
-    async fn enter(&self) -> Result<tokio::sync::MutexGuard<'_, ()>> {
+    pub(crate) async fn enter(&self) -> Result<tokio::sync::MutexGuard<'_, ()>> {
         let g = self.gate.lock().await;
         if self.dirty.swap(false, std::sync::atomic::Ordering::SeqCst) {
             // A transaction was dropped without commit: roll it back before going on.

@@ -21,7 +21,8 @@ pub fn open(path: &Path, busy_timeout: Duration) -> Result<Connection> {
     .with_context(|| format!("open sqlite store {}", path.display()))?;
     conn.busy_timeout(busy_timeout)?;
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+         PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
     )
     .with_context(|| {
         format!(
