@@ -354,6 +354,9 @@ pub async fn archive_month(
             rows.len()
         );
     }
+    if t.name == "candles" {
+        tx.exec("UPDATE sync_status SET gaps = NULL", &[]).await?;
+    }
     tx.commit().await?;
     Ok(ArchivedFile {
         table: t.name.into(),

@@ -204,7 +204,7 @@ pub fn find_gaps(open_times: &[i64], tf: Timeframe) -> Vec<Gap> {
 }
 
 /// A run of missing candles: open times `from..=to`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Gap {
     pub from: i64,
     pub to: i64,

@@ -115,13 +115,29 @@ pub async fn sync_symbol<S: KlineSource>(
         }
         start = page_last + step;
     }
-    let gaps = candles::gaps(store, &req.symbol, tf).await?;
-    let stored_last = candles::last_open_time(store, &req.symbol, tf).await?;
+    // Gaps only change when candles were written: otherwise reuse what the last sync found
+    // (scanning a long series costs more than a sync with nothing new should).
+    let cached: Option<Vec<Gap>> = if counts.inserted == 0 && counts.updated == 0 {
+        store
+            .query_opt(
+                "SELECT gaps FROM sync_status WHERE symbol = ? AND timeframe = ?",
+                vals![&req.symbol, tf],
+            )
+            .await?
+            .and_then(|r| r.opt_text(0).ok().flatten())
+            .and_then(|g| serde_json::from_str(&g).ok())
+    } else {
+        None
+    };
+    let gaps = match cached {
+        Some(g) => g,
+        None => candles::gaps(store, &req.symbol, tf).await?,
+    };
     let tx = store.begin().await?;
     write_status(&tx, &req.symbol, tf, now_ms, "success", None).await?;
     tx.exec(
-        "UPDATE sync_status SET last_open_time = ? WHERE symbol = ? AND timeframe = ?",
-        vals![stored_last, &req.symbol, tf],
+        "UPDATE sync_status SET gaps = ? WHERE symbol = ? AND timeframe = ?",
+        vals![serde_json::to_string(&gaps)?, &req.symbol, tf],
     )
     .await?;
     tx.commit().await?;

@@ -101,6 +101,11 @@ pub async fn upsert(
             vals![symbol, tf, min],
         )
         .await?;
+        tx.exec(
+            "UPDATE sync_status SET gaps = NULL WHERE symbol = ? AND timeframe = ?",
+            vals![symbol, tf],
+        )
+        .await?;
     }
     Ok(counts)
 }

@@ -48,6 +48,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0007_documents.sql"),
         postgres: include_str!("migrations/postgres/0007_documents.sql"),
     },
+    Migration {
+        version: 8,
+        sqlite: include_str!("migrations/sqlite/0008_sync_gaps.sql"),
+        postgres: include_str!("migrations/postgres/0008_sync_gaps.sql"),
+    },
 ];
 
 /// The schema version this binary writes.
