@@ -132,15 +132,34 @@ fn first_sync_takes_last_limit_candles_and_reports_exchange_gaps() {
     assert_eq!(r["gaps"][0]["from"], T0 + 40 * H);
     assert_eq!(r["gaps"][0]["missing"], 3);
     // Nothing new: the gaps found last time are reported again (from the sync status).
-    let (_, v, _) = run_json(setup(&sb, &server).env("FKS_NOW", (T0 + 100 * H + 1).to_string()).arg("sync-market-data"));
+    let (_, v, _) = run_json(
+        setup(&sb, &server)
+            .env("FKS_NOW", (T0 + 100 * H + 1).to_string())
+            .arg("sync-market-data"),
+    );
     assert_eq!(v["results"]["BTCUSDT"]["fetched"], 0);
     assert_eq!(v["results"]["BTCUSDT"]["gaps"][0]["missing"], 3);
     // Filling the hole by import makes the next sync report no gap.
     let fill = binance::series(T0 + 40 * H, H, 3, 100.0);
     let f = sb.write("fill.csv", &crate::support::binance_csv(&fill, H));
-    run_json(sb.fks().args(["import-klines", f.to_str().unwrap(), "--symbol", "BTCUSDT", "--timeframe", "1h"]));
-    let (_, v, _) = run_json(setup(&sb, &server).env("FKS_NOW", (T0 + 100 * H + 1).to_string()).arg("sync-market-data"));
-    assert_eq!(v["results"]["BTCUSDT"]["gaps"], serde_json::json!([]), "{v}");
+    run_json(sb.fks().args([
+        "import-klines",
+        f.to_str().unwrap(),
+        "--symbol",
+        "BTCUSDT",
+        "--timeframe",
+        "1h",
+    ]));
+    let (_, v, _) = run_json(
+        setup(&sb, &server)
+            .env("FKS_NOW", (T0 + 100 * H + 1).to_string())
+            .arg("sync-market-data"),
+    );
+    assert_eq!(
+        v["results"]["BTCUSDT"]["gaps"],
+        serde_json::json!([]),
+        "{v}"
+    );
 }
 
 #[test]

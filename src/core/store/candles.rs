@@ -117,6 +117,8 @@ async fn write_rows(
     rows: &[&Candle],
     all_new: bool,
 ) -> Result<()> {
+    #[cfg(not(feature = "postgres"))]
+    let _ = all_new;
     if rows.is_empty() {
         return Ok(());
     }
@@ -253,6 +255,7 @@ pub async fn last_n(
 
 /// Candles as `f64` bars (parsed straight from the stored strings, correctly rounded) with
 /// open time in `(after, to]`, oldest first.
+#[allow(irrefutable_let_patterns)] // only one backend without the postgres feature
 pub async fn bars(
     store: &Store,
     symbol: &Symbol,
