@@ -235,6 +235,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                     quote_amount: Some(Decimal::from(amount)),
                     stop_loss: None,
                     take_profit: None,
+                    allow_stale_price: false,
                 },
             },
         )
@@ -275,6 +276,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                         quote_amount: None,
                         stop_loss: None,
                         take_profit: None,
+                        allow_stale_price: false,
                     },
                 },
             )

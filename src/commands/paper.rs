@@ -41,6 +41,9 @@ pub enum Action {
         /// Set a take profit on the resulting position.
         #[arg(long)]
         take_profit: Option<Decimal>,
+        /// Fill at the latest stored close even if it is older than market.max_price_age_secs.
+        #[arg(long)]
+        allow_stale_price: bool,
     },
 }
 
@@ -54,6 +57,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         quote_amount,
         stop_loss,
         take_profit,
+        allow_stale_price,
     } = args.action;
     let acct = accounts::find(store, &account).await?;
     if acct.kind != AccountKind::Paper {
@@ -69,6 +73,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let (mark, price_time) = positions::latest_stored_price(store, &symbol, ctx.now_ms())
         .await?
         .with_context(|| format!("no price for {symbol}: sync or import its candles first"))?;
+    let age = ctx.now_ms() - price_time;
+    let max_age = ctx.settings.file.market.max_price_age_secs as i64 * 1000;
+    if age > max_age && !allow_stale_price {
+        bail!(
+            "the latest {symbol} price is {} old (market.max_price_age_secs = {}): sync market data first, or pass --allow-stale-price",
+            human_age(age),
+            ctx.settings.file.market.max_price_age_secs
+        );
+    }
     let order = PaperOrder {
         symbol: symbol.clone(),
         side,
@@ -86,4 +99,14 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         Status::Success,
         serde_json::json!({ "account": acct.name, "price_time": price_time, "fill": fill }),
     )
+}
+
+/// `3h 12m`, `2d 4h`.
+pub fn human_age(ms: i64) -> String {
+    let m = ms / 60_000;
+    match m {
+        m if m >= 2 * 1440 => format!("{}d {}h", m / 1440, (m % 1440) / 60),
+        m if m >= 60 => format!("{}h {}m", m / 60, m % 60),
+        m => format!("{m}m"),
+    }
 }

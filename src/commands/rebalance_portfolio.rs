@@ -100,6 +100,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     // Orders an earlier run left unconfirmed are settled first (asked for, never resent).
     let reconciled = orders::reconcile_pending(store, &acct, &venue, now).await?;
     let mut notes = Vec::new();
+    let max_age = ctx.settings.file.market.max_price_age_secs as i64 * 1000;
     match &client {
         None => {
             let (state, _) = crate::core::balances::paper_state(store, &acct, now).await?;
@@ -110,12 +111,18 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                     notes.push(format!("{}: short positions are not rebalanced", p.symbol));
                     continue;
                 }
-                let price = positions::latest_stored_price(store, &p.symbol, now)
-                    .await?
-                    .map(|x| x.0);
-                let Some(price) = price else {
+                let Some((price, t)) =
+                    positions::latest_stored_price(store, &p.symbol, now).await?
+                else {
                     bail!("no price for {} held on {}", p.symbol, acct.name)
                 };
+                if now - t > max_age {
+                    bail!(
+                        "the latest {} price is {} old: holdings cannot be valued; sync market data first",
+                        p.symbol,
+                        super::paper::human_age(now - t)
+                    );
+                }
                 syms.retain(|s| s != &p.symbol);
                 input.holdings.push(Holding {
                     symbol: p.symbol.clone(),
@@ -125,7 +132,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 });
             }
             for s in syms {
-                if let Some((price, _)) = positions::latest_stored_price(store, &s, now).await? {
+                if let Some((price, _)) = positions::latest_stored_price(store, &s, now)
+                    .await?
+                    .filter(|(_, t)| now - t <= max_age)
+                {
                     input.holdings.push(Holding {
                         symbol: s.clone(),
                         quantity: Decimal::ZERO,
@@ -133,7 +143,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                         info: rules_cache::paper_rules(&s, &acct.quote),
                     });
                 } else {
-                    notes.push(format!("{s}: no stored price; not traded"));
+                    notes.push(format!("{s}: no recent stored price; not traded"));
                     input.targets.remove(&s);
                 }
             }

@@ -155,7 +155,8 @@ fn daily_pnl_across_a_utc_day_boundary_and_empty_accounts() {
     run_json(sb.fks().args(["account", "add", "P", "--cash", "1000"]));
     run_json(sb.fks().args(["account", "add", "Empty", "--cash", "0"]));
     prices(&sb, "BTCUSDT", &["100.00"]);
-    run_json(sb.fks().env("FKS_NOW", "2024-01-01T10:00:00Z").args([
+    // Hours after the last candle the price is stale: refused unless asked for.
+    let (c, _, err) = run_json(sb.fks().env("FKS_NOW", "2024-01-01T10:00:00Z").args([
         "paper",
         "order",
         "--account",
@@ -167,6 +168,22 @@ fn daily_pnl_across_a_utc_day_boundary_and_empty_accounts() {
         "--quantity",
         "1",
     ]));
+    assert_eq!(c, 1);
+    assert!(err.contains("9h 0m old"), "{err}");
+    let (c, v, _) = run_json(sb.fks().env("FKS_NOW", "2024-01-01T10:00:00Z").args([
+        "paper",
+        "order",
+        "--account",
+        "P",
+        "--symbol",
+        "BTCUSDT",
+        "--side",
+        "BUY",
+        "--quantity",
+        "1",
+        "--allow-stale-price",
+    ]));
+    assert_eq!(c, 0, "{v}");
     // Snapshots at 23:00 (day 1) and 01:00 (day 2), with prices moving between.
     let (_, v, _) = run_json(
         sb.fks()
