@@ -180,9 +180,8 @@ pub fn rows_table(key_name: Option<&str>, rows: &[(Option<String>, &Map<String, 
     let mut cols: Vec<String> = Vec::new();
     for (_, r) in rows {
         for (k, v) in r.iter() {
-            if !cols.contains(k)
-                && !(v.is_array() && v.as_array().is_some_and(|a| a.iter().any(Value::is_object)))
-            {
+            let nested = v.as_array().is_some_and(|a| a.iter().any(Value::is_object));
+            if !cols.contains(k) && !nested {
                 cols.push(k.clone());
             }
         }

@@ -107,11 +107,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         "-".into(),
     ]);
     let mut v = serde_json::to_value(&ev)?;
-    if !args.decisions {
-        if let Some(o) = v.as_object_mut() {
-            o.remove("rag_decisions");
-            o.remove("legacy_decisions");
-        }
+    if !args.decisions
+        && let Some(o) = v.as_object_mut()
+    {
+        o.remove("rag_decisions");
+        o.remove("legacy_decisions");
     }
     v["timeframe"] = json!(tf);
     v["bars"] = json!(bars.len());

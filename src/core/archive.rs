@@ -445,13 +445,12 @@ pub async fn restore(store: &Store, path: &Path) -> Result<(String, u64, u64)> {
             vals![path.display().to_string(), format!("%/{name}")],
         )
         .await?
+        && r.text(0)? != sha
     {
-        if r.text(0)? != sha {
-            bail!(
-                "{}: checksum differs from the manifest; the file was changed",
-                path.display()
-            );
-        }
+        bail!(
+            "{}: checksum differs from the manifest; the file was changed",
+            path.display()
+        );
     }
     let rows = read_rows(&bytes, table)?;
     let cols: Vec<&str> = table.columns.iter().map(|c| c.0).collect();

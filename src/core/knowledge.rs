@@ -210,7 +210,7 @@ pub async fn current(
     let i = bars.len() - 1;
     Ok(Some(Current {
         bar: bars[i],
-        ind: ind[i].clone(),
+        ind: ind[i],
         features: features::features(&bars, &ind, i),
     }))
 }
@@ -415,6 +415,7 @@ pub async fn decide(
 }
 
 /// Store a decision as a signal.
+#[allow(clippy::too_many_arguments)]
 pub async fn record_signal(
     store: &Store,
     run_id: Option<i64>,

@@ -210,9 +210,11 @@ pub fn analyze(balance: f64, positions: &[RiskPosition], cfg: &RiskConfig) -> Ri
         )
     };
     let loss_pct = upct.map(|u| -u).unwrap_or(0.0);
-    let level = if balance <= 0.0 && !positions.is_empty() {
-        "HIGH"
-    } else if exposure.is_some_and(|e| e > cfg.high_exposure) || loss_pct > cfg.high_loss_pct {
+    // Positions on a non-positive balance are HIGH risk whatever the ratios (they are undefined).
+    let level = if (balance <= 0.0 && !positions.is_empty())
+        || exposure.is_some_and(|e| e > cfg.high_exposure)
+        || loss_pct > cfg.high_loss_pct
+    {
         "HIGH"
     } else if exposure.is_some_and(|e| e > cfg.medium_exposure)
         || loss_pct > cfg.medium_loss_pct

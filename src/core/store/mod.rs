@@ -243,11 +243,10 @@ impl Store {
 
     /// A small key/value table for process-wide state (e.g. an exchange ban's end).
     pub async fn kv_get(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .query_opt("SELECT value FROM kv WHERE key = ?", vals![key])
+        self.query_opt("SELECT value FROM kv WHERE key = ?", vals![key])
             .await?
             .map(|r| r.text(0))
-            .transpose()?)
+            .transpose()
     }
 
     pub async fn kv_set(&self, key: &str, value: &str, now_ms: i64) -> Result<()> {
