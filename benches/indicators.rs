@@ -1,7 +1,14 @@
 //! Indicator throughput: `cargo bench --bench indicators`.
+//!
+//! Compare with TA-Lib on the same candles: `python3 scripts/bench_talib.py` (the
+//! `per_function` benches against its per-call figures, `standard_set` and
+//! `standard_set_reused` against its whole set). Fresh output vectors are slow to
+//! touch the first time (page faults; numpy asks for huge pages, glibc does not
+//! unless run with `GLIBC_TUNABLES=glibc.malloc.hugetlb=1`), so the figures of the
+//! benches that allocate depend on the allocator; `standard_set_reused` does not.
 
 use divan::{Bencher, black_box};
-use fks::core::indicators::{self, IndicatorState, compute_all};
+use fks::core::indicators::{self, IndicatorState, StandardSet, compute_all, compute_standard_set};
 use fks::core::market::Bar;
 
 fn main() {
@@ -36,11 +43,29 @@ fn bars(n: usize) -> Vec<Bar> {
         .collect()
 }
 
-/// The whole standard set over 100k bars, as `update-indicators --full` computes it.
+/// The whole standard set as rows (`compute_all`), as `update-indicators --full` computes it.
 #[divan::bench(args = [100_000, 1_000_000], sample_count = 20)]
 fn compute_all_bars(bencher: Bencher, n: usize) {
     let data = bars(n);
     bencher.bench(|| compute_all(black_box(&data)));
+}
+
+/// The whole standard set as columns (`compute_standard_set`), fresh vectors each time.
+#[divan::bench(args = [100_000, 1_000_000], sample_count = 20)]
+fn standard_set(bencher: Bencher, n: usize) {
+    let data = bars(n);
+    bencher.bench(|| compute_standard_set(black_box(&data)));
+}
+
+/// The same into a reused `StandardSet` (no new memory: what a run over many symbols does).
+#[divan::bench(args = [100_000, 1_000_000], sample_count = 20)]
+fn standard_set_reused(bencher: Bencher, n: usize) {
+    let data = bars(n);
+    let mut set = StandardSet::default();
+    bencher.bench_local(|| {
+        set.compute_into(black_box(&data));
+        black_box(set.len())
+    });
 }
 
 /// The same set through the separate batch functions on column vectors (what TA-Lib does).
@@ -64,6 +89,58 @@ fn batch_functions(bencher: Bencher, n: usize) {
             indicators::ema(c, 26),
         )
     });
+}
+
+/// Each batch function alone over 1M closes (compare with `scripts/bench_talib.py`).
+mod per_function {
+    use super::*;
+
+    const N: usize = 1_000_000;
+
+    fn columns() -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let data = bars(N);
+        (
+            data.iter().map(|b| b.high).collect(),
+            data.iter().map(|b| b.low).collect(),
+            data.iter().map(|b| b.close).collect(),
+        )
+    }
+
+    #[divan::bench(sample_count = 30)]
+    fn rsi14(bencher: Bencher) {
+        let (_, _, c) = columns();
+        bencher.bench(|| indicators::rsi(black_box(&c), 14));
+    }
+
+    #[divan::bench(sample_count = 30)]
+    fn macd(bencher: Bencher) {
+        let (_, _, c) = columns();
+        bencher.bench(|| indicators::macd(black_box(&c), 12, 26, 9));
+    }
+
+    #[divan::bench(sample_count = 30)]
+    fn bbands20(bencher: Bencher) {
+        let (_, _, c) = columns();
+        bencher.bench(|| indicators::bbands(black_box(&c), 20, 2.0));
+    }
+
+    #[divan::bench(sample_count = 30)]
+    fn atr14(bencher: Bencher) {
+        let (h, l, c) = columns();
+        bencher.bench(|| indicators::atr(black_box(&h), black_box(&l), black_box(&c), 14));
+    }
+
+    #[divan::bench(args = [20, 50, 200], sample_count = 30)]
+    fn sma(bencher: Bencher, n: usize) {
+        let (_, _, c) = columns();
+        bencher.bench(|| indicators::sma(black_box(&c), n));
+    }
+
+    #[divan::bench(args = [12, 26], sample_count = 30)]
+    fn ema(bencher: Bencher, n: usize) {
+        let (_, _, c) = columns();
+        bencher.bench(|| indicators::ema(black_box(&c), n));
+    }
 }
 
 /// One new candle on a warm state (an incremental run after 1 new candle), JSON excluded.

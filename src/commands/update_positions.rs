@@ -4,7 +4,7 @@
 use super::Ctx;
 use crate::core::accounts::{self, Account, AccountKind};
 use crate::core::exchange::Market;
-use crate::core::positions::{self, PositionSide};
+use crate::core::positions;
 use crate::core::store::Store;
 use crate::vals;
 use anyhow::{Context, Result};
@@ -44,10 +44,7 @@ async fn reconcile(
     let tx = store.begin().await?;
     let stored = positions::open_positions_tx(&tx, acct.id).await?;
     for p in live {
-        let side = match p.side {
-            crate::core::exchange::PositionSide::Long => PositionSide::Long,
-            crate::core::exchange::PositionSide::Short => PositionSide::Short,
-        };
+        let side = p.side;
         let pct = positions::pnl_pct(p.unrealized_pnl, p.quantity, p.entry_price);
         match stored.iter().find(|s| s.symbol == p.symbol) {
             Some(s) if s.side == side => {

@@ -1,7 +1,7 @@
 //! The indicator cache: one row per symbol, timeframe and candle, plus the incremental state
 //! that lets the next run compute only new candles with results identical to a full run.
 
-use crate::core::indicators::{IndicatorRow, IndicatorState, compute_all};
+use crate::core::indicators::{IndicatorRow, IndicatorState};
 use crate::core::market::{Symbol, Timeframe};
 use crate::core::store::{Backend, Row, Store, Tx, candles};
 use crate::vals;
@@ -145,15 +145,9 @@ pub async fn update(
             latest,
         });
     }
-    let rows: Vec<IndicatorRow> = if after.is_none() {
-        let rows = compute_all(&bars);
-        for b in &bars {
-            state.update(b);
-        }
-        rows
-    } else {
-        bars.iter().map(|b| state.update(b)).collect()
-    };
+    // Streaming gives exactly the batch values (bit-identical) and leaves the state ready
+    // for the next run, so a full run needs no second pass.
+    let rows: Vec<IndicatorRow> = bars.iter().map(|b| state.update(b)).collect();
     let tx = store.begin().await?;
     if after.is_none() {
         tx.exec(

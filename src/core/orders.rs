@@ -11,7 +11,7 @@ use crate::core::accounts::{Account, AccountKind};
 use crate::core::exchange::binance::{BinanceClient, ExchangeError};
 use crate::core::exchange::paper::{self, PaperOrder};
 use crate::core::exchange::{
-    FuturesMarketOrder, MarketOrder, OrderAmount, OrderReport, OrderSide, OrderStatus,
+    FuturesMarketOrder, MarketOrder, OrderAmount, OrderReport, OrderStatus,
 };
 use crate::core::market::Symbol;
 use crate::core::positions::{self, Side};
@@ -170,13 +170,6 @@ async fn apply_report(
     tx.commit().await
 }
 
-fn order_side(side: Side) -> OrderSide {
-    match side {
-        Side::Buy => OrderSide::Buy,
-        Side::Sell => OrderSide::Sell,
-    }
-}
-
 fn is_duplicate(e: &ExchangeError) -> bool {
     match e {
         ExchangeError::Api {
@@ -249,7 +242,7 @@ pub async fn execute(
                 Venue::Spot(_) => {
                     c.place_spot_market_order(&MarketOrder {
                         symbol: rec.symbol.clone(),
-                        side: order_side(rec.side),
+                        side: rec.side,
                         amount: OrderAmount::Base(rec.quantity),
                         client_order_id: rec.client_order_id.clone(),
                     })
@@ -258,7 +251,7 @@ pub async fn execute(
                 _ => {
                     c.place_futures_market_order(&FuturesMarketOrder {
                         symbol: rec.symbol.clone(),
-                        side: order_side(rec.side),
+                        side: rec.side,
                         quantity: rec.quantity,
                         client_order_id: rec.client_order_id.clone(),
                         reduce_only: true,

@@ -89,22 +89,8 @@ pub struct FuturesAccount {
     pub assets: Vec<FuturesAssetBalance>,
 }
 
-/// Direction of a position.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum PositionSide {
-    Long,
-    Short,
-}
-
-impl fmt::Display for PositionSide {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PositionSide::Long => "LONG",
-            PositionSide::Short => "SHORT",
-        })
-    }
-}
+/// Direction of a position (one type for the whole crate).
+pub use crate::core::positions::PositionSide;
 
 /// An open USDⓈ-M position (`GET /fapi/v2/positionRisk`, zero positions skipped).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -171,27 +157,8 @@ pub struct ExchangeInfo {
     pub symbols: Vec<SymbolInfo>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum OrderSide {
-    Buy,
-    Sell,
-}
-
-impl OrderSide {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderSide::Buy => "BUY",
-            OrderSide::Sell => "SELL",
-        }
-    }
-}
-
-impl fmt::Display for OrderSide {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Side of an order (one type for the whole crate).
+pub use crate::core::positions::Side as OrderSide;
 
 /// How much a market order trades: a base quantity, or (spot only) a quote amount to spend or
 /// receive (`quoteOrderQty`).

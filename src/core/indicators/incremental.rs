@@ -1,6 +1,8 @@
 //! The standard indicator set, computed one candle at a time with a savable state.
 
-use super::kernels::{AtrKernel, Ema, MacdKernel, RollingWindow, RsiKernel};
+use super::kernels::{
+    AtrKernel, BlockWindow, Ema, MacdKernel, RsiKernel, window_mean, window_stats,
+};
 use crate::core::market::Bar;
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
@@ -8,7 +10,8 @@ use std::fmt::Write as _;
 
 /// Version of the [`IndicatorState`] layout. A state read from the store with another
 /// version must be discarded and the series recomputed from its first candle.
-pub const STATE_VERSION: u32 = 1;
+/// (2: blocked recurrences and block windows, the arithmetic of the fast batch path.)
+pub const STATE_VERSION: u32 = 2;
 
 /// The cached indicators of one candle: the standard set (RSI 14, MACD 12/26/9,
 /// Bollinger 20/2, ATR 14, SMA 20/50/200, EMA 12/26).
@@ -74,7 +77,8 @@ impl IndicatorRow {
 }
 
 /// Everything needed to continue the standard set from the last candle seen: the
-/// Wilder and EMA averages, and the last 20/50/200 closes for the moving windows.
+/// Wilder and EMA averages, and for the moving windows of 20/50/200 the closes of
+/// the current block and the previous block's suffix sums (see `kernels::BlockWindow`).
 ///
 /// Feed closed candles in strictly increasing `open_time` order with
 /// [`update`](Self::update) (or the checking [`try_update`](Self::try_update)); save
@@ -92,9 +96,9 @@ pub struct IndicatorState {
     rsi14: RsiKernel,
     macd: MacdKernel,
     /// Closes window of 20: SMA 20 and the Bollinger Bands (same mean, by construction).
-    win20: RollingWindow,
-    win50: RollingWindow,
-    win200: RollingWindow,
+    win20: BlockWindow,
+    win50: BlockWindow,
+    win200: BlockWindow,
     atr14: AtrKernel,
     ema12: Ema,
     ema26: Ema,
@@ -124,9 +128,9 @@ impl IndicatorState {
             last_open_time: None,
             rsi14: RsiKernel::new(14),
             macd: MacdKernel::new(12, 26, 9),
-            win20: RollingWindow::new(20),
-            win50: RollingWindow::new(50),
-            win200: RollingWindow::new(200),
+            win20: BlockWindow::new(20, true),
+            win50: BlockWindow::new(50, false),
+            win200: BlockWindow::new(200, false),
             atr14: AtrKernel::new(14),
             ema12: Ema::new(12, 0),
             ema26: Ema::new(26, 0),
@@ -142,9 +146,14 @@ impl IndicatorState {
     /// consistent windows (else discard it and recompute from the first candle).
     pub fn is_current(&self) -> bool {
         self.version == STATE_VERSION
-            && self.win20.is_valid(20)
-            && self.win50.is_valid(50)
-            && self.win200.is_valid(200)
+            && self.win20.is_valid(20, true)
+            && self.win50.is_valid(50, false)
+            && self.win200.is_valid(200, false)
+            && self.rsi14.is_valid()
+            && self.macd.is_valid()
+            && self.atr14.is_valid()
+            && self.ema12.is_valid()
+            && self.ema26.is_valid()
     }
 
     /// Number of candles consumed so far.
@@ -167,9 +176,18 @@ impl IndicatorState {
 
         let rsi = self.rsi14.push(c);
         let macd = self.macd.push(c);
-        let w20 = self.win20.push(c);
-        let sma50 = self.win50.push(c).map(|(m, _)| m);
-        let sma200 = self.win200.push(c).map(|(m, _)| m);
+        let w20 = self
+            .win20
+            .push(c)
+            .map(|(a, s1, s2)| window_stats(a, s1, s2, 1.0 / 20.0));
+        let sma50 = self
+            .win50
+            .push(c)
+            .map(|(a, s1, _)| window_mean(a, s1, 1.0 / 50.0));
+        let sma200 = self
+            .win200
+            .push(c)
+            .map(|(a, s1, _)| window_mean(a, s1, 1.0 / 200.0));
         let atr = self.atr14.push(bar.high, bar.low, c);
         let ema12 = self.ema12.push(c);
         let ema26 = self.ema26.push(c);
@@ -217,9 +235,35 @@ impl IndicatorState {
     }
 }
 
-/// The standard set over a whole series, in one pass (the same arithmetic as feeding
-/// the bars one by one to [`IndicatorState::update`], so the results are identical).
+/// A finite value, or `None` (for the columns of [`super::StandardSet`]).
+#[inline]
+fn finite_value(v: f64) -> Option<f64> {
+    if v.is_finite() { Some(v) } else { None }
+}
+
+/// The standard set over a whole series: [`super::compute_standard_set`] as rows. The
+/// batch kernels do the same arithmetic as feeding the bars one by one to
+/// [`IndicatorState::update`], so the results are identical.
 pub fn compute_all(bars: &[Bar]) -> Vec<IndicatorRow> {
-    let mut state = IndicatorState::new();
-    bars.iter().map(|b| state.update(b)).collect()
+    let s = super::compute_standard_set(bars);
+    let f = finite_value;
+    bars.iter()
+        .enumerate()
+        .map(|(i, b)| IndicatorRow {
+            open_time: b.open_time,
+            rsi14: f(s.rsi14[i]),
+            macd: f(s.macd[i]),
+            macd_signal: f(s.macd_signal[i]),
+            macd_hist: f(s.macd_hist[i]),
+            bb_upper: f(s.bb_upper[i]),
+            bb_middle: f(s.bb_middle[i]),
+            bb_lower: f(s.bb_lower[i]),
+            atr14: f(s.atr14[i]),
+            sma20: f(s.sma20[i]),
+            sma50: f(s.sma50[i]),
+            sma200: f(s.sma200[i]),
+            ema12: f(s.ema12[i]),
+            ema26: f(s.ema26[i]),
+        })
+        .collect()
 }

@@ -584,3 +584,170 @@ fn real_candles_if_present() {
     }
     assert!(!files.is_empty(), "no csv in {}", dir.display());
 }
+
+/// A state saved and loaded after every candle is always `is_current` (also at the
+/// block boundaries of the windows and the blocked recurrences).
+#[test]
+fn state_is_current_after_every_candle() {
+    let mut st = IndicatorState::new();
+    for i in 0..700 {
+        let c = 10.0 + (i % 7) as f64 + if i == 333 { f64::NAN } else { 0.0 };
+        st.update(&Bar {
+            open_time: i,
+            open: c,
+            high: c + 0.5,
+            low: c - 0.5,
+            close: c,
+            volume: 0.0,
+        });
+        let json = serde_json::to_string(&st).expect("serialise");
+        let back: IndicatorState = serde_json::from_str(&json).expect("deserialise");
+        assert!(back.is_current(), "after candle {i}");
+    }
+}
+
+/// Equal bits, or both NaN (or `None` and NaN).
+fn same_value(stream: Option<f64>, batch: f64, what: &str) {
+    match stream {
+        Some(v) if !(v.is_nan() && batch.is_nan()) => {
+            assert_eq!(
+                v.to_bits(),
+                batch.to_bits(),
+                "{what}: stream {v:e}, batch {batch:e}"
+            )
+        }
+        Some(_) => {}
+        None => assert!(batch.is_nan(), "{what}: stream None, batch {batch:e}"),
+    }
+}
+
+/// The batch loops (blocks, chunks, pairs of window blocks, restarts after a
+/// non-finite value) against the one-value kernels, bit for bit, for many periods and
+/// lengths around the block, chunk and segment sizes, with NaN and infinite inputs.
+#[test]
+fn batch_equals_stream_for_any_period_and_length() {
+    use super::kernels::{
+        AtrKernel, BlockWindow, Ema, MacdKernel, RsiKernel, window_mean, window_stats,
+    };
+    let mut noise = Noise(99);
+    for len in [
+        0, 1, 2, 3, 7, 8, 9, 31, 64, 255, 256, 257, 258, 300, 523, 1100,
+    ] {
+        for bad in [
+            None,
+            Some(f64::NAN),
+            Some(f64::INFINITY),
+            Some(f64::NEG_INFINITY),
+        ] {
+            let mut c: Vec<f64> = (0..len)
+                .map(|i| 50.0 + (i as f64 * 0.05).sin() * 5.0 + noise.next())
+                .collect();
+            if let Some(b) = bad {
+                for p in [len / 3, len / 3 + 1, len / 2 + 7, len - len.min(5)] {
+                    if p < len {
+                        c[p] = b;
+                    }
+                }
+            }
+            let h: Vec<f64> = c.iter().map(|v| v + 0.5 + noise.next()).collect();
+            let l: Vec<f64> = c.iter().map(|v| v - 0.5 + noise.next()).collect();
+            for n in [1, 2, 3, 5, 8, 9, 13, 20, 50, 64] {
+                let ctx = |name: &str, i: usize| format!("{name}({n}) len {len} bad {bad:?} [{i}]");
+                let inv_n = 1.0 / n as f64;
+                let (s, sd, bb) = (sma(&c, n), stddev(&c, n), bbands(&c, n, 1.5));
+                let (e, r, a) = (ema(&c, n), rsi(&c, n), atr(&h, &l, &c, n));
+                let m = macd(&c, n, 2 * n + 1, 3);
+                let mut ws = BlockWindow::new(n, false);
+                let mut wv = BlockWindow::new(n, true);
+                let mut ke = Ema::new(n, 0);
+                let mut kr = RsiKernel::new(n);
+                let mut ka = AtrKernel::new(n);
+                let mut km = MacdKernel::new(n, 2 * n + 1, 3);
+                for i in 0..len {
+                    let x = c[i];
+                    let sv = ws.push(x).map(|(an, s1, _)| window_mean(an, s1, inv_n));
+                    same_value(sv, s[i], &ctx("sma", i));
+                    let st = wv
+                        .push(x)
+                        .map(|(an, s1, s2)| window_stats(an, s1, s2, inv_n));
+                    same_value(st.map(|v| v.1.sqrt()), sd[i], &ctx("stddev", i));
+                    same_value(st.map(|v| v.0), bb.middle[i], &ctx("bb middle", i));
+                    same_value(
+                        st.map(|v| v.0 + v.1.sqrt() * 1.5),
+                        bb.upper[i],
+                        &ctx("bb upper", i),
+                    );
+                    same_value(
+                        st.map(|v| v.0 - v.1.sqrt() * 1.5),
+                        bb.lower[i],
+                        &ctx("bb lower", i),
+                    );
+                    same_value(ke.push(x), e[i], &ctx("ema", i));
+                    same_value(kr.push(x), r[i], &ctx("rsi", i));
+                    same_value(ka.push(h[i], l[i], x), a[i], &ctx("atr", i));
+                    let mv = km.push(x);
+                    same_value(mv.map(|v| v.0), m.macd[i], &ctx("macd", i));
+                    same_value(mv.map(|v| v.1), m.signal[i], &ctx("macd signal", i));
+                    same_value(mv.map(|v| v.2), m.hist[i], &ctx("macd hist", i));
+                }
+            }
+        }
+    }
+}
+
+/// The columnar set is the batch functions (and so the stream) bit for bit, also
+/// when recomputed into a reused set of another length.
+#[test]
+fn standard_set_equals_batch_functions() {
+    let bits = |v: &[f64]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    let mut reused = StandardSet::default();
+    for (series, text) in GOLDEN {
+        let bars = Golden::parse(text).bars();
+        let h: Vec<f64> = bars.iter().map(|b| b.high).collect();
+        let l: Vec<f64> = bars.iter().map(|b| b.low).collect();
+        let c: Vec<f64> = bars.iter().map(|b| b.close).collect();
+        let set = compute_standard_set(&bars);
+        reused.compute_into(&bars);
+        let columns = |s: &StandardSet| {
+            [
+                &s.rsi14,
+                &s.macd,
+                &s.macd_signal,
+                &s.macd_hist,
+                &s.bb_upper,
+                &s.bb_middle,
+                &s.bb_lower,
+                &s.atr14,
+                &s.sma20,
+                &s.sma50,
+                &s.sma200,
+                &s.ema12,
+                &s.ema26,
+            ]
+            .map(|c| bits(c))
+        };
+        assert_eq!(columns(&set), columns(&reused), "{series}: reused set");
+        assert_eq!(set.len(), bars.len());
+        let m = macd(&c, 12, 26, 9);
+        let bb = bbands(&c, 20, 2.0);
+        let pairs: [(&str, &[f64], Vec<f64>); 13] = [
+            ("rsi14", &set.rsi14, rsi(&c, 14)),
+            ("macd", &set.macd, m.macd),
+            ("macd_signal", &set.macd_signal, m.signal),
+            ("macd_hist", &set.macd_hist, m.hist),
+            ("bb_upper", &set.bb_upper, bb.upper),
+            ("bb_middle", &set.bb_middle, bb.middle),
+            ("bb_lower", &set.bb_lower, bb.lower),
+            ("atr14", &set.atr14, atr(&h, &l, &c, 14)),
+            ("sma20", &set.sma20, sma(&c, 20)),
+            ("sma50", &set.sma50, sma(&c, 50)),
+            ("sma200", &set.sma200, sma(&c, 200)),
+            ("ema12", &set.ema12, ema(&c, 12)),
+            ("ema26", &set.ema26, ema(&c, 26)),
+        ];
+        for (name, ours, batch) in pairs {
+            assert_eq!(bits(ours), bits(&batch), "{series}/{name}");
+        }
+    }
+    assert!(compute_standard_set(&[]).is_empty());
+}
