@@ -456,3 +456,37 @@ fn concurrent_run_skips_and_killed_run_resumes() {
         .collect();
     assert_eq!(st, ["success", "skipped", "killed"]);
 }
+
+#[test]
+fn a_slow_exchange_times_out_with_a_clear_error() {
+    let sb = Sandbox::new();
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let mut slow = KlinesResponder::new(binance::series(T0, H, 10, 10.0), H);
+    slow.delay = std::time::Duration::from_millis(2500);
+    rt.block_on(
+        Mock::given(path("/api/v3/klines"))
+            .respond_with(slow)
+            .mount(&server),
+    );
+    sb.write(
+        "fks.toml",
+        "[exchange]\ntimeout_secs = 1\nmax_attempts = 2\n",
+    );
+    let t = std::time::Instant::now();
+    let (code, v, _) = run_json(
+        setup(&sb, &server)
+            .env("FKS_NOW", (T0 + 10 * H).to_string())
+            .args(["sync-market-data", "--since", "2024-01-01"]),
+    );
+    assert_eq!(code, 1, "{v}");
+    let err = v["results"]["BTCUSDT"]["error"].as_str().unwrap();
+    assert!(err.contains("2 attempts"), "{err}");
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(10),
+        "the timeout bounds the run"
+    );
+    assert_eq!(rt.block_on(server.received_requests()).unwrap().len(), 2);
+    let (_, v, _) = run_json(sb.fks().arg("list-data"));
+    assert_eq!(v["series"], serde_json::json!([]), "nothing half-written");
+}
