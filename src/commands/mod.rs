@@ -337,6 +337,7 @@ pub async fn main_entry(cli: crate::cli::Cli, argv: Vec<String>) -> u8 {
             &Overrides {
                 config: global.config.clone(),
                 db: global.db.clone(),
+                config_may_be_missing: matches!(cli.command, Command::Init(_)),
             },
             &env,
         )?;

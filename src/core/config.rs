@@ -349,6 +349,8 @@ pub struct Settings {
 pub struct Overrides {
     pub config: Option<PathBuf>,
     pub db: Option<String>,
+    /// A named config file may be missing (for `fks init`, which creates it).
+    pub config_may_be_missing: bool,
 }
 
 /// A view of the environment (the process's, plus `.env`), so tests can inject one.
@@ -399,7 +401,7 @@ impl Settings {
         };
         let (mut file, config_path) = match path {
             Some(p) if p.exists() => (read_file(&p)?, Some(p)),
-            Some(p) if explicit => {
+            Some(p) if explicit && !ov.config_may_be_missing => {
                 return Err(ConfigError(format!(
                     "config file {} does not exist (run `fks init` to create one)",
                     p.display()
@@ -558,6 +560,7 @@ mod tests {
         let ov = Overrides {
             config: None,
             db: Some(dir.path().join("x.db").display().to_string()),
+            config_may_be_missing: false,
         };
         let s = Settings::load(&ov, &env(&[])).unwrap();
         assert_eq!(s.symbols().len(), 2);
@@ -576,6 +579,7 @@ mod tests {
         let ov = Overrides {
             config: Some(p.clone()),
             db: None,
+            config_may_be_missing: false,
         };
         let s = Settings::load(&ov, &env(&[])).unwrap();
         assert_eq!(s.symbols(), &[Symbol("ADAUSDT".into())]);

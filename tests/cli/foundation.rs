@@ -24,6 +24,25 @@ fn init_writes_config_once_and_creates_store() {
 }
 
 #[test]
+fn init_creates_a_named_config_and_other_commands_require_it() {
+    let sb = Sandbox::new();
+    let (code, v, _) =
+        run_json(
+            sb.fks()
+                .env_remove("DATABASE_URL")
+                .args(["--config", "etc/fks.toml", "init"]),
+        );
+    assert_eq!(code, 0, "{v}");
+    assert!(sb.path().join("etc/fks.toml").exists() && sb.path().join("etc/fks.db").exists());
+    let (code, _, err) = run_json(sb.fks().args(["--config", "missing.toml", "list-data"]));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("missing.toml") && err.contains("fks init"),
+        "{err}"
+    );
+}
+
+#[test]
 fn bad_config_names_file_line_and_key_and_exits_2() {
     let sb = Sandbox::new();
     sb.write(
