@@ -220,6 +220,23 @@ fn generic_table(command: &str, status: Status, body: &Map<String, Value>) -> St
     out.push_str(&format!("{command}\n{kv}\n"));
     for (name, v) in sections {
         let t = match v {
+            // Few entries with many fields read better as one field/value table each.
+            Value::Object(m)
+                if m.len() <= 3
+                    && m.values()
+                        .any(|r| r.as_object().is_some_and(|o| o.len() > 8)) =>
+            {
+                for (k, r) in m {
+                    let Some(o) = r.as_object() else { continue };
+                    let mut t = new_table();
+                    t.set_header(vec!["field".to_string(), "value".to_string()]);
+                    for (f, x) in o {
+                        t.add_row(vec![f.clone(), cell(x)]);
+                    }
+                    out.push_str(&format!("{name}: {k}\n{t}\n"));
+                }
+                continue;
+            }
             Value::Object(m) => {
                 let rows: Vec<_> = m
                     .iter()

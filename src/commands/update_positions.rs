@@ -30,7 +30,66 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<crate::output::Outcome> {
         };
         results.insert(acct.name.clone(), v);
     }
-    crate::output::Outcome::from_results(json!({ "accounts": list.len(), "results": results }))
+    let mut t = crate::output::new_table();
+    t.set_header(vec![
+        "account",
+        "symbol",
+        "side",
+        "quantity",
+        "entry",
+        "price",
+        "unrealized PnL",
+        "PnL %",
+        "status",
+    ]);
+    for (name, r) in &results {
+        if let Some(e) = r.get("error").and_then(Value::as_str) {
+            t.add_row(vec![
+                name.clone(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                format!("error: {e}"),
+            ]);
+        }
+        for p in r
+            .get("positions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let s = |k: &str| {
+                p.get(k)
+                    .map(|v| {
+                        v.as_str()
+                            .map(String::from)
+                            .unwrap_or_else(|| v.to_string())
+                    })
+                    .unwrap_or_default()
+            };
+            t.add_row(vec![
+                name.clone(),
+                s("symbol"),
+                s("side"),
+                s("quantity"),
+                s("entry_price"),
+                s("current_price"),
+                s("unrealized_pnl"),
+                s("pnl_pct"),
+                s("status"),
+            ]);
+        }
+    }
+    Ok(
+        crate::output::Outcome::from_results(
+            json!({ "accounts": list.len(), "results": results }),
+        )?
+        .with_table(t),
+    )
 }
 
 /// Bring the store's futures positions in line with the exchange's.
