@@ -7,7 +7,7 @@
 //! killed run are reconciled the same way at the start of the next run, so an intent is
 //! never placed twice.
 
-use crate::core::accounts::{Account, AccountKind};
+use crate::core::accounts::Account;
 use crate::core::exchange::binance::{BinanceClient, ExchangeError};
 use crate::core::exchange::paper::{self, PaperOrder};
 use crate::core::exchange::{
@@ -357,15 +357,6 @@ pub fn trading_allowed(enabled: bool, execute: bool) -> Result<bool> {
         )
         .into()),
         _ => Ok(false),
-    }
-}
-
-/// The venue of an account (paper, Binance spot or futures).
-pub fn kind_label(acct: &Account) -> &'static str {
-    match acct.kind {
-        AccountKind::Paper => "paper",
-        AccountKind::BinanceSpot => "binance-spot",
-        AccountKind::BinanceFutures => "binance-futures",
     }
 }
 

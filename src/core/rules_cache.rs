@@ -1,7 +1,7 @@
 //! Exchange trading rules (exchangeInfo filters) cached in the store, refreshed daily.
 
 use crate::core::exchange::binance::BinanceClient;
-use crate::core::exchange::{LotSize, Market, PriceFilter, SymbolInfo};
+use crate::core::exchange::{LotSize, PriceFilter, SymbolInfo};
 use crate::core::market::Symbol;
 use crate::core::store::Store;
 use crate::vals;
@@ -77,8 +77,4 @@ pub fn paper_rules(symbol: &Symbol, quote: &str) -> SymbolInfo {
         min_notional: Some(Decimal::ONE),
         max_notional: None,
     }
-}
-
-pub fn market_of(spot: bool) -> Market {
-    if spot { Market::Spot } else { Market::UsdM }
 }

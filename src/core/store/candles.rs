@@ -1,6 +1,6 @@
 //! Candle storage: bulk upsert that counts inserted / updated rows, range reads, gaps.
 
-use super::{Backend, Row, Store, Tx, Value};
+use super::{Backend, Row, Store, Tx};
 use crate::core::market::{Candle, Gap, Symbol, Timeframe};
 use crate::vals;
 use anyhow::Result;
@@ -231,28 +231,6 @@ pub async fn range(
         .collect()
 }
 
-/// The newest `n` candles with open time `<= to` (or the newest overall), oldest first.
-pub async fn last_n(
-    store: &Store,
-    symbol: &Symbol,
-    tf: Timeframe,
-    n: usize,
-    to: Option<i64>,
-) -> Result<Vec<Candle>> {
-    let mut v: Vec<Candle> = store
-        .query(
-            "SELECT open_time, open, high, low, close, volume FROM candles \
-             WHERE symbol = ? AND timeframe = ? AND open_time <= ? ORDER BY open_time DESC LIMIT ?",
-            vals![symbol, tf, to.unwrap_or(i64::MAX), n as i64],
-        )
-        .await?
-        .iter()
-        .map(to_candle)
-        .collect::<Result<_>>()?;
-    v.reverse();
-    Ok(v)
-}
-
 /// Candles as `f64` bars (parsed straight from the stored strings, correctly rounded) with
 /// open time in `(after, to]`, oldest first.
 #[allow(irrefutable_let_patterns)] // only one backend without the postgres feature
@@ -388,10 +366,4 @@ pub async fn summaries(store: &Store) -> Result<Vec<SeriesSummary>> {
             })
         })
         .collect()
-}
-
-#[allow(dead_code)]
-fn _assert_value_send() {
-    fn is_send<T: Send + Sync>() {}
-    is_send::<Value>();
 }
