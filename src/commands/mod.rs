@@ -42,6 +42,7 @@ use crate::core::clock::{Clock, SystemClock};
 use crate::core::config::{ConfigError, Overrides, ProcessEnv, Settings};
 use crate::core::exchange::Market;
 use crate::core::exchange::binance::{BinanceClient, BinanceConfig};
+use crate::core::market::Symbol;
 use crate::core::runs::{self as journal, Holder, LockResult};
 use crate::core::store::{Store, StoreUrl};
 use crate::output::{Format, Outcome, Status};
@@ -279,6 +280,21 @@ pub fn active_schedule(ctx: &Ctx) -> Vec<(String, String)> {
         .filter(|(j, _)| implemented(j))
         .map(|(a, b)| (a.clone(), b.clone()))
         .collect()
+}
+
+/// The symbols a per-symbol job works on: the flags, else config; then the shard's share.
+pub fn pick_symbols(ctx: &Ctx, flags: &[Symbol], shard: Option<Shard>) -> Vec<Symbol> {
+    let mut v: Vec<Symbol> = if flags.is_empty() {
+        ctx.settings.symbols().to_vec()
+    } else {
+        flags.to_vec()
+    };
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|s| seen.insert(s.clone()));
+    if let Some(s) = shard {
+        v.retain(|x| s.owns(x.as_str()));
+    }
+    v
 }
 
 /// Parse-time helper for `--shard K/N`.

@@ -55,25 +55,11 @@ impl KlineSource for Source<'_> {
     }
 }
 
-/// The symbols a per-symbol job works on: the flags, else config; then the shard's share.
-pub fn pick_symbols(ctx: &Ctx, flags: &[Symbol], shard: Option<Shard>) -> Vec<Symbol> {
-    let mut v: Vec<Symbol> = if flags.is_empty() {
-        ctx.settings.symbols().to_vec()
-    } else {
-        flags.to_vec()
-    };
-    v.dedup();
-    if let Some(s) = shard {
-        v.retain(|x| s.owns(x.as_str()));
-    }
-    v
-}
-
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let store = ctx.store().await?;
     let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);
     let limit = args.limit.unwrap_or(ctx.settings.file.market.initial_limit);
-    let symbols = pick_symbols(ctx, &args.symbols, args.shard);
+    let symbols = super::pick_symbols(ctx, &args.symbols, args.shard);
     let now = ctx.now_ms();
     let mut results = BTreeMap::new();
 

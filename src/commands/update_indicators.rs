@@ -26,7 +26,7 @@ pub struct Args {
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let store = ctx.store().await?;
     let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);
-    let symbols = super::sync_market_data::pick_symbols(ctx, &args.symbols, args.shard);
+    let symbols = super::pick_symbols(ctx, &args.symbols, args.shard);
     let mut results = BTreeMap::new();
     for s in &symbols {
         let v = match indicator_store::update(store, s, tf, args.full, ctx.now_ms()).await {
