@@ -12,47 +12,26 @@ struct Migration {
     postgres: &'static str,
 }
 
+/// One migration per file pair `migrations/{sqlite,postgres}/NNNN_name.sql`.
+macro_rules! migration {
+    ($version:literal, $file:literal) => {
+        Migration {
+            version: $version,
+            sqlite: include_str!(concat!("migrations/sqlite/", $file, ".sql")),
+            postgres: include_str!(concat!("migrations/postgres/", $file, ".sql")),
+        }
+    };
+}
+
 const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        sqlite: include_str!("migrations/sqlite/0001_foundation.sql"),
-        postgres: include_str!("migrations/postgres/0001_foundation.sql"),
-    },
-    Migration {
-        version: 2,
-        sqlite: include_str!("migrations/sqlite/0002_accounts.sql"),
-        postgres: include_str!("migrations/postgres/0002_accounts.sql"),
-    },
-    Migration {
-        version: 3,
-        sqlite: include_str!("migrations/sqlite/0003_outbox_news_archives.sql"),
-        postgres: include_str!("migrations/postgres/0003_outbox_news_archives.sql"),
-    },
-    Migration {
-        version: 4,
-        sqlite: include_str!("migrations/sqlite/0004_indicators_strategies.sql"),
-        postgres: include_str!("migrations/postgres/0004_indicators_strategies.sql"),
-    },
-    Migration {
-        version: 5,
-        sqlite: include_str!("migrations/sqlite/0005_metrics_orders.sql"),
-        postgres: include_str!("migrations/postgres/0005_metrics_orders.sql"),
-    },
-    Migration {
-        version: 6,
-        sqlite: include_str!("migrations/sqlite/0006_knowledge.sql"),
-        postgres: include_str!("migrations/postgres/0006_knowledge.sql"),
-    },
-    Migration {
-        version: 7,
-        sqlite: include_str!("migrations/sqlite/0007_documents.sql"),
-        postgres: include_str!("migrations/postgres/0007_documents.sql"),
-    },
-    Migration {
-        version: 8,
-        sqlite: include_str!("migrations/sqlite/0008_sync_gaps.sql"),
-        postgres: include_str!("migrations/postgres/0008_sync_gaps.sql"),
-    },
+    migration!(1, "0001_foundation"),
+    migration!(2, "0002_accounts"),
+    migration!(3, "0003_outbox_news_archives"),
+    migration!(4, "0004_indicators_strategies"),
+    migration!(5, "0005_metrics_orders"),
+    migration!(6, "0006_knowledge"),
+    migration!(7, "0007_documents"),
+    migration!(8, "0008_sync_gaps"),
 ];
 
 /// The schema version this binary writes.
