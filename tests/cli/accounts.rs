@@ -2,7 +2,7 @@
 //! loopback Binance spot / USD-M futures servers that verify signatures.
 
 use crate::support::signed::SignedBy;
-use crate::support::{Sandbox, binance, binance_csv, rt, run_json};
+use crate::support::{Sandbox, binance, rt, run_json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -18,19 +18,7 @@ fn prices(sb: &Sandbox, symbol: &str, closes: &[&str]) {
         c.low = p.to_string();
         c.close = p.to_string();
     }
-    let f = sb.write(&format!("{symbol}.csv"), &binance_csv(&k, H));
-    assert_eq!(
-        run_json(sb.fks().args([
-            "import-klines",
-            f.to_str().unwrap(),
-            "--symbol",
-            symbol,
-            "--timeframe",
-            "1h"
-        ]))
-        .0,
-        0
-    );
+    crate::support::import_hourly(sb, symbol, &k);
 }
 
 fn paper_long_short(sb: &Sandbox) {

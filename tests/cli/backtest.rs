@@ -1,6 +1,6 @@
 //! strategy, run-backtest and validate-strategies through the real binary.
 
-use crate::support::{Sandbox, binance, binance_csv, run_json};
+use crate::support::{Sandbox, binance, run_json};
 
 const H: i64 = 3_600_000;
 const T0: i64 = 1_704_067_200_000;
@@ -21,16 +21,7 @@ fn load(sb: &Sandbox, n: usize, falling: bool) {
         c.high = format!("{:.8}", p + 0.5);
         c.low = format!("{:.8}", p - 0.6);
     }
-    let f = sb.write("k.csv", &binance_csv(&k, H));
-    let (c, v, _) = run_json(sb.fks().args([
-        "import-klines",
-        f.to_str().unwrap(),
-        "--symbol",
-        "BTCUSDT",
-        "--timeframe",
-        "1h",
-    ]));
-    assert_eq!(c, 0, "{v}");
+    crate::support::import_hourly(sb, "BTCUSDT", &k);
 }
 
 #[test]

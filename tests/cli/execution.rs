@@ -2,7 +2,7 @@
 //! once under a lost answer and a killed run, stop alerts once, paper execution.
 
 use crate::support::signed::SignedBy;
-use crate::support::{Sandbox, binance, binance_csv, rt, run_json};
+use crate::support::{Sandbox, binance, rt, run_json};
 use std::sync::{Arc, Mutex};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -323,15 +323,7 @@ fn price_series(sb: &Sandbox, closes: &[f64]) {
         c.low.clone_from(&s);
         c.close = s;
     }
-    let f = sb.write("p.csv", &binance_csv(&k, H));
-    run_json(sb.fks().args([
-        "import-klines",
-        f.to_str().unwrap(),
-        "--symbol",
-        "BTCUSDT",
-        "--timeframe",
-        "1h",
-    ]));
+    crate::support::import_hourly(sb, "BTCUSDT", &k);
 }
 
 fn paper_stops(sb: &Sandbox) {

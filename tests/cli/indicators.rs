@@ -1,24 +1,11 @@
 //! update-indicators (incremental == full), the CSV export, analyze-risk with its alert.
 
-use crate::support::{Sandbox, binance, binance_csv, run_json};
+use crate::support::{Sandbox, binance, import_hourly, run_json};
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const H: i64 = 3_600_000;
 const T0: i64 = 1_704_067_200_000;
-
-fn import(sb: &Sandbox, k: &[binance::Kline], name: &str) {
-    let p = sb.write(name, &binance_csv(k, H));
-    let (c, v, _) = run_json(sb.fks().args([
-        "import-klines",
-        p.to_str().unwrap(),
-        "--symbol",
-        "BTCUSDT",
-        "--timeframe",
-        "1h",
-    ]));
-    assert_eq!(c, 0, "{v}");
-}
 
 fn export(sb: &Sandbox) -> String {
     let out = sb
@@ -32,7 +19,7 @@ fn export(sb: &Sandbox) -> String {
 fn incremental_equals_full(sb: &Sandbox) {
     let k = binance::series(T0, H, 1500, 30_000.0);
     // First 260 candles, then many small steps of 1..=37 candles.
-    import(sb, &k[..260], "a.csv");
+    import_hourly(sb, "BTCUSDT", &k[..260]);
     let (c, v, _) = run_json(sb.fks().args(["update-indicators", "--timeframe", "1h"]));
     assert_eq!(c, 0, "{v}");
     assert_eq!(v["results"]["BTCUSDT"]["mode"], "full");
@@ -41,7 +28,7 @@ fn incremental_equals_full(sb: &Sandbox) {
     let mut step = 1;
     while at < k.len() {
         let end = (at + step).min(k.len());
-        import(sb, &k[at..end], "b.csv");
+        import_hourly(sb, "BTCUSDT", &k[at..end]);
         let (c, v, _) = run_json(sb.fks().args(["update-indicators", "--timeframe", "1h"]));
         assert_eq!(c, 0, "{v}");
         assert_eq!(v["results"]["BTCUSDT"]["mode"], "incremental");
@@ -75,7 +62,7 @@ fn incremental_equals_full(sb: &Sandbox) {
     // A changed old candle (a backfill) makes the next run recompute everything.
     let mut old = k[5].clone();
     old.close = format!("{:.8}", 31_000.0);
-    import(sb, &[old], "c.csv");
+    import_hourly(sb, "BTCUSDT", &[old]);
     let (_, v, _) = run_json(sb.fks().args(["update-indicators", "--timeframe", "1h"]));
     assert_eq!(
         v["results"]["BTCUSDT"]["mode"], "full",
@@ -99,7 +86,7 @@ fn incremental_updates_equal_full_recompute_postgres() {
 #[test]
 fn missing_candles_is_a_per_symbol_error() {
     let sb = Sandbox::new();
-    import(&sb, &binance::series(T0, H, 30, 10.0), "a.csv");
+    import_hourly(&sb, "BTCUSDT", &binance::series(T0, H, 30, 10.0));
     let (c, v, _) = run_json(
         sb.fks()
             .env("FKS_SYMBOLS", "BTCUSDT,ETHUSDT")
@@ -139,7 +126,7 @@ fn analyze_risk_levels_and_one_alert_per_cooldown() {
         c.low = format!("{:.8}", p - 0.5);
         c.close = format!("{p:.8}");
     }
-    import(&sb, &k, "a.csv");
+    import_hourly(&sb, "BTCUSDT", &k);
     let now = T0 + 200 * H + 1;
     run_json(sb.fks().args(["account", "add", "Main", "--cash", "1000"]));
     run_json(sb.fks().args(["account", "add", "Flat", "--cash", "1000"]));

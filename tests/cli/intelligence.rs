@@ -1,7 +1,7 @@
 //! The intelligence jobs: legacy fallback, no look-ahead, determinism, the language model
 //! (and its failure), portfolio targets feeding rebalance-portfolio, the evaluation.
 
-use crate::support::{Sandbox, binance, binance_csv, run_json};
+use crate::support::{Sandbox, binance, import_hourly, run_json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -32,23 +32,10 @@ fn walk(n: usize, seed: u64, start: f64) -> Vec<binance::Kline> {
     k
 }
 
-fn load(sb: &Sandbox, symbol: &str, k: &[binance::Kline]) {
-    let f = sb.write(&format!("{symbol}.csv"), &binance_csv(k, H));
-    let (c, v, _) = run_json(sb.fks().args([
-        "import-klines",
-        f.to_str().unwrap(),
-        "--symbol",
-        symbol,
-        "--timeframe",
-        "1h",
-    ]));
-    assert_eq!(c, 0, "{v}");
-}
-
 fn setup(n: usize) -> Sandbox {
     let sb = Sandbox::new();
-    load(&sb, "BTCUSDT", &walk(n, 7, 40_000.0));
-    load(&sb, "ETHUSDT", &walk(n, 11, 2_000.0));
+    import_hourly(&sb, "BTCUSDT", &walk(n, 7, 40_000.0));
+    import_hourly(&sb, "ETHUSDT", &walk(n, 11, 2_000.0));
     run_json(sb.fks().args(["account", "add", "P", "--cash", "10000"]));
     sb
 }
@@ -116,7 +103,7 @@ fn no_look_ahead_and_deterministic() {
         c.close = format!("{:.8}", c.close.parse::<f64>().unwrap() * 3.0);
         c.high = format!("{:.8}", c.high.parse::<f64>().unwrap() * 3.0);
     }
-    load(&sb, "BTCUSDT", &later[1200..]);
+    import_hourly(&sb, "BTCUSDT", &later[1200..]);
     let c = signals(&sb, as_of, &[]);
     assert_eq!(
         numbers(&a),

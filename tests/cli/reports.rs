@@ -1,6 +1,6 @@
 //! calculate-metrics and generate-report through the real binary.
 
-use crate::support::{Sandbox, binance, binance_csv, run_json};
+use crate::support::{Sandbox, binance, run_json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -98,15 +98,7 @@ fn report_html_markdown_and_discord_png() {
         c.low.clone_from(&p);
         c.close = p;
     }
-    let f = sb.write("k.csv", &binance_csv(&k, 3_600_000));
-    run_json(sb.fks().args([
-        "import-klines",
-        f.to_str().unwrap(),
-        "--symbol",
-        "BTCUSDT",
-        "--timeframe",
-        "1h",
-    ]));
+    crate::support::import_hourly(&sb, "BTCUSDT", &k);
     for day in 0..7 {
         let now = (T0 + day * D + 20 * 3_600_000).to_string();
         let side = if day % 2 == 0 { "BUY" } else { "SELL" };

@@ -141,15 +141,7 @@ fn first_sync_takes_last_limit_candles_and_reports_exchange_gaps() {
     assert_eq!(v["results"]["BTCUSDT"]["gaps"][0]["missing"], 3);
     // Filling the hole by import makes the next sync report no gap.
     let fill = binance::series(T0 + 40 * H, H, 3, 100.0);
-    let f = sb.write("fill.csv", &crate::support::binance_csv(&fill, H));
-    run_json(sb.fks().args([
-        "import-klines",
-        f.to_str().unwrap(),
-        "--symbol",
-        "BTCUSDT",
-        "--timeframe",
-        "1h",
-    ]));
+    crate::support::import_hourly(&sb, "BTCUSDT", &fill);
     let (_, v, _) = run_json(
         setup(&sb, &server)
             .env("FKS_NOW", (T0 + 100 * H + 1).to_string())

@@ -109,6 +109,22 @@ pub fn pg_database() -> Option<String> {
     Some(format!("{root}/{name}"))
 }
 
+/// Import hourly candles for `symbol` through the real binary (`fks import-klines`), which
+/// must succeed.
+pub fn import_hourly(sb: &Sandbox, symbol: &str, klines: &[binance::Kline]) {
+    const H: i64 = 3_600_000;
+    let f = sb.write(&format!("import-{symbol}.csv"), &binance_csv(klines, H));
+    let (code, v, err) = run_json(sb.fks().args([
+        "import-klines",
+        f.to_str().expect("utf-8 path"),
+        "--symbol",
+        symbol,
+        "--timeframe",
+        "1h",
+    ]));
+    assert_eq!(code, 0, "import {symbol}: {v} {err}");
+}
+
 /// Load candles into a store through the real binary (import-klines of a Binance-format CSV).
 pub fn binance_csv(candles: &[binance::Kline], step_ms: i64) -> String {
     let mut s = String::new();
