@@ -36,14 +36,16 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     } else {
         args.symbols.clone()
     };
-    let ks = super::intel_common::prepare(ctx, &symbols, tf, as_of).await?;
+    let (ks, series) = super::intel_common::prepare(ctx, &symbols, tf, as_of).await?;
     let llm = super::intel_common::llm(ctx);
     let run_id = ctx.run_id.load(std::sync::atomic::Ordering::SeqCst);
     let mut signals = BTreeMap::new();
     let mut high = Vec::new();
     let mut methods = Vec::new();
     for s in &symbols {
-        let Some(d) = knowledge::decide(store, &ks, s, tf, as_of, cfg, llm.as_ref()).await? else {
+        let Some(d) =
+            knowledge::decide(store, &ks, s, tf, as_of, cfg, llm.as_ref(), &series[s]).await?
+        else {
             signals.insert(s.0.clone(), json!({"status": "error", "error": format!("no {tf} candles stored for {s} before {}", crate::core::time::fmt_ms(as_of))}));
             continue;
         };

@@ -70,7 +70,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     } else {
         args.symbols.clone()
     };
-    let ks = super::intel_common::prepare(ctx, &symbols, tf, as_of).await?;
+    let (ks, series) = super::intel_common::prepare(ctx, &symbols, tf, as_of).await?;
     let llm = super::intel_common::llm(ctx);
     let sizing = SizingConfig {
         mode: if cfg.sizing == "risk" {
@@ -86,7 +86,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let mut methods = Vec::new();
     let mut missing = Vec::new();
     for s in &symbols {
-        let Some(d) = knowledge::decide(store, &ks, s, tf, as_of, cfg, llm.as_ref()).await? else {
+        let Some(d) =
+            knowledge::decide(store, &ks, s, tf, as_of, cfg, llm.as_ref(), &series[s]).await?
+        else {
             missing.push(s.0.clone());
             continue;
         };

@@ -84,8 +84,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         .collect::<Result<_>>()?;
     let mut written = serde_json::Map::new();
     for s in &symbols {
-        let n =
-            knowledge::update(store, &crate::core::market::Symbol(s.clone()), tf, horizon).await?;
+        let sym = crate::core::market::Symbol(s.clone());
+        let series = knowledge::Series::load(store, &sym, tf).await?;
+        let n = knowledge::update(store, &series, &sym, tf, horizon).await?;
         written.insert(s.clone(), json!(n));
     }
     Outcome::new(

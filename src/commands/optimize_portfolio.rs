@@ -114,7 +114,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let mut expected = BTreeMap::new();
     let mut note = None;
     if method == PortfolioMethod::Rag {
-        let ks = super::intel_common::prepare(ctx, &symbols, tf, as_of).await?;
+        let (ks, series) = super::intel_common::prepare(ctx, &symbols, tf, as_of).await?;
         if ks.len() < cfg.min_sources {
             method = PortfolioMethod::Legacy;
             note = Some(format!(
@@ -125,7 +125,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         } else {
             let bars_per_day = 86_400_000.0 / tf.millis() as f64;
             for s in &symbols {
-                if let Some(d) = knowledge::decide(store, &ks, s, tf, as_of, cfg, None).await? {
+                if let Some(d) =
+                    knowledge::decide(store, &ks, s, tf, as_of, cfg, None, &series[s]).await?
+                {
                     if let Some(er) = d.expected_return {
                         expected.insert(s.clone(), er * bars_per_day / cfg.horizon as f64);
                     }

@@ -38,18 +38,47 @@ const UPSERT: &str = "INSERT INTO knowledge_states (symbol, timeframe, open_time
     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (symbol, timeframe, open_time) DO UPDATE SET features = excluded.features, \
     outcome_ret = excluded.outcome_ret, outcome_mae = excluded.outcome_mae, outcome_mfe = excluded.outcome_mfe, known_at = excluded.known_at";
 
+/// One symbol's stored candles with their indicators (TA-Lib exact, causal: the first k
+/// rows are what k candles alone would give), loaded once per run and shared by the
+/// knowledge update and the decisions.
+pub struct Series {
+    pub bars: Vec<Bar>,
+    pub ind: Vec<IndicatorRow>,
+}
+
+impl Series {
+    pub async fn load(store: &Store, symbol: &Symbol, tf: Timeframe) -> Result<Series> {
+        let bars = candles::bars(store, symbol, tf, None, None).await?;
+        let ind = compute_all(&bars);
+        Ok(Series { bars, ind })
+    }
+
+    /// The state at `as_of`: the last candle closed by then, its indicators and features.
+    pub fn current_at(&self, tf: Timeframe, as_of: i64) -> Option<Current> {
+        let n = self
+            .bars
+            .partition_point(|b| b.open_time + tf.millis() <= as_of);
+        let i = n.checked_sub(1)?;
+        Some(Current {
+            bar: self.bars[i],
+            ind: self.ind[i],
+            features: features::features(&self.bars[..n], &self.ind[..n], i),
+        })
+    }
+}
+
 /// Bring one symbol's snapshots up to date (new candles, and outcomes that became known).
 pub async fn update(
     store: &Store,
+    series: &Series,
     symbol: &Symbol,
     tf: Timeframe,
     horizon: usize,
 ) -> Result<usize> {
-    let bars = candles::bars(store, symbol, tf, None, None).await?;
+    let (bars, ind) = (&series.bars, &series.ind);
     if bars.is_empty() {
         return Ok(0);
     }
-    let ind = compute_all(&bars);
     let done = store
         .query_one(
             "SELECT MAX(open_time) FROM knowledge_states WHERE symbol = ? AND timeframe = ? AND outcome_ret IS NOT NULL",
@@ -62,11 +91,11 @@ pub async fn update(
         .unwrap_or(0);
     let mut rows = Vec::new();
     for i in start..bars.len() {
-        let Some(f) = features::features(&bars, &ind, i) else {
+        let Some(f) = features::features(bars, ind, i) else {
             continue;
         };
-        let o = features::forward_outcome(&bars, i, horizon);
-        let known = features::outcome_known_at(&bars, i, horizon, tf.millis());
+        let o = features::forward_outcome(bars, i, horizon);
+        let known = features::outcome_known_at(bars, i, horizon, tf.millis());
         rows.push((
             bars[i].open_time,
             encode(&f),
@@ -196,25 +225,6 @@ pub struct Current {
     pub features: Option<[f32; D]>,
 }
 
-pub async fn current(
-    store: &Store,
-    symbol: &Symbol,
-    tf: Timeframe,
-    as_of: i64,
-) -> Result<Option<Current>> {
-    let bars = candles::bars(store, symbol, tf, None, Some(as_of - tf.millis())).await?;
-    if bars.is_empty() {
-        return Ok(None);
-    }
-    let ind = compute_all(&bars);
-    let i = bars.len() - 1;
-    Ok(Some(Current {
-        bar: bars[i],
-        ind: ind[i],
-        features: features::features(&bars, &ind, i),
-    }))
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct SymbolDecision {
     pub symbol: Symbol,
@@ -294,8 +304,9 @@ pub async fn decide(
     as_of: i64,
     cfg: &IntelligenceConfig,
     llm: Option<&LlmClient>,
+    series: &Series,
 ) -> Result<Option<SymbolDecision>> {
-    let Some(cur) = current(store, symbol, tf, as_of).await? else {
+    let Some(cur) = series.current_at(tf, as_of) else {
         return Ok(None);
     };
     let price = cur.bar.close;
