@@ -39,18 +39,20 @@ impl Status {
         }
     }
 
-    /// Status of a run from the statuses of its entities.
+    /// Status of a run from the statuses of its entities: `error` and `stale` (nothing was
+    /// done for it: the freshness rule) count as failed, `partial` makes the run partial.
     pub fn combine<'a>(statuses: impl IntoIterator<Item = &'a str>) -> Status {
-        let (mut ok, mut bad) = (0, 0);
+        let (mut ok, mut bad, mut part) = (0, 0, 0);
         for s in statuses {
             match s {
-                "error" => bad += 1,
+                "error" | "stale" => bad += 1,
+                "partial" => part += 1,
                 _ => ok += 1,
             }
         }
-        match (ok, bad) {
-            (_, 0) => Status::Success,
-            (0, _) => Status::Error,
+        match (ok, bad, part) {
+            (_, 0, 0) => Status::Success,
+            (0, _, 0) => Status::Error,
             _ => Status::Partial,
         }
     }

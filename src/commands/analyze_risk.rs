@@ -33,12 +33,14 @@ async fn history(
     let tf = ctx.settings.file.market.timeframe;
     let per_day = (86_400_000 / tf.millis()).max(1) as usize;
     let now = ctx.now_ms();
+    // Only candles closed by the clock.
+    let to = crate::core::freshness::last_closed_open(tf, now);
     let bars = candles::bars(
         store,
         symbol,
         tf,
         Some(now - (days as i64 + 1) * 86_400_000),
-        Some(now),
+        Some(to),
     )
     .await?;
     let mut rets = BTreeMap::new();
@@ -48,7 +50,7 @@ async fn history(
             rets.insert(bars[i].open_time, b / a - 1.0);
         }
     }
-    let atr = crate::core::indicator_store::latest_at(store, symbol, tf, Some(now))
+    let atr = crate::core::indicator_store::latest_at(store, symbol, tf, Some(to))
         .await?
         .and_then(|r| r.atr14)
         .map(|a| a * (per_day as f64).sqrt());
@@ -61,7 +63,7 @@ async fn analyze_one(ctx: &Ctx, acct: &Account) -> Result<serde_json::Value> {
     let balance = match acct.kind {
         AccountKind::Paper => balances::paper_state(store, acct, ctx.now_ms()).await?.0.balance,
         _ => match store
-            .query_opt("SELECT balance FROM balance_history WHERE account_id = ? ORDER BY time_ms DESC LIMIT 1", vals![acct.id])
+            .query_opt("SELECT balance FROM balance_history WHERE account_id = ? AND time_ms <= ? ORDER BY time_ms DESC LIMIT 1", vals![acct.id, ctx.now_ms()])
             .await?
         {
             Some(r) => r.dec(0)?,
@@ -70,17 +72,25 @@ async fn analyze_one(ctx: &Ctx, acct: &Account) -> Result<serde_json::Value> {
             }
         },
     };
-    let max_age = ctx.settings.file.market.max_price_age_secs as i64 * 1000;
+    // The freshness rule, judged by the configured timeframe's limit: a stale price does not
+    // price a position.
+    let tf = ctx.settings.file.market.timeframe;
+    let rule = ctx.settings.file.market.freshness();
+    let now = ctx.now_ms();
     let mut rp = Vec::new();
+    let mut unpriced = Vec::new();
     for p in positions::open_positions(store, acct.id).await? {
-        let price = match acct.kind {
-            AccountKind::Paper => {
-                positions::latest_stored_price(store, &p.symbol, ctx.now_ms()).await?
-            }
+        let quote = match acct.kind {
+            AccountKind::Paper => positions::latest_stored_price(store, &p.symbol, now).await?,
             _ => p.current_price.zip(p.price_time),
+        };
+        let fresh = rule.check_close(&p.symbol, tf, quote.map(|(_, t)| t), now);
+        if !fresh.is_fresh() {
+            unpriced.push(fresh.to_json());
         }
-        .filter(|(_, t)| ctx.now_ms() - t <= max_age)
-        .and_then(|(px, _)| px.to_f64());
+        let price = quote
+            .filter(|_| fresh.is_fresh())
+            .and_then(|(px, _)| px.to_f64());
         let (daily_returns, daily_atr) = history(ctx, store, &p.symbol, cfg.var_days).await?;
         rp.push(RiskPosition {
             symbol: p.symbol.0.clone(),
@@ -94,8 +104,40 @@ async fn analyze_one(ctx: &Ctx, acct: &Account) -> Result<serde_json::Value> {
     }
     let report = risk::analyze(balance.to_f64().unwrap_or(0.0), &rp, cfg);
     let mut v = serde_json::to_value(risk::rounded(report.clone()))?;
-    v["status"] = json!("success");
+    // Not fully priced: UNKNOWN, an alert, and the account (so the run) is partial.
+    v["status"] = json!(if unpriced.is_empty() {
+        "success"
+    } else {
+        "partial"
+    });
     v["state"] = json!(report.status);
+    v["unpriced_positions"] = json!(unpriced);
+    if report.risk_level == "UNKNOWN" {
+        let mut m = NewMessage::new(
+            MessageKind::Alert,
+            format!("Risk UNKNOWN on {}", acct.name),
+            format!(
+                "{} Prices: {}.",
+                report.risk_level_reason.clone().unwrap_or_default(),
+                unpriced
+                    .iter()
+                    .map(|u| format!(
+                        "{} {}",
+                        u["symbol"].as_str().unwrap_or("?"),
+                        match u["age"].as_str() {
+                            Some(a) => format!("last price {a} old"),
+                            None => "no price".into(),
+                        }
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        );
+        m.urgent = true;
+        m.color = Some(COLOR_RED);
+        m.dedup_key = Some(format!("risk-unknown:{}", acct.id));
+        v["alert"] = ctx.notify(m).await;
+    }
     if report.risk_level == "HIGH" {
         let mut m = NewMessage::new(
             MessageKind::Alert,

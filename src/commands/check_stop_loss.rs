@@ -29,8 +29,10 @@ pub struct Args {
 async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
     let store = ctx.store().await?;
     let now = ctx.now_ms();
-    let max_age = ctx.settings.file.market.max_price_age_secs as i64 * 1000;
+    // The freshness rule: a price older than the configured timeframe's limit never triggers.
     let tf = ctx.settings.file.market.timeframe;
+    let rule = ctx.settings.file.market.freshness();
+    let max_age = rule.max_age_ms(tf);
     let open = positions::open_positions(store, acct.id).await?;
     let client = match acct.kind {
         AccountKind::Paper => None,
@@ -72,13 +74,18 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
             _ => tickers.get(&p.symbol).map(|x| (*x, now)),
         };
         let Some((price, t)) = price else {
-            stale.push(json!({"symbol": p.symbol, "side": p.side, "reason": "no price"}));
+            stale.push(json!({"symbol": p.symbol, "side": p.side, "status": "no_price", "reason": "no price"}));
             continue;
         };
-        let atr = crate::core::indicator_store::latest_at(store, &p.symbol, tf, Some(now))
-            .await?
-            .and_then(|r| r.atr14)
-            .and_then(|a| Decimal::try_from(a).ok());
+        let atr = crate::core::indicator_store::latest_at(
+            store,
+            &p.symbol,
+            tf,
+            Some(crate::core::freshness::last_closed_open(tf, now)),
+        )
+        .await?
+        .and_then(|r| r.atr14)
+        .and_then(|a| Decimal::try_from(a).ok());
         let c = evaluate_stop(p.side, p.entry_price, &spec, price, t, now, max_age, atr);
         if c.marks_changed(&spec) {
             let mut s2 = spec.clone();
@@ -93,14 +100,30 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
                 .await?;
         }
         match c.status {
-            StopStatus::Stale => stale.push(json!({"symbol": p.symbol, "side": p.side, "price": price, "price_age_secs": c.price_age_ms / 1000, "reason": c.message})),
+            StopStatus::Stale => {
+                let f = rule.check_close(&p.symbol, tf, Some(t), now);
+                let mut e = f.to_json();
+                e["side"] = json!(p.side);
+                e["price"] = json!(price);
+                e["price_age_secs"] = json!(c.price_age_ms / 1000);
+                e["detail"] = json!(c.message);
+                stale.push(e);
+            }
             StopStatus::Triggered => {
                 let stop = c.effective_stop.unwrap_or_default();
                 let key = execution::alert_key(acct.id, &p.symbol, p.side, stop);
                 let mut m = NewMessage::new(
                     MessageKind::Alert,
-                    format!("Stop loss hit: {} {} on {}", p.side.as_str(), p.symbol, acct.name),
-                    format!("Price {price} crossed the stop {stop} (entry {}, quantity {}).", p.entry_price, p.quantity),
+                    format!(
+                        "Stop loss hit: {} {} on {}",
+                        p.side.as_str(),
+                        p.symbol,
+                        acct.name
+                    ),
+                    format!(
+                        "Price {price} crossed the stop {stop} (entry {}, quantity {}).",
+                        p.entry_price, p.quantity
+                    ),
                 );
                 m.urgent = true;
                 m.color = Some(COLOR_RED);
@@ -111,8 +134,20 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
                 if send {
                     let run_id = ctx.run_id.load(std::sync::atomic::Ordering::SeqCst);
                     let side = orders::closing_side(p.side);
-                    let cid = execution::client_order_id(acct.id, run_id, &p.symbol, side, "stop-loss");
-                    let rec = orders::record(store, acct.id, Some(run_id), &cid, &p.symbol, side, p.quantity, "stop-loss", now).await?;
+                    let cid =
+                        execution::client_order_id(acct.id, run_id, &p.symbol, side, "stop-loss");
+                    let rec = orders::record(
+                        store,
+                        acct.id,
+                        Some(run_id),
+                        &cid,
+                        &p.symbol,
+                        side,
+                        p.quantity,
+                        "stop-loss",
+                        now,
+                    )
+                    .await?;
                     let done = orders::execute(store, acct, &venue, &rec, Some(price), now).await?;
                     action = json!({"closed": done.status == "filled", "order": done});
                 }
@@ -124,8 +159,19 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
     let failed_close = triggered
         .iter()
         .any(|t| t["action"]["closed"] == json!(false));
+    // Positions that could not be checked (stale or no price) make the account partial, or
+    // `stale` when none could be checked.
+    let status = if failed_close {
+        "error"
+    } else if stale.is_empty() {
+        "success"
+    } else if stale.len() == checked {
+        "stale"
+    } else {
+        "partial"
+    };
     Ok(json!({
-        "status": if failed_close { "error" } else { "success" },
+        "status": status,
         "checked": checked,
         "triggered": triggered,
         "stale": stale,

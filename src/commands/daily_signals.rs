@@ -3,6 +3,7 @@
 //! filled in later and become knowledge).
 
 use super::Ctx;
+use crate::core::freshness::FreshState;
 use crate::core::knowledge;
 use crate::core::market::{Symbol, Timeframe};
 use crate::core::notify::MessageKind;
@@ -30,7 +31,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let store = ctx.store().await?;
     let cfg = &ctx.settings.file.intelligence;
     let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);
-    let as_of = args.as_of.unwrap_or_else(|| ctx.now_ms());
+    let as_of = super::intel_common::as_of(ctx, args.as_of)?;
     let symbols = if args.symbols.is_empty() {
         ctx.settings.symbols().to_vec()
     } else {
@@ -42,10 +43,19 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let mut signals = BTreeMap::new();
     let mut high = Vec::new();
     let mut methods = Vec::new();
+    let (mut stale, mut missing) = (Vec::new(), Vec::new());
     for s in &symbols {
+        // The freshness rule: nothing is decided, stored or notified from stale candles.
+        let fresh = super::intel_common::freshness(ctx, s, &series[s], tf, as_of);
+        if fresh.status == FreshState::Stale {
+            stale.push(s.0.clone());
+            signals.insert(s.0.clone(), fresh.to_json());
+            continue;
+        }
         let Some(d) =
             knowledge::decide(store, &ks, s, tf, as_of, cfg, llm.as_ref(), &series[s]).await?
         else {
+            missing.push(s.0.clone());
             signals.insert(s.0.clone(), json!({"status": "error", "error": format!("no {tf} candles stored for {s} before {}", crate::core::time::fmt_ms(as_of))}));
             continue;
         };
@@ -118,9 +128,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     } else {
         Status::Error
     };
-    Outcome::new(
-        status,
-        json!({
+    let mut body = json!({
             "date": &crate::core::time::fmt_ms(as_of)[..10],
             "method": if methods.contains(&"rag") { "rag" } else { "legacy" },
             "min_confidence": args.min_confidence,
@@ -128,6 +136,12 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             "high_confidence_count": high.len(),
             "high_confidence_signals": high.iter().map(|d| json!({"symbol": d.symbol, "action": d.action, "confidence": d.confidence, "method": d.method})).collect::<Vec<_>>(),
             "knowledge_snapshots": ks.len(),
-        }),
-    )
+            "stale_symbols": stale,
+    });
+    if ok == 0 {
+        body["error"] = json!(super::generate_signals::no_decision_reason(
+            &stale, &missing, as_of
+        ));
+    }
+    Outcome::new(status, body)
 }

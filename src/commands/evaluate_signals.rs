@@ -40,7 +40,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let store = ctx.store().await?;
     let cfg = &ctx.settings.file.intelligence;
     let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);
-    let bars = candles::bars(store, &args.symbol, tf, args.from.map(|f| f - 1), args.to).await?;
+    // Only candles closed by the run's clock.
+    let closed = crate::core::freshness::last_closed_open(tf, ctx.now_ms());
+    let to = Some(args.to.map_or(closed, |x| x.min(closed)));
+    let bars = candles::bars(store, &args.symbol, tf, args.from.map(|f| f - 1), to).await?;
     let horizon = args.horizon.unwrap_or(cfg.horizon);
     if bars.len() < args.min_history + 250 + horizon {
         bail!(

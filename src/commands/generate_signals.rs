@@ -4,6 +4,7 @@
 
 use super::Ctx;
 use crate::core::accounts::{self, AccountKind};
+use crate::core::freshness::FreshState;
 use crate::core::intelligence::recommend::Action;
 use crate::core::intelligence::sizing::{SizingConfig, SizingMode, size};
 use crate::core::knowledge;
@@ -37,7 +38,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let store = ctx.store().await?;
     let cfg = &ctx.settings.file.intelligence;
     let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);
-    let as_of = args.as_of.unwrap_or_else(|| ctx.now_ms());
+    let as_of = super::intel_common::as_of(ctx, args.as_of)?;
     let acct = match args.account_id {
         Some(id) => accounts::get(store, id).await?,
         None => match accounts::list(store, true).await?.into_iter().next() {
@@ -85,7 +86,22 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let mut rag = BTreeMap::new();
     let mut methods = Vec::new();
     let mut missing = Vec::new();
+    let mut stale = Vec::new();
     for s in &symbols {
+        // The freshness rule: nothing is decided, stored or notified from stale candles.
+        let fresh = super::intel_common::freshness(ctx, s, &series[s], tf, as_of);
+        match fresh.status {
+            FreshState::Fresh => {}
+            FreshState::NoData => {
+                missing.push(s.0.clone());
+                continue;
+            }
+            FreshState::Stale => {
+                stale.push(s.0.clone());
+                suggestions.push(fresh.to_json());
+                continue;
+            }
+        }
         let Some(d) =
             knowledge::decide(store, &ks, s, tf, as_of, cfg, llm.as_ref(), &series[s]).await?
         else {
@@ -113,6 +129,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         methods.push(d.method);
         suggestions.push(json!({
             "symbol": d.symbol,
+            "status": "success",
             "action": d.action,
             "method": d.method,
             "position_size_usd": sz.map(|x| (x.position_size_usd * 100.0).round() / 100.0),
@@ -148,7 +165,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     // The strongest action: the most confident BUY or SELL, else HOLD.
     let strongest = suggestions
         .iter()
-        .filter(|s| s["action"] != "HOLD")
+        .filter(|s| s["status"] == "success" && s["action"] != "HOLD")
         .max_by(|a, b| {
             a["confidence"]
                 .as_f64()
@@ -162,14 +179,18 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     } else {
         "legacy"
     };
-    let status = if suggestions.is_empty() {
+    let decided = suggestions
+        .iter()
+        .filter(|s| s["status"] == "success")
+        .count();
+    let status = if decided == 0 {
         Status::Error
-    } else if missing.is_empty() {
+    } else if missing.is_empty() && stale.is_empty() {
         Status::Success
     } else {
         Status::Partial
     };
-    let body: Value = json!({
+    let mut body: Value = json!({
         "signal": strongest,
         "method": method,
         "as_of": crate::core::time::fmt_ms(as_of),
@@ -180,6 +201,27 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         "suggestions": suggestions,
         "rag_signals": rag,
         "missing_data": missing,
+        "stale_symbols": stale,
     });
+    if decided == 0 {
+        body["error"] = json!(no_decision_reason(&stale, &missing, as_of));
+    }
     Outcome::new(status, body)
+}
+
+/// Why a run decided nothing (every symbol stale or without candles).
+pub fn no_decision_reason(stale: &[String], missing: &[String], as_of: i64) -> String {
+    let at = crate::core::time::fmt_ms(as_of);
+    match (stale.is_empty(), missing.is_empty()) {
+        (false, true) => format!(
+            "every symbol is stale at {at} ({}): no signal; sync market data, or pass --as-of to replay an earlier time",
+            stale.join(", ")
+        ),
+        (true, false) => format!("no candles closed by {at} for {}", missing.join(", ")),
+        _ => format!(
+            "nothing to decide at {at}: stale {}; no candles {}",
+            stale.join(", "),
+            missing.join(", ")
+        ),
+    }
 }

@@ -1,14 +1,34 @@
-//! Shared pieces of the intelligence jobs: `--as-of`, knowledge refresh, the model client.
+//! Shared pieces of the intelligence jobs: `--as-of`, knowledge refresh, freshness, the model
+//! client.
 
 use super::Ctx;
+use crate::core::config::ConfigError;
+use crate::core::freshness::Freshness;
 use crate::core::intelligence::llm::LlmClient;
 use crate::core::knowledge;
 use crate::core::market::{Symbol, Timeframe};
 use anyhow::Result;
 use std::collections::BTreeMap;
 
+/// The decision time: `--as-of`, else the run's clock. A time after the clock is a usage
+/// error: nothing that late has closed yet.
+pub fn as_of(ctx: &Ctx, arg: Option<i64>) -> Result<i64> {
+    let now = ctx.now_ms();
+    match arg {
+        None => Ok(now),
+        Some(t) if t <= now => Ok(t),
+        Some(t) => Err(ConfigError(format!(
+            "--as-of {} is after now ({}): only what has closed by now can be read",
+            crate::core::time::fmt_ms(t),
+            crate::core::time::fmt_ms(now)
+        ))
+        .into()),
+    }
+}
+
 /// Bring the knowledge of `symbols` up to date and load what was known at `as_of`, with each
-/// symbol's candles and indicators for the decisions (read once per run).
+/// symbol's candles and indicators for the decisions (read once per run, only candles closed
+/// by the run's clock).
 pub async fn prepare(
     ctx: &Ctx,
     symbols: &[Symbol],
@@ -17,16 +37,33 @@ pub async fn prepare(
 ) -> Result<(knowledge::KnowledgeSet, BTreeMap<Symbol, knowledge::Series>)> {
     let store = ctx.store().await?;
     let cfg = &ctx.settings.file.intelligence;
+    let now = ctx.now_ms();
     let mut series = BTreeMap::new();
     for s in symbols {
-        let x = knowledge::Series::load(store, s, tf).await?;
+        let x = knowledge::Series::load(store, s, tf, now).await?;
         knowledge::update(store, &x, s, tf, cfg.horizon).await?;
         series.insert(s.clone(), x);
     }
-    knowledge::fill_signal_outcomes(store, ctx.now_ms()).await?;
+    knowledge::fill_signal_outcomes(store, now).await?;
     crate::core::documents::sync(store).await?;
     let band = crate::core::intelligence::recommend::RecommendConfig::default().band();
     Ok((knowledge::load(store, tf, as_of, band).await?, series))
+}
+
+/// The freshness rule applied to a symbol's series at `as_of`.
+pub fn freshness(
+    ctx: &Ctx,
+    symbol: &Symbol,
+    series: &knowledge::Series,
+    tf: Timeframe,
+    as_of: i64,
+) -> Freshness {
+    ctx.settings.file.market.freshness().check(
+        symbol,
+        tf,
+        series.last_closed_open(tf, as_of),
+        as_of,
+    )
 }
 
 pub fn llm(ctx: &Ctx) -> Option<LlmClient> {

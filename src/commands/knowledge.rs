@@ -53,9 +53,14 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             limit,
         } => {
             crate::core::documents::sync(store).await?;
-            let docs =
-                crate::core::documents::search(store, Some(&query), symbol.as_ref(), None, limit)
-                    .await?;
+            let docs = crate::core::documents::search(
+                store,
+                Some(&query),
+                symbol.as_ref(),
+                Some(ctx.now_ms()),
+                limit,
+            )
+            .await?;
             return Outcome::new(
                 Status::Success,
                 json!({ "count": docs.len(), "documents": docs }),
@@ -85,7 +90,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let mut written = serde_json::Map::new();
     for s in &symbols {
         let sym = crate::core::market::Symbol(s.clone());
-        let series = knowledge::Series::load(store, &sym, tf).await?;
+        let series = knowledge::Series::load(store, &sym, tf, ctx.now_ms()).await?;
         let n = knowledge::update(store, &series, &sym, tf, horizon).await?;
         written.insert(s.clone(), json!(n));
     }

@@ -3,10 +3,12 @@
 
 use super::Ctx;
 use crate::core::accounts::{self, AccountKind};
+use crate::core::freshness::FreshState;
 use crate::core::intelligence::portfolio::{
     AssetInput, PortfolioConfig, PortfolioMethod, optimize, rebalance_needed,
 };
-use crate::core::knowledge;
+use crate::core::intelligence::recommend::Action;
+use crate::core::knowledge::{self, SymbolDecision};
 use crate::core::market::{Symbol, Timeframe};
 use crate::core::positions::{self, PositionSide};
 use crate::core::store::{Store, candles};
@@ -16,7 +18,7 @@ use crate::vals;
 use anyhow::{Result, bail};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -66,7 +68,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let store = ctx.store().await?;
     let cfg = &ctx.settings.file.intelligence;
     let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);
-    let as_of = args.as_of.unwrap_or_else(|| ctx.now_ms());
+    let as_of = super::intel_common::as_of(ctx, args.as_of)?;
     let acct = match args.account_id {
         Some(id) => accounts::get(store, id).await?,
         None => match accounts::list(store, true).await?.into_iter().next() {
@@ -74,7 +76,33 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             None => bail!("no active account: add one with `fks account add`"),
         },
     };
-    let symbols = ctx.settings.symbols().to_vec();
+    // The freshness rule: a stale symbol gets no target (so no order comes from it).
+    let rule = ctx.settings.file.market.freshness();
+    let mut symbols = Vec::new();
+    let mut stale = Vec::new();
+    for s in ctx.settings.symbols() {
+        let f = crate::core::freshness::of_candles(store, &rule, s, tf, as_of).await?;
+        if f.status == FreshState::Stale {
+            stale.push(f.to_json());
+        } else {
+            symbols.push(s.clone());
+        }
+    }
+    let stale_names: Vec<String> = stale
+        .iter()
+        .filter_map(|f| f["symbol"].as_str().map(String::from))
+        .collect();
+    if symbols.is_empty() {
+        return Outcome::new(
+            Status::Error,
+            json!({
+                "account": acct.name,
+                "error": super::generate_signals::no_decision_reason(&stale_names, &[], as_of),
+                "stale": stale,
+                "recommendations": [],
+            }),
+        );
+    }
     // Aligned daily returns.
     let mut closes = BTreeMap::new();
     for s in &symbols {
@@ -103,57 +131,6 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             days.len()
         );
     }
-    // Retrieval's expected returns (per day) for rag; the legacy split otherwise or as fallback.
-    let mut method = match args.method {
-        Method::Rag => PortfolioMethod::Rag,
-        Method::Legacy => PortfolioMethod::Legacy,
-        Method::RiskParity => PortfolioMethod::RiskParity,
-        Method::MinVariance => PortfolioMethod::MinVariance,
-    };
-    let mut confidences = BTreeMap::new();
-    let mut expected = BTreeMap::new();
-    let mut note = None;
-    if method == PortfolioMethod::Rag {
-        let (ks, series) = super::intel_common::prepare(ctx, &symbols, tf, as_of).await?;
-        if ks.len() < cfg.min_sources {
-            method = PortfolioMethod::Legacy;
-            note = Some(format!(
-                "{} known snapshots, fewer than {}: legacy split used",
-                ks.len(),
-                cfg.min_sources
-            ));
-        } else {
-            let bars_per_day = 86_400_000.0 / tf.millis() as f64;
-            for s in &symbols {
-                if let Some(d) =
-                    knowledge::decide(store, &ks, s, tf, as_of, cfg, None, &series[s]).await?
-                {
-                    if let Some(er) = d.expected_return {
-                        expected.insert(s.clone(), er * bars_per_day / cfg.horizon as f64);
-                    }
-                    confidences.insert(s.clone(), d.confidence);
-                }
-            }
-        }
-    }
-    let assets: Vec<AssetInput> = symbols
-        .iter()
-        .map(|s| {
-            let c = &closes[s];
-            let r: Vec<f64> = days.windows(2).map(|w| c[&w[1]] / c[&w[0]] - 1.0).collect();
-            AssetInput {
-                symbol: s.clone(),
-                daily_returns: r,
-                expected_return: expected.get(s).copied(),
-            }
-        })
-        .collect();
-    let pcfg = PortfolioConfig {
-        mains: cfg.mains.clone(),
-        max_weight: cfg.max_weight,
-        ..Default::default()
-    };
-    let alloc = optimize(method, &assets, &pcfg).map_err(|e| anyhow::anyhow!("{e}"))?;
     // Current allocation (fractions of total value).
     let (total, current): (f64, BTreeMap<Symbol, f64>) = match acct.kind {
         AccountKind::Paper => {
@@ -177,7 +154,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         }
         _ => {
             let eq = store
-                .query_opt("SELECT equity FROM balance_history WHERE account_id = ? ORDER BY time_ms DESC LIMIT 1", vals![acct.id])
+                .query_opt("SELECT equity FROM balance_history WHERE account_id = ? AND time_ms <= ? ORDER BY time_ms DESC LIMIT 1", vals![acct.id, as_of])
                 .await?
                 .map(|r| r.dec(0))
                 .transpose()?
@@ -187,6 +164,60 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             (eq, BTreeMap::new())
         }
     };
+    // Retrieval's decisions (the same function, on the same data, as generate-signals) and
+    // expected returns per day for rag; the legacy split otherwise or as fallback.
+    let mut method = match args.method {
+        Method::Rag => PortfolioMethod::Rag,
+        Method::Legacy => PortfolioMethod::Legacy,
+        Method::RiskParity => PortfolioMethod::RiskParity,
+        Method::MinVariance => PortfolioMethod::MinVariance,
+    };
+    let mut signals: BTreeMap<Symbol, SymbolDecision> = BTreeMap::new();
+    let mut expected = BTreeMap::new();
+    let mut note = None;
+    if method == PortfolioMethod::Rag {
+        let (ks, series) = super::intel_common::prepare(ctx, &symbols, tf, as_of).await?;
+        if ks.len() < cfg.min_sources {
+            method = PortfolioMethod::Legacy;
+            note = Some(format!(
+                "{} known snapshots, fewer than {}: legacy split used",
+                ks.len(),
+                cfg.min_sources
+            ));
+        } else {
+            let bars_per_day = 86_400_000.0 / tf.millis() as f64;
+            for s in &symbols {
+                if let Some(d) =
+                    knowledge::decide(store, &ks, s, tf, as_of, cfg, None, &series[s]).await?
+                {
+                    if let Some(er) = d.expected_return {
+                        expected.insert(s.clone(), er * bars_per_day / cfg.horizon as f64);
+                    }
+                    signals.insert(s.clone(), d);
+                }
+            }
+        }
+    }
+    let assets: Vec<AssetInput> = symbols
+        .iter()
+        .map(|s| {
+            let c = &closes[s];
+            let r: Vec<f64> = days.windows(2).map(|w| c[&w[1]] / c[&w[0]] - 1.0).collect();
+            AssetInput {
+                symbol: s.clone(),
+                daily_returns: r,
+                expected_return: expected.get(s).copied(),
+                signal: signals.get(s).map(|d| d.action),
+                current_weight: current.get(s).copied().unwrap_or(0.0),
+            }
+        })
+        .collect();
+    let pcfg = PortfolioConfig {
+        mains: cfg.mains.clone(),
+        max_weight: cfg.max_weight,
+        ..Default::default()
+    };
+    let alloc = optimize(method, &assets, &pcfg).map_err(|e| anyhow::anyhow!("{e}"))?;
     let target = alloc.as_map();
     let band = cfg.rebalance_band;
     let recs: Vec<_> = alloc
@@ -196,11 +227,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             let cur = current.get(&w.symbol).copied().unwrap_or(0.0);
             let diff = w.weight - cur;
             let action = if diff > band {
-                "BUY"
+                Action::Buy
             } else if diff < -band {
-                "SELL"
+                Action::Sell
             } else {
-                "HOLD"
+                Action::Hold
             };
             let vol_ann = w.volatility.map(|v| v * 365f64.sqrt());
             let risk = match vol_ann {
@@ -209,7 +240,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 Some(_) => "low",
                 None => "unknown",
             };
-            json!({
+            let mut rec = json!({
                 "symbol": w.symbol,
                 "action": action,
                 "current_allocation": (cur * 1e4).round() / 1e4,
@@ -217,8 +248,12 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 "amount": ((diff * total) * 100.0).round() / 100.0,
                 "reasoning": w.reasoning,
                 "risk_assessment": risk,
-                "confidence": confidences.get(&w.symbol),
-            })
+                "confidence": Value::Null,
+            });
+            if let Some(d) = signals.get(&w.symbol) {
+                agreement(&mut rec, action, d, cur, w.weight, band, pcfg.max_weight);
+            }
+            rec
         })
         .collect();
     let targets_dec: BTreeMap<Symbol, Decimal> = target
@@ -236,13 +271,19 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             vals![acct.id, method.as_str(), serde_json::to_string(&targets_dec)?, ctx.now_ms()],
         )
         .await?;
+    let status = if stale.is_empty() {
+        Status::Success
+    } else {
+        Status::Partial
+    };
     Outcome::new(
-        Status::Success,
+        status,
         json!({
             "method": method.as_str(),
             "requested_method": match args.method { Method::Rag => "rag", Method::Legacy => "legacy", Method::RiskParity => "risk-parity", Method::MinVariance => "min-variance" },
             "note": note,
             "account": acct.name,
+            "as_of": crate::core::time::fmt_ms(as_of),
             "total_value": (total * 100.0).round() / 100.0,
             "current_allocation": current,
             "target_allocation": target,
@@ -251,6 +292,81 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             "portfolio_advice": alloc.advice,
             "rebalance_needed": rebalance_needed(&current, &target, band),
             "days_of_history": days.len(),
+            "stale": stale,
+            "stale_symbols": stale_names,
         }),
     )
+}
+
+/// The retrieval decision beside a recommendation: the confidence of the recommended action
+/// (BUY: the probability the price rises over the horizon; SELL: that it falls; HOLD: that it
+/// moves less than the fees), from the same numbers as generate-signals, and why the two
+/// differ when they do.
+fn agreement(
+    rec: &mut Value,
+    action: Action,
+    d: &SymbolDecision,
+    current: f64,
+    target: f64,
+    band: f64,
+    cap: f64,
+) {
+    let r = d.recommendation.as_ref();
+    let confidence = match (action, r) {
+        (a, _) if a == d.action => Some(d.confidence),
+        (Action::Buy, Some(r)) => Some(r.probability_up),
+        (Action::Sell, Some(r)) => Some(1.0 - r.probability_up),
+        (Action::Hold, Some(r)) => Some(r.probability_flat),
+        _ => None,
+    };
+    rec["confidence"] = json!(confidence);
+    rec["signal"] = json!({
+        "action": d.action,
+        "confidence": d.confidence,
+        "method": d.method,
+        "probability_up": d.probability_up,
+        "expected_return": d.expected_return,
+        "horizon": d.horizon,
+        "candle_open_time": d.candle_open_time,
+    });
+    let agrees = action == d.action;
+    rec["agrees_with_signal"] = json!(agrees);
+    if !agrees {
+        let pct = |x: f64| format!("{:.1}%", x * 100.0);
+        let why = match (d.action, action) {
+            (_, Action::Buy) if current < 0.0 => format!(
+                "the signal is {}, but the current {} is a short and this allocation is long-only: its target closes it",
+                d.action,
+                pct(current)
+            ),
+            (Action::Buy, Action::Hold) => format!(
+                "the signal is BUY, but the target {} is within {} of the current {}",
+                pct(target),
+                pct(band),
+                pct(current)
+            ),
+            (Action::Buy, _) if target <= cap + 1e-9 && current > cap => format!(
+                "the signal is BUY, but the current {} is above the {} cap per asset",
+                pct(current),
+                pct(cap)
+            ),
+            (Action::Buy, _) => format!(
+                "the signal is BUY, but mean-variance puts {} here against the current {} (risk and correlation with the other assets)",
+                pct(target),
+                pct(current)
+            ),
+            (Action::Sell, _) => format!(
+                "the signal is SELL, but the current {} is already within {} of zero",
+                pct(current),
+                pct(band)
+            ),
+            (Action::Hold, _) => format!(
+                "the signal is HOLD, but the current {} is trimmed to {} ({} cap per asset, 100% in all)",
+                pct(current),
+                pct(target),
+                pct(cap)
+            ),
+        };
+        rec["why"] = json!(why);
+    }
 }

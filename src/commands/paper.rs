@@ -41,7 +41,8 @@ pub enum Action {
         /// Set a take profit on the resulting position.
         #[arg(long)]
         take_profit: Option<Decimal>,
-        /// Fill at the latest stored close even if it is older than market.max_price_age_secs.
+        /// Fill at the latest stored close even if it is stale by the freshness rule
+        /// ([market.max_candle_age_secs], default two intervals + 5 min).
         #[arg(long)]
         allow_stale_price: bool,
     },
@@ -73,13 +74,18 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let (mark, price_time) = positions::latest_stored_price(store, &symbol, ctx.now_ms())
         .await?
         .with_context(|| format!("no price for {symbol}: sync or import its candles first"))?;
-    let age = ctx.now_ms() - price_time;
-    let max_age = ctx.settings.file.market.max_price_age_secs as i64 * 1000;
-    if age > max_age && !allow_stale_price {
+    // The freshness rule, judged by the configured timeframe's limit.
+    let market = &ctx.settings.file.market;
+    let fresh =
+        market
+            .freshness()
+            .check_close(&symbol, market.timeframe, Some(price_time), ctx.now_ms());
+    if !fresh.is_fresh() && !allow_stale_price {
         bail!(
-            "the latest {symbol} price is {} old (market.max_price_age_secs = {}): sync market data first, or pass --allow-stale-price",
-            human_age(age),
-            ctx.settings.file.market.max_price_age_secs
+            "the latest {symbol} price is {} old, more than {} ({}): sync market data first, or pass --allow-stale-price",
+            fresh.age.as_deref().unwrap_or("?"),
+            human_age(fresh.max_age_secs as i64 * 1000),
+            fresh.max_age_from.describe(market.timeframe)
         );
     }
     let order = PaperOrder {
@@ -103,10 +109,5 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
 
 /// `3h 12m`, `2d 4h`.
 pub fn human_age(ms: i64) -> String {
-    let m = ms / 60_000;
-    match m {
-        m if m >= 2 * 1440 => format!("{}d {}h", m / 1440, (m % 1440) / 60),
-        m if m >= 60 => format!("{}h {}m", m / 60, m % 60),
-        m => format!("{m}m"),
-    }
+    crate::core::freshness::human_duration(ms)
 }

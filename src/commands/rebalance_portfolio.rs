@@ -59,7 +59,7 @@ pub async fn load_targets(
     let row = ctx
         .store()
         .await?
-        .query_opt("SELECT targets, method, created_ms FROM portfolio_targets WHERE account_id = ? ORDER BY id DESC LIMIT 1", vals![account_id])
+        .query_opt("SELECT targets, method, created_ms FROM portfolio_targets WHERE account_id = ? AND created_ms <= ? ORDER BY id DESC LIMIT 1", vals![account_id, ctx.now_ms()])
         .await?
         .context("no target allocation stored for this account: run optimize-portfolio or pass --targets FILE")?;
     let t: BTreeMap<Symbol, Decimal> = serde_json::from_str(&row.text(0)?)?;
@@ -100,7 +100,14 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     // Orders an earlier run left unconfirmed are settled first (asked for, never resent).
     let reconciled = orders::reconcile_pending(store, &acct, &venue, now).await?;
     let mut notes = Vec::new();
-    let max_age = ctx.settings.file.market.max_price_age_secs as i64 * 1000;
+    // The freshness rule, judged by the configured timeframe's limit: a stale target is not
+    // traded; a stale holding leaves the account without a value, so nothing is traded.
+    let (tf, rule) = (
+        ctx.settings.file.market.timeframe,
+        ctx.settings.file.market.freshness(),
+    );
+    let mut stale: Vec<serde_json::Value> = Vec::new();
+    let mut stale_held: Vec<serde_json::Value> = Vec::new();
     match &client {
         None => {
             let (state, _) = crate::core::balances::paper_state(store, &acct, now).await?;
@@ -111,19 +118,13 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                     notes.push(format!("{}: short positions are not rebalanced", p.symbol));
                     continue;
                 }
-                let Some((price, t)) =
-                    positions::latest_stored_price(store, &p.symbol, now).await?
-                else {
-                    bail!("no price for {} held on {}", p.symbol, acct.name)
-                };
-                if now - t > max_age {
-                    bail!(
-                        "the latest {} price is {} old: holdings cannot be valued; sync market data first",
-                        p.symbol,
-                        super::paper::human_age(now - t)
-                    );
-                }
+                let quote = positions::latest_stored_price(store, &p.symbol, now).await?;
+                let f = rule.check_close(&p.symbol, tf, quote.map(|(_, t)| t), now);
                 syms.retain(|s| s != &p.symbol);
+                let Some((price, _)) = quote.filter(|_| f.is_fresh()) else {
+                    stale_held.push(f.to_json());
+                    continue;
+                };
                 input.holdings.push(Holding {
                     symbol: p.symbol.clone(),
                     quantity: p.quantity,
@@ -132,10 +133,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 });
             }
             for s in syms {
-                if let Some((price, _)) = positions::latest_stored_price(store, &s, now)
-                    .await?
-                    .filter(|(_, t)| now - t <= max_age)
-                {
+                let quote = positions::latest_stored_price(store, &s, now).await?;
+                let f = rule.check_close(&s, tf, quote.map(|(_, t)| t), now);
+                if let Some((price, _)) = quote.filter(|_| f.is_fresh()) {
                     input.holdings.push(Holding {
                         symbol: s.clone(),
                         quantity: Decimal::ZERO,
@@ -144,8 +144,30 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                     });
                 } else {
                     notes.push(format!("{s}: no recent stored price; not traded"));
+                    stale.push(f.to_json());
                     input.targets.remove(&s);
                 }
+            }
+            if !stale_held.is_empty() {
+                let names: Vec<&str> = stale_held
+                    .iter()
+                    .filter_map(|f| f["symbol"].as_str())
+                    .collect();
+                return Outcome::new(
+                    Status::Error,
+                    json!({
+                        "account": acct.name,
+                        "dry_run": !send,
+                        "error": format!(
+                            "no fresh price for {} held on {}: the account cannot be valued, so nothing is traded; sync market data first",
+                            names.join(", "),
+                            acct.name
+                        ),
+                        "orders": [],
+                        "stale": stale_held.iter().chain(&stale).collect::<Vec<_>>(),
+                        "reconciled_orders": reconciled,
+                    }),
+                );
             }
         }
         Some(c) => {
@@ -207,9 +229,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         }
         results.push(entry);
     }
-    let status = if failures == 0 {
+    let status = if failures == 0 && stale.is_empty() {
         Status::Success
-    } else if failures < plan.orders.len() {
+    } else if failures < plan.orders.len() || (failures == 0 && !input.targets.is_empty()) {
         Status::Partial
     } else {
         Status::Error
@@ -227,6 +249,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         "allocation_after": plan.after,
         "reconciled_orders": reconciled,
         "notes": notes,
+        "stale": stale,
     });
     if send && !plan.orders.is_empty() {
         let lines: Vec<String> = plan

@@ -185,8 +185,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         for sym in &t.symbols {
             let key = format!("{}/{}", t.label, sym);
             let res: Result<Value> = async {
-                let bars =
-                    candles::bars(store, sym, t.tf, args.from.map(|f| f - 1), args.to).await?;
+                // Only candles closed by the run's clock: a result stamped `now` holds
+                // nothing later (FKS_NOW replays included).
+                let closed = crate::core::freshness::last_closed_open(t.tf, now);
+                let to = Some(args.to.map_or(closed, |x| x.min(closed)));
+                let bars = candles::bars(store, sym, t.tf, args.from.map(|f| f - 1), to).await?;
                 if bars.len() < t.spec.warmup_bars() + 2 {
                     bail!(
                         "{} {} candles stored for {sym}; {} needs at least {}",

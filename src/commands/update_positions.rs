@@ -149,7 +149,9 @@ async fn reconcile(
 async fn update_one(ctx: &Ctx, acct: &Account) -> Result<Value> {
     let store = ctx.store().await?;
     let now = ctx.now_ms();
-    let max_age = ctx.settings.file.market.max_price_age_secs as i64 * 1000;
+    // The freshness rule, judged by the configured timeframe's limit.
+    let tf = ctx.settings.file.market.timeframe;
+    let rule = ctx.settings.file.market.freshness();
     let mut reconciled = Value::Null;
     // Where prices come from: stored closes for paper, the exchange's ticker for Binance.
     let mut ticker: BTreeMap<crate::core::market::Symbol, Decimal> = BTreeMap::new();
@@ -214,9 +216,12 @@ async fn update_one(ctx: &Ctx, acct: &Account) -> Result<Value> {
                 entry["pnl_pct"] = json!(pct.map(|x| (x * 10_000.0).round() / 10_000.0));
                 entry["price_time"] = json!(t);
                 entry["price_age_secs"] = json!(age / 1000);
-                if age > max_age {
+                let f = rule.check_close(&p.symbol, tf, Some(t), now);
+                if !f.is_fresh() {
                     stale += 1;
                     entry["status"] = json!("stale");
+                    entry["max_age_secs"] = json!(f.max_age_secs);
+                    entry["reason"] = json!(f.reason);
                 } else {
                     entry["status"] = json!("success");
                     positions::mark(&tx, p.id, px, pnl, pct, t, now).await?;
@@ -226,8 +231,15 @@ async fn update_one(ctx: &Ctx, acct: &Account) -> Result<Value> {
         out.push(entry);
     }
     tx.commit().await?;
+    // Positions left unmarked (stale or no price) make the account partial, or `stale`
+    // when none could be marked.
+    let status = match stale + unpriced {
+        0 => "success",
+        n if n == out.len() => "stale",
+        _ => "partial",
+    };
     let mut v = json!({
-        "status": "success",
+        "status": status,
         "open_positions": out.len(),
         "stale": stale,
         "no_price": unpriced,

@@ -46,7 +46,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         let mut reasons = Vec::new();
         let mut insufficient = 0;
         for sym in &st.symbols {
-            let bars = candles::bars(store, sym, st.timeframe, Some(from - 1), Some(now)).await?;
+            // Only candles closed by the run's clock.
+            let to = crate::core::freshness::last_closed_open(st.timeframe, now);
+            let bars = candles::bars(store, sym, st.timeframe, Some(from - 1), Some(to)).await?;
             let need = (st.spec.warmup_bars() + 2).max(c.min_bars);
             if bars.len() < need {
                 insufficient += 1;

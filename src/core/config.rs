@@ -106,8 +106,38 @@ pub struct MarketConfig {
     pub timeframe: Timeframe,
     /// Candles fetched on the first sync of a pair when no `--since` is given.
     pub initial_limit: usize,
-    /// A price older than this is flagged stale, in seconds.
-    pub max_price_age_secs: u64,
+    /// The older single freshness limit (seconds since the last close), for every timeframe.
+    /// Entries of `max_candle_age_secs` win over it; unset, the per-timeframe default applies
+    /// (see [`crate::core::freshness`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_price_age_secs: Option<u64>,
+    /// Per timeframe, how long (seconds) after its close the last candle still counts as
+    /// fresh: `[market.max_candle_age_secs]` with `1h = 7500`. Default: two intervals + 5 min.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub max_candle_age_secs: BTreeMap<Timeframe, u64>,
+}
+
+impl MarketConfig {
+    /// The freshness rule every job that acts on "now" applies.
+    pub fn freshness(&self) -> crate::core::freshness::FreshnessRule {
+        crate::core::freshness::FreshnessRule::from_market(self)
+    }
+
+    /// Refuse limits that would make every candle stale.
+    pub fn validate(&self) -> std::result::Result<(), ConfigError> {
+        if self.max_price_age_secs == Some(0) {
+            return Err(ConfigError(
+                "market.max_price_age_secs = 0 makes every price stale: give a number of seconds > 0"
+                    .into(),
+            ));
+        }
+        if let Some((tf, _)) = self.max_candle_age_secs.iter().find(|(_, s)| **s == 0) {
+            return Err(ConfigError(format!(
+                "market.max_candle_age_secs.{tf} = 0 makes every {tf} candle stale: give a number of seconds > 0"
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl Default for MarketConfig {
@@ -116,7 +146,8 @@ impl Default for MarketConfig {
             symbols: vec![Symbol("BTCUSDT".into()), Symbol("ETHUSDT".into())],
             timeframe: Timeframe::H1,
             initial_limit: 500,
-            max_price_age_secs: 3 * 3600,
+            max_price_age_secs: None,
+            max_candle_age_secs: BTreeMap::new(),
         }
     }
 }
@@ -411,6 +442,7 @@ impl Settings {
             _ => (FileConfig::default(), None),
         };
         apply_env(&mut file, env)?;
+        file.market.validate()?;
         let base_dir = config_path
             .as_ref()
             .and_then(|p| p.parent().map(Path::to_path_buf))
@@ -609,6 +641,53 @@ mod tests {
         assert!(
             err.chain()
                 .any(|c| c.downcast_ref::<ConfigError>().is_some())
+        );
+    }
+
+    #[test]
+    fn freshness_limits_per_timeframe_and_the_old_key() {
+        use crate::core::freshness::LimitSource;
+        let f = parse_config(
+            "[market]\nmax_price_age_secs = 900\n[market.max_candle_age_secs]\n1h = 7500\n1d = 90000\n",
+            Path::new("f.toml"),
+        )
+        .unwrap();
+        let rule = f.market.freshness();
+        assert_eq!(
+            rule.max_age(Timeframe::H1),
+            (7500, LimitSource::MaxCandleAgeSecs)
+        );
+        assert_eq!(rule.max_age(Timeframe::D1).0, 90_000);
+        assert_eq!(
+            rule.max_age(Timeframe::M5),
+            (900, LimitSource::MaxPriceAgeSecs),
+            "the old key still applies where the table is silent"
+        );
+        let d = FileConfig::default().market.freshness();
+        assert_eq!(d.max_age(Timeframe::H4), (29_100, LimitSource::Default));
+        // A timeframe that does not exist, or a zero limit, is refused with the key.
+        let err = parse_config(
+            "[market.max_candle_age_secs]\n7x = 10\n",
+            Path::new("f.toml"),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("invalid timeframe"), "{err:#}");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fks.toml");
+        std::fs::write(&p, "[market.max_candle_age_secs]\n1h = 0\n").unwrap();
+        let ov = Overrides {
+            config: Some(p),
+            db: Some(dir.path().join("x.db").display().to_string()),
+            config_may_be_missing: false,
+        };
+        let err = Settings::load(&ov, &env(&[])).unwrap_err();
+        assert!(
+            err.chain()
+                .any(|c| c.downcast_ref::<ConfigError>().is_some())
+        );
+        assert!(
+            format!("{err:#}").contains("max_candle_age_secs.1h"),
+            "{err:#}"
         );
     }
 }

@@ -134,9 +134,11 @@ pub async fn update(
         Some((s, last)) => (s, Some(last)),
         None => (IndicatorState::new(), None),
     };
-    let bars = candles::bars(store, symbol, tf, after, None).await?;
+    // Only candles closed by the run's clock; later ones are computed by a later run.
+    let closed = crate::core::freshness::last_closed_open(tf, now_ms);
+    let bars = candles::bars(store, symbol, tf, after, Some(closed)).await?;
     if bars.is_empty() {
-        let latest = latest(store, symbol, tf).await?;
+        let latest = latest_at(store, symbol, tf, Some(closed)).await?;
         return Ok(UpdateResult {
             status: "success",
             timeframe: tf,

@@ -47,10 +47,26 @@ pub struct Series {
 }
 
 impl Series {
-    pub async fn load(store: &Store, symbol: &Symbol, tf: Timeframe) -> Result<Series> {
-        let bars = candles::bars(store, symbol, tf, None, None).await?;
+    /// The candles that had closed by `now_ms` (the run's clock: never one after it), with
+    /// their indicators.
+    pub async fn load(
+        store: &Store,
+        symbol: &Symbol,
+        tf: Timeframe,
+        now_ms: i64,
+    ) -> Result<Series> {
+        let to = crate::core::freshness::last_closed_open(tf, now_ms);
+        let bars = candles::bars(store, symbol, tf, None, Some(to)).await?;
         let ind = compute_all(&bars);
         Ok(Series { bars, ind })
+    }
+
+    /// Open time of the last candle closed by `as_of`.
+    pub fn last_closed_open(&self, tf: Timeframe, as_of: i64) -> Option<i64> {
+        let n = self
+            .bars
+            .partition_point(|b| b.open_time + tf.millis() <= as_of);
+        n.checked_sub(1).map(|i| self.bars[i].open_time)
     }
 
     /// The state at `as_of`: the last candle closed by then, its indicators and features.

@@ -12,6 +12,7 @@ pub mod documents;
 pub mod exchange;
 pub mod execution;
 pub mod fake_binance;
+pub mod freshness;
 pub mod indicator_store;
 pub mod indicators;
 pub mod intelligence;

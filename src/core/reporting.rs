@@ -103,8 +103,8 @@ pub async fn build(
         }
         _ => match store
             .query_opt(
-                "SELECT balance, equity, unrealized_pnl, daily_pnl, cumulative_pnl FROM balance_history WHERE account_id = ? ORDER BY time_ms DESC LIMIT 1",
-                vals![acct.id],
+                "SELECT balance, equity, unrealized_pnl, daily_pnl, cumulative_pnl FROM balance_history WHERE account_id = ? AND time_ms <= ? ORDER BY time_ms DESC LIMIT 1",
+                vals![acct.id, now_ms],
             )
             .await?
         {

@@ -34,9 +34,18 @@ pub struct PositionRisk {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RiskReport {
-    /// `success`, `zero_balance`, `no_positions`.
+    /// `success`, `zero_balance`, `no_positions`, `unpriced`.
     pub status: &'static str,
+    /// `LOW`, `MEDIUM`, `HIGH`, or `UNKNOWN` when a position could not be priced: a
+    /// portfolio that was not fully priced is never rated.
     pub risk_level: &'static str,
+    /// Why the level is `UNKNOWN`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk_level_reason: Option<String>,
+    /// With `UNKNOWN`: the level of the priced positions alone (a lower bound on exposure,
+    /// not a rating).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priced_risk_level: Option<&'static str>,
     pub balance: f64,
     pub total_position_value: f64,
     pub exposure_ratio: Option<f64>,
@@ -224,9 +233,28 @@ pub fn analyze(balance: f64, positions: &[RiskPosition], cfg: &RiskConfig) -> Ri
     } else {
         "LOW"
     };
+    // A portfolio that could not be fully priced is not rated: what is missing may be what
+    // makes it risky.
+    let (status, level, reason, priced_level) = if unpriced.is_empty() {
+        (status, level, None, None)
+    } else {
+        (
+            "unpriced",
+            "UNKNOWN",
+            Some(format!(
+                "{} of {} open positions could not be priced ({}): the risk of this portfolio is unknown",
+                unpriced.len(),
+                positions.len(),
+                unpriced.join(", ")
+            )),
+            Some(level),
+        )
+    };
     RiskReport {
         status,
         risk_level: level,
+        risk_level_reason: reason,
+        priced_risk_level: priced_level,
         balance,
         total_position_value: total,
         exposure_ratio: exposure,
@@ -317,6 +345,19 @@ mod tests {
             &cfg,
         );
         assert_eq!(r.unpriced, vec!["X".to_string()]);
+        assert_eq!(r.risk_level, "UNKNOWN");
+        // One priced, calm position and one unpriced: still not LOW.
+        let r = analyze(
+            100_000.0,
+            &[
+                pos("A", PositionSide::Long, 1.0, 100.0, Some(101.0)),
+                pos("B", PositionSide::Long, 1000.0, 100.0, None),
+            ],
+            &cfg,
+        );
+        assert_eq!((r.status, r.risk_level), ("unpriced", "UNKNOWN"));
+        assert_eq!(r.priced_risk_level, Some("LOW"));
+        assert!(r.risk_level_reason.as_deref().unwrap().contains("B"));
     }
 
     #[test]

@@ -211,15 +211,18 @@ fn daily_pnl_across_a_utc_day_boundary_and_empty_accounts() {
         "--account-id",
         "3",
     ]));
-    assert_eq!(code, 0, "{v}");
+    // Nothing could be marked: the account is `stale` and the run fails (the freshness rule).
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["results"]["Q"]["status"], "stale");
     assert_eq!(v["results"]["Q"]["positions"][0]["status"], "no_price");
     assert_eq!(v["results"]["Q"]["no_price"], 1);
     // An old price is flagged stale, not used.
-    let (_, v, _) = run_json(sb.fks().env("FKS_NOW", "2024-01-09T01:00:00Z").args([
+    let (code, v, _) = run_json(sb.fks().env("FKS_NOW", "2024-01-09T01:00:00Z").args([
         "update-positions",
         "--account-id",
         "1",
     ]));
+    assert_eq!(code, 1, "{v}");
     assert_eq!(v["results"]["P"]["positions"][0]["status"], "stale");
 }
 

@@ -340,3 +340,71 @@ fn documents_are_searchable_and_cited_only_when_they_existed() {
         .unwrap();
     assert!(docs.iter().any(|d| d["kind"] == "backtest"), "{docs:?}");
 }
+
+/// optimize-portfolio --method rag and generate-signals at the same --as-of: the same
+/// decision on the same data. A recommendation never BUYs what the signal says to HOLD or
+/// SELL, its confidence is the probability of the recommended action, and where the two
+/// actions differ it says why.
+#[test]
+fn rag_portfolio_agrees_with_generate_signals() {
+    let sb = setup(1400);
+    let (mut buys, mut compared) = (0, 0);
+    for hours in [1250, 1290, 1330, 1370, 1395] {
+        let as_of = T0 + hours * H;
+        let g = signals(&sb, as_of, &[]);
+        let (c, o, err) = run_json(
+            sb.fks()
+                .env("FKS_SYMBOLS", "BTCUSDT,ETHUSDT")
+                .env("FKS_NOW", (as_of + 5 * H).to_string())
+                .args([
+                    "optimize-portfolio",
+                    "--method",
+                    "rag",
+                    "--as-of",
+                    &as_of.to_string(),
+                ]),
+        );
+        assert_eq!(c, 0, "{o} {err}");
+        assert_eq!(o["method"], "rag", "{o}");
+        for r in o["recommendations"].as_array().unwrap() {
+            let sym = r["symbol"].as_str().unwrap();
+            let s = &g["rag_signals"][sym];
+            assert_eq!(s["method"], "rag", "{s}");
+            compared += 1;
+            let p_up = s["probability_up"].as_f64().unwrap();
+            let p_flat = s["recommendation"]["probability_flat"].as_f64().unwrap();
+            let own = match r["action"].as_str().unwrap() {
+                "BUY" => p_up,
+                "SELL" => 1.0 - p_up,
+                _ => p_flat,
+            };
+            let conf = r["confidence"].as_f64().unwrap();
+            assert!(
+                (conf - own).abs() < 1e-12,
+                "{sym} at {hours}h: the confidence belongs to {}: {conf} vs {own} ({r})",
+                r["action"]
+            );
+            if r["action"] == "BUY" {
+                buys += 1;
+                assert_eq!(s["action"], "BUY", "never buys against the signal: {r} {s}");
+                assert!(conf > 0.55, "{r}");
+            }
+        }
+        for r in o["recommendations"].as_array().unwrap() {
+            let sym = r["symbol"].as_str().unwrap();
+            let s = &g["rag_signals"][sym];
+            // The same decision function on the same data, shown beside the recommendation.
+            assert_eq!(r["signal"]["action"], s["action"], "{sym} at {hours}h: {r}");
+            assert_eq!(r["signal"]["confidence"], s["confidence"]);
+            if r["action"] == s["action"] {
+                assert_eq!(r["agrees_with_signal"], true);
+                assert_eq!(r["confidence"], s["confidence"]);
+            } else {
+                assert_eq!(r["agrees_with_signal"], false);
+                assert!(r["why"].as_str().unwrap().contains("signal is"), "{r}");
+            }
+        }
+    }
+    assert_eq!(compared, 10);
+    eprintln!("{buys} BUY recommendations compared");
+}

@@ -9,7 +9,11 @@
 //! - `min-variance`: minimise `wᵀΣw` with `0 ≤ w_i ≤ max_weight`, `Σw = min(1, n·cap)`,
 //!   by projected gradient descent (projection onto the capped simplex by bisection).
 //! - `rag`: maximise `wᵀμ − (γ/2)·wᵀΣw` with `0 ≤ w_i ≤ max_weight`, `Σw ≤ 1` (the rest
-//!   is cash), μ = expected daily returns from retrieval, γ = `risk_aversion`.
+//!   is cash), μ = expected daily returns from retrieval, γ = `risk_aversion`. Gated by the
+//!   retrieval decision of each asset (the action `generate-signals` gives for it at the same
+//!   time, [`AssetInput::signal`]): only a BUY is free to take weight; a HOLD keeps its
+//!   current weight (capped), a SELL gets 0. So the portfolio never buys what the signal job
+//!   says to hold or sell.
 //!
 //! Σ is the sample covariance of daily returns shrunk toward its diagonal:
 //! `Σ = δ·diag(S) + (1 − δ)·S`, with δ fixed by `shrinkage` or estimated (`None`) by the
@@ -19,6 +23,7 @@
 //! Return series of different lengths are aligned on their last observations (the caller
 //! passes series that end on the same day).
 
+use super::recommend::Action;
 use crate::core::market::Symbol;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,6 +56,13 @@ pub struct AssetInput {
     /// Expected return over one day from retrieval (`rag` only; the caller converts its
     /// horizon, e.g. `μ_h × bars_per_day / h`).
     pub expected_return: Option<f64>,
+    /// The retrieval decision for the asset (`rag` only): BUY → weight by mean-variance,
+    /// HOLD → its current weight (capped), SELL → 0; None → by mean-variance, ungated.
+    #[serde(default)]
+    pub signal: Option<Action>,
+    /// The asset's current weight in the account (what a HOLD keeps).
+    #[serde(default)]
+    pub current_weight: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -438,16 +450,6 @@ fn project_capped_simplex(v: &[f64], cap: f64, total: f64) -> Vec<f64> {
     v.iter().map(|x| (x - tau).clamp(0.0, cap)).collect()
 }
 
-/// Projection onto `{0 ≤ w ≤ cap, Σw ≤ 1}`.
-fn project_capped_budget(v: &[f64], cap: f64) -> Vec<f64> {
-    let clipped: Vec<f64> = v.iter().map(|x| x.clamp(0.0, cap)).collect();
-    if clipped.iter().sum::<f64>() <= 1.0 {
-        clipped
-    } else {
-        project_capped_simplex(v, cap, 1.0)
-    }
-}
-
 /// Projected gradient ascent on `f(w) = wᵀμ − (γ/2)wᵀΣw` (μ = 0, γ = 2 gives min-variance).
 fn projected_gradient(
     cov: &[Vec<f64>],
@@ -521,15 +523,36 @@ fn min_variance(
     ))
 }
 
+/// The weight a gate fixes for an asset (None: free for the optimiser).
+fn pinned_weight(a: &AssetInput, cap: f64) -> Option<f64> {
+    match a.signal {
+        Some(Action::Hold) => Some(a.current_weight.clamp(0.0, cap)),
+        Some(Action::Sell) => Some(0.0),
+        Some(Action::Buy) | None => None,
+    }
+}
+
 fn rag(assets: &[AssetInput], cfg: &PortfolioConfig) -> Result<Allocation, PortfolioError> {
     let cap = cap(cfg)?;
+    let mut pinned: Vec<Option<f64>> = assets.iter().map(|a| pinned_weight(a, cap)).collect();
+    // Held weights above a fully invested book (leverage) are scaled into the budget.
+    let held: f64 = pinned.iter().flatten().sum();
+    if held > 1.0 {
+        for w in pinned.iter_mut().flatten() {
+            *w /= held;
+        }
+    }
+    let budget = (1.0 - pinned.iter().flatten().sum::<f64>()).max(0.0);
     let mu: Vec<f64> = assets
         .iter()
-        .map(|a| {
-            a.expected_return
-                .filter(|m| m.is_finite())
-                .ok_or_else(|| PortfolioError::MissingExpectedReturn(a.symbol.clone()))
-        })
+        .zip(&pinned)
+        .map(
+            |(a, p)| match (a.expected_return.filter(|m| m.is_finite()), p) {
+                (Some(m), _) => Ok(m),
+                (None, Some(_)) => Ok(0.0), // not optimised: its expectation is not needed
+                (None, None) => Err(PortfolioError::MissingExpectedReturn(a.symbol.clone())),
+            },
+        )
         .collect::<Result<_, _>>()?;
     let vols = volatilities(assets)?;
     let (cov, delta) = shrunk_covariance(&aligned_centred(assets), cfg.shrinkage);
@@ -538,10 +561,29 @@ fn rag(assets: &[AssetInput], cfg: &PortfolioConfig) -> Result<Allocation, Portf
     } else {
         1.0
     };
-    let n = assets.len();
-    let w = projected_gradient(&cov, &mu, gamma, vec![0.0; n], |v| {
-        project_capped_budget(v, cap)
-    });
+    let free: Vec<usize> = (0..assets.len()).filter(|&i| pinned[i].is_none()).collect();
+    let start: Vec<f64> = pinned.iter().map(|p| p.unwrap_or(0.0)).collect();
+    // Pinned weights stay where the gate put them; the free ones are projected onto
+    // {0 ≤ w ≤ cap, Σ ≤ budget}. Their covariance with the pinned ones still counts.
+    let project = |v: &[f64]| -> Vec<f64> {
+        let vf: Vec<f64> = free.iter().map(|&i| v[i]).collect();
+        let clipped: Vec<f64> = vf.iter().map(|x| x.clamp(0.0, cap)).collect();
+        let wf = if clipped.iter().sum::<f64>() <= budget {
+            clipped
+        } else {
+            project_capped_simplex(&vf, cap, budget)
+        };
+        let mut out: Vec<f64> = pinned.iter().map(|p| p.unwrap_or(0.0)).collect();
+        for (k, &i) in free.iter().enumerate() {
+            out[i] = wf[k];
+        }
+        out
+    };
+    let w = if free.is_empty() {
+        start
+    } else {
+        projected_gradient(&cov, &mu, gamma, start, project)
+    };
     let weights: Vec<TargetWeight> = assets
         .iter()
         .zip(&vols)
@@ -550,22 +592,8 @@ fn rag(assets: &[AssetInput], cfg: &PortfolioConfig) -> Result<Allocation, Portf
             symbol: a.symbol.clone(),
             weight: *w,
             volatility: Some(*v),
-            expected_return: Some(*m),
-            reasoning: if *w < 1e-6 {
-                format!(
-                    "retrieval expects {:+.2}% a day against a daily volatility of {}: not worth its risk, weight 0%",
-                    m * 100.0,
-                    pct2(*v)
-                )
-            } else {
-                format!(
-                    "retrieval expects {:+.2}% a day, daily volatility {} → mean-variance weight {}{}",
-                    m * 100.0,
-                    pct2(*v),
-                    pct(*w),
-                    if (*w - cap).abs() < 1e-9 { format!(" (capped at {})", pct(cap)) } else { String::new() }
-                )
-            },
+            expected_return: a.expected_return.filter(|m| m.is_finite()),
+            reasoning: rag_reason(a, *m, *v, *w, cap),
         })
         .collect();
     let invested: f64 = w.iter().sum();
@@ -574,12 +602,52 @@ fn rag(assets: &[AssetInput], cfg: &PortfolioConfig) -> Result<Allocation, Portf
         weights,
         Some(delta),
         format!(
-            "Mean-variance on retrieved expected returns (risk aversion {gamma}), covariance shrunk {:.0}% toward its diagonal; {} invested, {} in cash.",
+            "Mean-variance on retrieved expected returns (risk aversion {gamma}), covariance shrunk {:.0}% toward its diagonal, only for assets retrieval says to BUY (HOLD keeps the current weight, SELL goes to 0); {} invested, {} in cash.",
             delta * 100.0,
             pct(invested),
             pct((1.0 - invested).max(0.0))
         ),
     ))
+}
+
+fn rag_reason(a: &AssetInput, m: f64, v: f64, w: f64, cap: f64) -> String {
+    let expects = format!(
+        "retrieval expects {:+.2}% a day, daily volatility {}",
+        m * 100.0,
+        pct2(v)
+    );
+    match a.signal {
+        Some(Action::Sell) => format!("signal SELL ({expects}): weight 0%"),
+        Some(Action::Hold) => format!(
+            "signal HOLD ({expects}): kept at its current weight {}{}",
+            pct(w),
+            if a.current_weight > cap + 1e-12 {
+                format!(" (capped at {}, from {})", pct(cap), pct(a.current_weight))
+            } else {
+                String::new()
+            }
+        ),
+        _ => {
+            let gate = if a.signal == Some(Action::Buy) {
+                "signal BUY: "
+            } else {
+                ""
+            };
+            if w < 1e-6 {
+                format!("{gate}{expects}: not worth its risk, weight 0%")
+            } else {
+                format!(
+                    "{gate}{expects} → mean-variance weight {}{}",
+                    pct(w),
+                    if (w - cap).abs() < 1e-9 {
+                        format!(" (capped at {})", pct(cap))
+                    } else {
+                        String::new()
+                    }
+                )
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -596,6 +664,8 @@ mod tests {
             symbol: sym(s),
             daily_returns: r,
             expected_return: mu,
+            signal: None,
+            current_weight: 0.0,
         }
     }
 
@@ -775,6 +845,61 @@ mod tests {
         assets[1].expected_return = None;
         assert_eq!(
             optimize(PortfolioMethod::Rag, &assets, &PortfolioConfig::default()),
+            Err(PortfolioError::MissingExpectedReturn(sym("S1USDT")))
+        );
+    }
+
+    #[test]
+    fn rag_buys_only_what_the_signal_says_to_buy() {
+        let cfg = PortfolioConfig::default();
+        let mut assets = random_assets(3, 8);
+        for a in &mut assets {
+            a.expected_return = Some(0.004);
+        }
+        // Ungated, every asset with a positive expectation takes weight.
+        let free = optimize(PortfolioMethod::Rag, &assets, &cfg)
+            .unwrap()
+            .as_map();
+        assert!(
+            free[&sym("S0USDT")] > 0.1 && free[&sym("S2USDT")] > 0.0,
+            "{free:?}"
+        );
+        assets[0].signal = Some(Action::Hold);
+        assets[0].current_weight = 0.1;
+        assets[1].signal = Some(Action::Buy);
+        assets[2].signal = Some(Action::Sell);
+        assets[2].current_weight = 0.2;
+        let a = optimize(PortfolioMethod::Rag, &assets, &cfg).unwrap();
+        let m = a.as_map();
+        assert_eq!(m[&sym("S0USDT")], 0.1, "HOLD keeps the current weight");
+        assert_eq!(m[&sym("S2USDT")], 0.0, "SELL goes to zero");
+        assert!(m[&sym("S1USDT")] > 0.1, "{m:?}");
+        assert!(a.weights[0].reasoning.starts_with("signal HOLD"));
+        assert!(a.weights[1].reasoning.starts_with("signal BUY"));
+        assert!(a.weights[2].reasoning.starts_with("signal SELL"));
+        // A HOLD above the cap is trimmed to it; a SELL needs no expectation.
+        assets[0].current_weight = 0.9;
+        assets[2].expected_return = None;
+        let m = optimize(PortfolioMethod::Rag, &assets, &cfg)
+            .unwrap()
+            .as_map();
+        assert!((m[&sym("S0USDT")] - cfg.max_weight).abs() < 1e-12);
+        assert!(m.values().sum::<f64>() <= 1.0 + 1e-9);
+        // Nothing to buy: nothing optimised, holdings kept.
+        assets[1].signal = Some(Action::Hold);
+        assets[1].current_weight = 0.3;
+        let m = optimize(PortfolioMethod::Rag, &assets, &cfg)
+            .unwrap()
+            .as_map();
+        assert_eq!(
+            (m[&sym("S0USDT")], m[&sym("S1USDT")], m[&sym("S2USDT")]),
+            (0.4, 0.3, 0.0)
+        );
+        // A BUY still needs its expectation.
+        assets[1].signal = Some(Action::Buy);
+        assets[1].expected_return = None;
+        assert_eq!(
+            optimize(PortfolioMethod::Rag, &assets, &cfg),
             Err(PortfolioError::MissingExpectedReturn(sym("S1USDT")))
         );
     }

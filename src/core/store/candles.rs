@@ -319,6 +319,23 @@ pub async fn last_open_time(store: &Store, symbol: &Symbol, tf: Timeframe) -> Re
         .opt_int(0)
 }
 
+/// Open time of the newest stored candle that had closed by `as_of` (open time + interval
+/// <= `as_of`): what a job running at `as_of` may know.
+pub async fn last_closed_open_time(
+    store: &Store,
+    symbol: &Symbol,
+    tf: Timeframe,
+    as_of: i64,
+) -> Result<Option<i64>> {
+    store
+        .query_one(
+            "SELECT MAX(open_time) FROM candles WHERE symbol = ? AND timeframe = ? AND open_time <= ?",
+            vals![symbol, tf, as_of - tf.millis()],
+        )
+        .await?
+        .opt_int(0)
+}
+
 /// Missing intervals in the stored series.
 pub async fn gaps(store: &Store, symbol: &Symbol, tf: Timeframe) -> Result<Vec<Gap>> {
     let step = tf.millis();
