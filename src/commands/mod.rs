@@ -388,6 +388,12 @@ pub async fn main_entry(cli: crate::cli::Cli, argv: Vec<String>) -> u8 {
         Ok(outcome) => {
             let bytes = outcome.render(name, ctx.format);
             write_stdout(&bytes);
+            // A job that failed as a whole (every symbol stale, ...) says why on stderr too.
+            if outcome.status == Status::Error
+                && let Some(msg) = outcome.body.get("error").and_then(|v| v.as_str())
+            {
+                eprintln!("error: {msg}");
+            }
             outcome.status.exit_code()
         }
         Err(e) => report_error(name, ctx.format, &e, ctx.global.verbose),
@@ -612,7 +618,7 @@ pub async fn job(
                 id,
                 o.status.as_str(),
                 Some(&o.to_json(task).to_string()),
-                None,
+                o.body.get("error").and_then(|v| v.as_str()),
                 now,
             )
             .await

@@ -206,7 +206,7 @@ impl FreshnessRule {
         } else {
             f.status = FreshState::Stale;
             f.reason = Some(format!(
-                "the last {tf} candle of {symbol} closed {} before {}, more than {} ({}): nothing is decided from it; sync market data, or pass --as-of to replay that time",
+                "the last {tf} candle of {symbol} closed {} before {}, more than {} ({}): not used; sync market data first",
                 human_duration(age),
                 fmt(as_of),
                 human_duration(max_age_secs as i64 * 1000),

@@ -247,7 +247,7 @@ pub fn analyze(balance: f64, positions: &[RiskPosition], cfg: &RiskConfig) -> Ri
                 positions.len(),
                 unpriced.join(", ")
             )),
-            Some(level),
+            (unpriced.len() < positions.len()).then_some(level),
         )
     };
     RiskReport {
@@ -346,6 +346,10 @@ mod tests {
         );
         assert_eq!(r.unpriced, vec!["X".to_string()]);
         assert_eq!(r.risk_level, "UNKNOWN");
+        assert_eq!(
+            r.priced_risk_level, None,
+            "nothing priced: no partial level either"
+        );
         // One priced, calm position and one unpriced: still not LOW.
         let r = analyze(
             100_000.0,
