@@ -214,7 +214,7 @@ pub fn no_decision_reason(stale: &[String], missing: &[String], as_of: i64) -> S
     let at = crate::core::time::fmt_ms(as_of);
     match (stale.is_empty(), missing.is_empty()) {
         (false, true) => format!(
-            "every symbol is stale at {at} ({}): no signal; sync market data, or pass --as-of to replay an earlier time",
+            "every symbol is stale at {at} ({}): nothing decided; sync market data, or pass --as-of to replay an earlier time",
             stale.join(", ")
         ),
         (true, false) => format!("no candles closed by {at} for {}", missing.join(", ")),

@@ -251,6 +251,16 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         "notes": notes,
         "stale": stale,
     });
+    if status == Status::Error && failures == 0 {
+        body["error"] = json!(format!(
+            "no target has a fresh price ({}): nothing is traded; sync market data first",
+            stale
+                .iter()
+                .filter_map(|f| f["symbol"].as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     if send && !plan.orders.is_empty() {
         let lines: Vec<String> = plan
             .orders

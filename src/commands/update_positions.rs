@@ -220,7 +220,10 @@ async fn update_one(ctx: &Ctx, acct: &Account) -> Result<Value> {
                 if !f.is_fresh() {
                     stale += 1;
                     entry["status"] = json!("stale");
+                    entry["last_candle_time"] = json!(f.last_candle_time);
+                    entry["age"] = json!(f.age);
                     entry["max_age_secs"] = json!(f.max_age_secs);
+                    entry["max_age_from"] = json!(f.max_age_from);
                     entry["reason"] = json!(f.reason);
                 } else {
                     entry["status"] = json!("success");

@@ -121,6 +121,7 @@ impl Freshness {
 /// `3h 12m`, `2d 4h`, `45m`, `30s`.
 pub fn human_duration(ms: i64) -> String {
     let ms = ms.max(0);
+    // i64::MAX ms is about 292 million years: no overflow below.
     let m = ms / 60_000;
     match m {
         m if m >= 2 * 1440 => format!("{}d {}h", m / 1440, (m % 1440) / 60),
@@ -163,7 +164,12 @@ impl FreshnessRule {
         last_open_time: Option<i64>,
         as_of: i64,
     ) -> Freshness {
-        self.check_close(symbol, tf, last_open_time.map(|t| t + tf.millis()), as_of)
+        self.check_close(
+            symbol,
+            tf,
+            last_open_time.map(|t| t.saturating_add(tf.millis())),
+            as_of,
+        )
     }
 
     /// The rule applied at `as_of` to a price known since `price_time` (a candle's close time,
@@ -181,8 +187,8 @@ impl FreshnessRule {
             symbol: symbol.clone(),
             status: FreshState::NoData,
             timeframe: tf,
-            last_candle_open_time: close_time.map(|c| c - tf.millis()),
-            last_candle_time: close_time.map(|c| fmt(c - tf.millis())),
+            last_candle_open_time: close_time.map(|c| c.saturating_sub(tf.millis())),
+            last_candle_time: close_time.map(|c| fmt(c.saturating_sub(tf.millis()))),
             last_close_time: close_time.map(fmt),
             age_secs: None,
             age: None,
@@ -198,7 +204,7 @@ impl FreshnessRule {
             ));
             return f;
         };
-        let age = (as_of - close).max(0);
+        let age = as_of.saturating_sub(close).max(0);
         f.age_secs = Some(age / 1000);
         f.age = Some(human_duration(age));
         if age <= (max_age_secs as i64).saturating_mul(1000) {
@@ -233,7 +239,7 @@ pub async fn of_candles(
 /// The upper bound of a read "by the clock": the open time of the last `tf` candle that has
 /// closed by `now_ms` (pass it as the inclusive `to` of a candle read).
 pub fn last_closed_open(tf: Timeframe, now_ms: i64) -> i64 {
-    now_ms - tf.millis()
+    now_ms.saturating_sub(tf.millis())
 }
 
 #[cfg(test)]
@@ -313,6 +319,35 @@ mod tests {
         assert_eq!(v["status"], "stale");
         assert_eq!(v["max_age_secs"], 7500);
         assert_eq!(v["last_candle_open_time"], T);
+    }
+
+    proptest::proptest! {
+        /// Any times and limits: no panic; fresh exactly when the age since the close is
+        /// within the limit; a later time is never fresher.
+        #[test]
+        fn the_rule_is_total_and_monotone(
+            open in proptest::prelude::any::<i64>(),
+            as_of in proptest::prelude::any::<i64>(),
+            later in 0i64..10_000_000_000,
+            limit in proptest::option::of(1u64..10_000_000),
+            tf_i in 0usize..Timeframe::ALL.len(),
+        ) {
+            let tf = Timeframe::ALL[tf_i];
+            let r = FreshnessRule {
+                per_timeframe: limit.map(|l| BTreeMap::from([(tf, l)])).unwrap_or_default(),
+                max_price_age_secs: None,
+            };
+            let f = r.check(&sym(), tf, Some(open), as_of);
+            let close = open.saturating_add(tf.millis());
+            let age = as_of.saturating_sub(close).max(0);
+            proptest::prop_assert_eq!(
+                f.is_fresh(),
+                age <= (r.max_age(tf).0 as i64).saturating_mul(1000)
+            );
+            let g = r.check(&sym(), tf, Some(open), as_of.saturating_add(later));
+            proptest::prop_assert!(f.is_fresh() || !g.is_fresh());
+            proptest::prop_assert!(!r.check(&sym(), tf, None, as_of).is_fresh());
+        }
     }
 
     #[test]
