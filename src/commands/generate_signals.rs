@@ -144,22 +144,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         }));
         rag.insert(d.symbol.0.clone(), serde_json::to_value(&d)?);
         if d.action == Action::Buy {
-            let mut m = NewMessage::new(
-                MessageKind::Signal,
-                format!(
-                    "BUY {} ({}, confidence {:.0}%)",
-                    d.symbol,
-                    d.method,
-                    d.confidence * 100.0
-                ),
-                d.reasoning.clone(),
-            );
-            m.color = Some(COLOR_GREEN);
-            m.dedup_key = Some(format!(
-                "signal:{}:{}:{}",
-                d.symbol, d.candle_open_time, d.method
-            ));
-            ctx.notify(m).await;
+            notify_buy(ctx, &d).await;
         }
     }
     // The strongest action: the most confident BUY or SELL, else HOLD.
@@ -224,4 +209,24 @@ pub fn no_decision_reason(stale: &[String], missing: &[String], as_of: i64) -> S
             missing.join(", ")
         ),
     }
+}
+
+/// The notification of a BUY (deduplicated per symbol, candle and method).
+async fn notify_buy(ctx: &Ctx, d: &knowledge::SymbolDecision) {
+    let mut m = NewMessage::new(
+        MessageKind::Signal,
+        format!(
+            "BUY {} ({}, confidence {:.0}%)",
+            d.symbol,
+            d.method,
+            d.confidence * 100.0
+        ),
+        d.reasoning.clone(),
+    );
+    m.color = Some(COLOR_GREEN);
+    m.dedup_key = Some(format!(
+        "signal:{}:{}:{}",
+        d.symbol, d.candle_open_time, d.method
+    ));
+    ctx.notify(m).await;
 }

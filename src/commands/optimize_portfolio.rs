@@ -76,18 +76,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             None => bail!("no active account: add one with `fks account add`"),
         },
     };
-    // The freshness rule: a stale symbol gets no target (so no order comes from it).
-    let rule = ctx.settings.file.market.freshness();
-    let mut symbols = Vec::new();
-    let mut stale = Vec::new();
-    for s in ctx.settings.symbols() {
-        let f = crate::core::freshness::of_candles(store, &rule, s, tf, as_of).await?;
-        if f.status == FreshState::Stale {
-            stale.push(f.to_json());
-        } else {
-            symbols.push(s.clone());
-        }
-    }
+    let (symbols, stale) = fresh_symbols(ctx, tf, as_of).await?;
     let stale_names: Vec<String> = stale
         .iter()
         .filter_map(|f| f["symbol"].as_str().map(String::from))
@@ -131,39 +120,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             days.len()
         );
     }
-    // Current allocation (fractions of total value).
-    let (total, current): (f64, BTreeMap<Symbol, f64>) = match acct.kind {
-        AccountKind::Paper => {
-            let (st, _) = crate::core::balances::paper_state(store, &acct, as_of).await?;
-            let eq = st.equity.unwrap_or(st.balance).to_f64().unwrap_or(0.0);
-            let mut cur = BTreeMap::new();
-            for p in positions::open_positions(store, acct.id).await? {
-                let px = positions::latest_stored_price(store, &p.symbol, as_of)
-                    .await?
-                    .map(|x| x.0)
-                    .unwrap_or(p.entry_price);
-                let v = (p.quantity * px).to_f64().unwrap_or(0.0)
-                    * if p.side == PositionSide::Long {
-                        1.0
-                    } else {
-                        -1.0
-                    };
-                cur.insert(p.symbol.clone(), if eq > 0.0 { v / eq } else { 0.0 });
-            }
-            (eq, cur)
-        }
-        _ => {
-            let eq = store
-                .query_opt("SELECT equity FROM balance_history WHERE account_id = ? AND time_ms <= ? ORDER BY time_ms DESC LIMIT 1", vals![acct.id, as_of])
-                .await?
-                .map(|r| r.dec(0))
-                .transpose()?
-                .unwrap_or_default()
-                .to_f64()
-                .unwrap_or(0.0);
-            (eq, BTreeMap::new())
-        }
-    };
+    let (total, current) = current_allocation(store, &acct, as_of).await?;
     // Retrieval's decisions (the same function, on the same data, as generate-signals) and
     // expected returns per day for rag; the legacy split otherwise or as fallback.
     let mut method = match args.method {
@@ -220,42 +177,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let alloc = optimize(method, &assets, &pcfg).map_err(|e| anyhow::anyhow!("{e}"))?;
     let target = alloc.as_map();
     let band = cfg.rebalance_band;
-    let recs: Vec<_> = alloc
-        .weights
-        .iter()
-        .map(|w| {
-            let cur = current.get(&w.symbol).copied().unwrap_or(0.0);
-            let diff = w.weight - cur;
-            let action = if diff > band {
-                Action::Buy
-            } else if diff < -band {
-                Action::Sell
-            } else {
-                Action::Hold
-            };
-            let vol_ann = w.volatility.map(|v| v * 365f64.sqrt());
-            let risk = match vol_ann {
-                Some(v) if v > 0.9 => "high",
-                Some(v) if v > 0.5 => "medium",
-                Some(_) => "low",
-                None => "unknown",
-            };
-            let mut rec = json!({
-                "symbol": w.symbol,
-                "action": action,
-                "current_allocation": (cur * 1e4).round() / 1e4,
-                "target_allocation": (w.weight * 1e4).round() / 1e4,
-                "amount": ((diff * total) * 100.0).round() / 100.0,
-                "reasoning": w.reasoning,
-                "risk_assessment": risk,
-                "confidence": Value::Null,
-            });
-            if let Some(d) = signals.get(&w.symbol) {
-                agreement(&mut rec, action, d, cur, w.weight, band, pcfg.max_weight);
-            }
-            rec
-        })
-        .collect();
+    let recs = recommendations(&alloc, &current, &signals, total, band, pcfg.max_weight);
     let targets_dec: BTreeMap<Symbol, Decimal> = target
         .iter()
         .map(|(s, w)| {
@@ -296,6 +218,112 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             "stale_symbols": stale_names,
         }),
     )
+}
+
+/// The account's value and current allocation (fractions of that value) at `as_of`.
+async fn current_allocation(
+    store: &Store,
+    acct: &crate::core::accounts::Account,
+    as_of: i64,
+) -> Result<(f64, BTreeMap<Symbol, f64>)> {
+    Ok(match acct.kind {
+        AccountKind::Paper => {
+            let (st, _) = crate::core::balances::paper_state(store, acct, as_of).await?;
+            let eq = st.equity.unwrap_or(st.balance).to_f64().unwrap_or(0.0);
+            let mut cur = BTreeMap::new();
+            for p in positions::open_positions(store, acct.id).await? {
+                let px = positions::latest_stored_price(store, &p.symbol, as_of)
+                    .await?
+                    .map(|x| x.0)
+                    .unwrap_or(p.entry_price);
+                let v = (p.quantity * px).to_f64().unwrap_or(0.0)
+                    * if p.side == PositionSide::Long {
+                        1.0
+                    } else {
+                        -1.0
+                    };
+                cur.insert(p.symbol.clone(), if eq > 0.0 { v / eq } else { 0.0 });
+            }
+            (eq, cur)
+        }
+        _ => {
+            let eq = store
+                .query_opt("SELECT equity FROM balance_history WHERE account_id = ? AND time_ms <= ? ORDER BY time_ms DESC LIMIT 1", vals![acct.id, as_of])
+                .await?
+                .map(|r| r.dec(0))
+                .transpose()?
+                .unwrap_or_default()
+                .to_f64()
+                .unwrap_or(0.0);
+            (eq, BTreeMap::new())
+        }
+    })
+}
+
+/// The configured symbols split by the freshness rule at `as_of`: the fresh ones (and those
+/// with no candles, which fail later with their own message), and the stale ones' entries. A
+/// stale symbol gets no target, so no order comes from it.
+async fn fresh_symbols(ctx: &Ctx, tf: Timeframe, as_of: i64) -> Result<(Vec<Symbol>, Vec<Value>)> {
+    let store = ctx.store().await?;
+    let rule = ctx.settings.file.market.freshness();
+    let (mut symbols, mut stale) = (Vec::new(), Vec::new());
+    for s in ctx.settings.symbols() {
+        let f = crate::core::freshness::of_candles(store, &rule, s, tf, as_of).await?;
+        if f.status == FreshState::Stale {
+            stale.push(f.to_json());
+        } else {
+            symbols.push(s.clone());
+        }
+    }
+    Ok((symbols, stale))
+}
+
+/// One recommendation per target weight: the trade that moves the current weight to it
+/// (beyond the band), with the retrieval decision beside it when there is one.
+fn recommendations(
+    alloc: &crate::core::intelligence::portfolio::Allocation,
+    current: &BTreeMap<Symbol, f64>,
+    signals: &BTreeMap<Symbol, SymbolDecision>,
+    total: f64,
+    band: f64,
+    cap: f64,
+) -> Vec<Value> {
+    alloc
+        .weights
+        .iter()
+        .map(|w| {
+            let cur = current.get(&w.symbol).copied().unwrap_or(0.0);
+            let diff = w.weight - cur;
+            let action = if diff > band {
+                Action::Buy
+            } else if diff < -band {
+                Action::Sell
+            } else {
+                Action::Hold
+            };
+            let vol_ann = w.volatility.map(|v| v * 365f64.sqrt());
+            let risk = match vol_ann {
+                Some(v) if v > 0.9 => "high",
+                Some(v) if v > 0.5 => "medium",
+                Some(_) => "low",
+                None => "unknown",
+            };
+            let mut rec = json!({
+                "symbol": w.symbol,
+                "action": action,
+                "current_allocation": (cur * 1e4).round() / 1e4,
+                "target_allocation": (w.weight * 1e4).round() / 1e4,
+                "amount": ((diff * total) * 100.0).round() / 100.0,
+                "reasoning": w.reasoning,
+                "risk_assessment": risk,
+                "confidence": Value::Null,
+            });
+            if let Some(d) = signals.get(&w.symbol) {
+                agreement(&mut rec, action, d, cur, w.weight, band, cap);
+            }
+            rec
+        })
+        .collect()
 }
 
 /// The retrieval decision beside a recommendation: the confidence of the recommended action

@@ -149,25 +149,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 }
             }
             if !stale_held.is_empty() {
-                let names: Vec<&str> = stale_held
-                    .iter()
-                    .filter_map(|f| f["symbol"].as_str())
-                    .collect();
-                return Outcome::new(
-                    Status::Error,
-                    json!({
-                        "account": acct.name,
-                        "dry_run": !send,
-                        "error": format!(
-                            "no fresh price for {} held on {}: the account cannot be valued, so nothing is traded; sync market data first",
-                            names.join(", "),
-                            acct.name
-                        ),
-                        "orders": [],
-                        "stale": stale_held.iter().chain(&stale).collect::<Vec<_>>(),
-                        "reconciled_orders": reconciled,
-                    }),
-                );
+                return unvalued(&acct.name, send, stale_held, stale, reconciled);
             }
         }
         Some(c) => {
@@ -289,4 +271,33 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         body["notification"] = ctx.notify(m).await;
     }
     Outcome::new(status, body)
+}
+
+/// A holding without a fresh price leaves the account without a value: nothing is traded.
+fn unvalued(
+    account: &str,
+    send: bool,
+    mut stale: Vec<serde_json::Value>,
+    stale_targets: Vec<serde_json::Value>,
+    reconciled: impl serde::Serialize,
+) -> Result<Outcome> {
+    let names: Vec<String> = stale
+        .iter()
+        .filter_map(|f| f["symbol"].as_str().map(String::from))
+        .collect();
+    stale.extend(stale_targets);
+    Outcome::new(
+        Status::Error,
+        json!({
+            "account": account,
+            "dry_run": !send,
+            "error": format!(
+                "no fresh price for {} held on {account}: the account cannot be valued, so nothing is traded; sync market data first",
+                names.join(", ")
+            ),
+            "orders": [],
+            "stale": stale,
+            "reconciled_orders": serde_json::to_value(reconciled)?,
+        }),
+    )
 }
