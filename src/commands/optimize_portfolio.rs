@@ -2,13 +2,12 @@
 //! min-variance) with reasoning per asset; stored for rebalance-portfolio.
 
 use super::Ctx;
-use crate::core::accounts::{self, AccountKind};
+use crate::core::accounts;
 use crate::core::intelligence::portfolio::{
     AssetInput, PortfolioConfig, PortfolioMethod, optimize, rebalance_needed,
 };
 use crate::core::knowledge;
 use crate::core::market::{Symbol, Timeframe};
-use crate::core::positions::{self, PositionSide};
 use crate::core::store::{Store, candles};
 use crate::core::time::time_arg;
 use crate::output::{Outcome, Status};
@@ -154,39 +153,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         ..Default::default()
     };
     let alloc = optimize(method, &assets, &pcfg).map_err(|e| anyhow::anyhow!("{e}"))?;
-    // Current allocation (fractions of total value).
-    let (total, current): (f64, BTreeMap<Symbol, f64>) = match acct.kind {
-        AccountKind::Paper => {
-            let (st, _) = crate::core::balances::paper_state(store, &acct, as_of).await?;
-            let eq = st.equity.unwrap_or(st.balance).to_f64().unwrap_or(0.0);
-            let mut cur = BTreeMap::new();
-            for p in positions::open_positions(store, acct.id).await? {
-                let px = positions::latest_stored_price(store, &p.symbol, as_of)
-                    .await?
-                    .map(|x| x.0)
-                    .unwrap_or(p.entry_price);
-                let v = (p.quantity * px).to_f64().unwrap_or(0.0)
-                    * if p.side == PositionSide::Long {
-                        1.0
-                    } else {
-                        -1.0
-                    };
-                cur.insert(p.symbol.clone(), if eq > 0.0 { v / eq } else { 0.0 });
-            }
-            (eq, cur)
-        }
-        _ => {
-            let eq = store
-                .query_opt("SELECT equity FROM balance_history WHERE account_id = ? ORDER BY time_ms DESC LIMIT 1", vals![acct.id])
-                .await?
-                .map(|r| r.dec(0))
-                .transpose()?
-                .unwrap_or_default()
-                .to_f64()
-                .unwrap_or(0.0);
-            (eq, BTreeMap::new())
-        }
-    };
+    // Current allocation: each position's signed value over equity, from the one valuation
+    // (paper as of `as_of`; exchange accounts as last synced).
+    let valued = crate::core::valuation::load(store, &acct, as_of).await?;
+    let total = valued.equity.to_f64().unwrap_or(0.0);
+    let current = valued.weights();
     let target = alloc.as_map();
     let band = cfg.rebalance_band;
     let recs: Vec<_> = alloc
@@ -243,7 +214,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             "requested_method": match args.method { Method::Rag => "rag", Method::Legacy => "legacy", Method::RiskParity => "risk-parity", Method::MinVariance => "min-variance" },
             "note": note,
             "account": acct.name,
-            "total_value": (total * 100.0).round() / 100.0,
+            "total_value": accounts::money(valued.equity, &acct.quote),
+            "equity": accounts::money(valued.equity, &acct.quote),
             "current_allocation": current,
             "target_allocation": target,
             "cash_weight": alloc.cash_weight,
