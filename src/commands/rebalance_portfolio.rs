@@ -172,11 +172,6 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     input.sell_untargeted = args.sell_unlisted;
     notes.extend(built.left_out.iter().map(|(_, why)| why.clone()));
     notes.extend(built.dropped.iter().map(|(_, why)| why.clone()));
-    for s in &valuation.unpriced {
-        if acct.kind == AccountKind::BinanceSpot {
-            notes.push(format!("{s}: no {} price; not valued", acct.quote));
-        }
-    }
     let plan = plan_rebalance(&input).map_err(|e| anyhow::anyhow!("{e}"))?;
     // Held and not listed: what the plan leaves alone, and what it could not trade anyway.
     let mut untouched: Vec<Symbol> = plan.untouched.clone();

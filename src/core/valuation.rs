@@ -412,11 +412,13 @@ pub fn value(input: &ValuationInput) -> Result<Valuation, ValuationError> {
 }
 
 impl Valuation {
-    /// Each position's signed market value as a fraction of equity (0 when equity ≤ 0).
+    /// Each valued position's signed market value as a fraction of equity (0 when equity ≤ 0);
+    /// spot assets without a price are not valued and not listed.
     pub fn weights(&self) -> BTreeMap<Symbol, f64> {
         use rust_decimal::prelude::ToPrimitive;
         self.positions
             .iter()
+            .filter(|p| !(self.kind == AccountKind::BinanceSpot && p.price.is_none()))
             .map(|p| {
                 let w = if self.equity > Decimal::ZERO {
                     (p.market_value / self.equity).to_f64().unwrap_or(0.0)

@@ -369,6 +369,33 @@ fn wrong_secret_writes_no_snapshot_and_futures_positions_reconcile() {
     let eth = pos.iter().find(|p| p["symbol"] == "ETHUSDT").unwrap();
     assert_eq!(eth["side"], "SHORT");
     assert_eq!(eth["unrealized_pnl"], "-49.5");
+    assert_eq!(r["equity"], 10250.5, "as the last sync valued the account");
+    // Synced again with the reconciled positions: every job sees the exchange's equity and
+    // the positions at the marks the exchange gave.
+    let mut c = sb.fks();
+    env(&mut c, SECRET);
+    let (code, v, _) = run_json(c.arg("sync-account-balance"));
+    assert_eq!(code, 0, "{v}");
+    let a = &v["results"]["Fut"];
+    assert_eq!(a["equity"], 10250.5);
+    assert_eq!(a["positions_value"], 4250.5, "0.15 × 42000 − 1 × 2049.5");
+    assert_eq!(a["cash"], 6000.0);
+    for job in ["analyze-risk", "calculate-metrics", "generate-report"] {
+        let mut c = sb.fks();
+        env(&mut c, SECRET);
+        let (code, v, err) = run_json(c.arg(job));
+        assert_eq!(code, 0, "{job}: {v} {err}");
+        assert_eq!(v["results"]["Fut"]["equity"], 10250.5, "{job}: {v}");
+    }
+    let mut c = sb.fks();
+    env(&mut c, SECRET);
+    let (_, v, _) = run_json(c.arg("analyze-risk"));
+    let r = &v["results"]["Fut"];
+    assert_eq!(r["total_position_value"], 8349.5, "{r}");
+    assert_eq!(
+        r["unrealized_pnl"], 250.5,
+        "the exchange's PnL per position"
+    );
     let journal: String = conn
         .query_row(
             "SELECT group_concat(COALESCE(result,'') || COALESCE(error,'') || args) FROM task_runs",
@@ -688,4 +715,71 @@ fn every_job_reports_the_same_spot_equity() {
         2,
         "BTC and ETH; XYZ has no price"
     );
+}
+
+/// The paper exchange lends nothing: margin is every position's notional at its mark, so an
+/// unrealized gain cannot be spent on more exposure (at entry it could: leverage above 1).
+fn paper_margin_is_leverage_one_at_the_marks(sb: &Sandbox) {
+    run_json(
+        sb.fks()
+            .args(["account", "add", "P", "--cash", "1000", "--fee-rate", "0"]),
+    );
+    prices(sb, "BTCUSDT", &["100.00", "100.00"]);
+    let order = |now: &str, qty: &str| {
+        run_json(sb.fks().env("FKS_NOW", now).args([
+            "paper",
+            "order",
+            "--account",
+            "P",
+            "--symbol",
+            "BTCUSDT",
+            "--side",
+            "BUY",
+            "--quantity",
+            qty,
+        ]))
+    };
+    let t2 = (T0 + 2 * H + 1).to_string();
+    let (c, v, _) = order(&t2, "10.01");
+    assert_eq!(c, 1, "1001 of exposure on 1000 of equity: {v}");
+    let (c, v, _) = order(&t2, "10");
+    assert_eq!(c, 0, "all of the cash: {v}");
+    // BTC doubles: equity 2000, margin used 2000, nothing available.
+    prices(sb, "BTCUSDT", &["100.00", "100.00", "200.00"]);
+    let t3 = (T0 + 3 * H + 1).to_string();
+    let (c, _, err) = order(&t3, "0.5");
+    assert_eq!(c, 1);
+    assert!(
+        err.contains("insufficient margin") && err.contains("0 USDT is available"),
+        "{err}"
+    );
+    let (_, v, _) = run_json(sb.fks().env("FKS_NOW", &t3).arg("sync-account-balance"));
+    let a = &v["results"]["P"];
+    assert_eq!(
+        (
+            &a["equity"],
+            &a["margin_used"],
+            &a["margin_available"],
+            &a["cash"]
+        ),
+        (
+            &serde_json::json!(2000.0),
+            &serde_json::json!(2000.0),
+            &serde_json::json!(0.0),
+            &serde_json::json!(0.0)
+        ),
+        "{a}"
+    );
+}
+
+#[test]
+fn paper_margin_is_leverage_one_at_the_marks_sqlite() {
+    paper_margin_is_leverage_one_at_the_marks(&Sandbox::new());
+}
+
+#[test]
+fn paper_margin_is_leverage_one_at_the_marks_postgres() {
+    if let Some(sb) = Sandbox::postgres() {
+        paper_margin_is_leverage_one_at_the_marks(&sb);
+    }
 }

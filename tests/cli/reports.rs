@@ -186,3 +186,43 @@ fn report_html_markdown_and_discord_png() {
     assert_eq!(code, 1);
     assert!(err.contains(".md") && err.contains(".html"), "{err}");
 }
+
+/// An exchange account whose snapshots predate stored valuations (or were restored from an
+/// archive): the jobs that read its valuation fall back to the snapshot's own figures.
+#[test]
+fn snapshots_without_a_stored_valuation_still_give_the_equity() {
+    let sb = Sandbox::new();
+    run_json(sb.fks().args([
+        "account",
+        "add",
+        "S",
+        "--kind",
+        "binance-spot",
+        "--baseline",
+        "1000",
+    ]));
+    history(&sb, 1, &[(T0 + 3_600_000, "1000"), (T0 + D, "1234.5")]);
+    let now = (T0 + D + 1000).to_string();
+    for (job, key) in [
+        ("calculate-metrics", "equity"),
+        ("analyze-risk", "equity"),
+        ("update-positions", "equity"),
+        ("generate-report", "equity"),
+    ] {
+        let (code, v, err) =
+            run_json(
+                sb.fks()
+                    .env("FKS_NOW", &now)
+                    .args([job, "--account-id", "1"]),
+            );
+        assert_eq!(code, 0, "{job}: {v} {err}");
+        assert_eq!(v["results"]["S"][key], 1234.5, "{job}: {v}");
+    }
+    // Valued as of an earlier time: the snapshot then.
+    let (_, v, _) = run_json(sb.fks().env("FKS_NOW", (T0 + 7_200_000).to_string()).args([
+        "calculate-metrics",
+        "--account-id",
+        "1",
+    ]));
+    assert_eq!(v["results"]["S"]["equity"], 1000.0);
+}
