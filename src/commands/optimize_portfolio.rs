@@ -155,9 +155,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let alloc = optimize(method, &assets, &pcfg).map_err(|e| anyhow::anyhow!("{e}"))?;
     // Current allocation: each position's signed value over equity, from the one valuation
     // (paper as of `as_of`; exchange accounts as last synced).
-    let valued = crate::core::valuation::load(store, &acct, as_of).await?;
-    let total = valued.equity.to_f64().unwrap_or(0.0);
-    let current = valued.weights();
+    // (An exchange account never synced has no valuation yet: total 0, nothing held.)
+    let valued = crate::core::valuation::load_stored_or_live(store, &acct, as_of).await?;
+    let equity = valued.as_ref().map_or(Decimal::ZERO, |v| v.equity);
+    let total = equity.to_f64().unwrap_or(0.0);
+    let current = valued.as_ref().map(|v| v.weights()).unwrap_or_default();
     let target = alloc.as_map();
     let band = cfg.rebalance_band;
     let recs: Vec<_> = alloc
@@ -214,8 +216,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             "requested_method": match args.method { Method::Rag => "rag", Method::Legacy => "legacy", Method::RiskParity => "risk-parity", Method::MinVariance => "min-variance" },
             "note": note,
             "account": acct.name,
-            "total_value": accounts::money(valued.equity, &acct.quote),
-            "equity": accounts::money(valued.equity, &acct.quote),
+            "total_value": accounts::money(equity, &acct.quote),
+            "equity": accounts::money(equity, &acct.quote),
             "current_allocation": current,
             "target_allocation": target,
             "cash_weight": alloc.cash_weight,

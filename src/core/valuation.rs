@@ -621,10 +621,7 @@ pub async fn fetch_spot(
     let prices = if symbols.is_empty() {
         BTreeMap::new()
     } else {
-        client
-            .ticker_prices(&symbols)
-            .await
-            .context("value spot balances")?
+        spot_prices(client, &symbols).await?
     };
     let input = spot_input(
         acct,
@@ -634,6 +631,30 @@ pub async fn fetch_spot(
         fees_paid(store, acct, as_of).await?,
     );
     Ok((value(&input)?, prices))
+}
+
+/// Ticker prices of `symbols`. Binance refuses a whole `symbols=[...]` request when one of
+/// them does not exist (-1121), as for an asset with no market in the quote (earn tokens,
+/// delisted coins): then every ticker is read (same weight) and the unknown ones are simply
+/// missing, so those assets are listed as unpriced instead of failing the valuation.
+async fn spot_prices(
+    client: &crate::core::exchange::binance::BinanceClient,
+    symbols: &[Symbol],
+) -> Result<BTreeMap<Symbol, Decimal>> {
+    match client.ticker_prices(symbols).await {
+        Ok(p) => Ok(p),
+        Err(e) if e.code() == Some(-1121) => {
+            let all = client
+                .ticker_prices(&[])
+                .await
+                .context("value spot balances (every ticker)")?;
+            Ok(all
+                .into_iter()
+                .filter(|(s, _)| symbols.contains(s))
+                .collect())
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("value spot balances")),
+    }
 }
 
 /// A futures account valued now from the exchange's totals.

@@ -783,3 +783,71 @@ fn paper_margin_is_leverage_one_at_the_marks_postgres() {
         paper_margin_is_leverage_one_at_the_marks(&sb);
     }
 }
+
+/// Binance refuses a whole `symbols=[...]` ticker request when one symbol does not exist
+/// (an asset with no USDT market): the valuation reads every ticker instead and lists that
+/// asset as not valued, rather than failing the account.
+#[test]
+fn a_spot_asset_without_a_market_does_not_fail_the_valuation() {
+    let sb = Sandbox::new();
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        Mock::given(method("GET"))
+            .and(path("/api/v3/account"))
+            .and(SignedBy { key: KEY.into(), secret: SECRET.into() })
+            .respond_with(ResponseTemplate::new(200).set_body_raw(SPOT_ACCOUNT, "application/json"))
+            .mount(&server)
+            .await;
+        // With `symbols` (which names XYZUSDT): Binance's answer for an unknown symbol.
+        Mock::given(method("GET"))
+            .and(path("/api/v3/ticker/price"))
+            .and(wiremock::matchers::query_param_contains("symbols", "XYZUSDT"))
+            .respond_with(ResponseTemplate::new(400).set_body_raw(
+                r#"{"code":-1121,"msg":"Invalid symbol."}"#,
+                "application/json",
+            ))
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        // Without parameters: every ticker.
+        Mock::given(method("GET"))
+            .and(path("/api/v3/ticker/price"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(
+                r#"[{"symbol":"BNBUSDT","price":"300.00000000"},{"symbol":"BTCUSDT","price":"42000.00000000"},{"symbol":"ETHBTC","price":"0.05240000"},{"symbol":"ETHUSDT","price":"2200.50000000"}]"#,
+                "application/json",
+            ))
+            .with_priority(5)
+            .mount(&server)
+            .await;
+    });
+    run_json(sb.fks().args([
+        "account",
+        "add",
+        "Spot",
+        "--kind",
+        "binance-spot",
+        "--baseline",
+        "20000",
+    ]));
+    let (code, v, err) = run_json(
+        sb.fks()
+            .env("FKS_BINANCE_BASE_URL", server.uri())
+            .env("BINANCE_API_KEY", KEY)
+            .env("BINANCE_API_SECRET", SECRET)
+            .arg("sync-account-balance"),
+    );
+    assert_eq!(code, 0, "{v} {err}");
+    let a = &v["results"]["Spot"];
+    assert_eq!(a["equity"], 27001.25, "{a}");
+    assert!(a["notes"][0].as_str().unwrap().contains("XYZ"), "{a}");
+    let asked: Vec<String> = rt
+        .block_on(server.received_requests())
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/api/v3/ticker/price")
+        .map(|r| r.url.query().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert_eq!(asked[1], "", "then every ticker");
+}

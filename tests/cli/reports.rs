@@ -225,4 +225,15 @@ fn snapshots_without_a_stored_valuation_still_give_the_equity() {
         "1",
     ]));
     assert_eq!(v["results"]["S"]["equity"], 1000.0);
+    // A damaged stored valuation is a clear error for that account, not a silent zero.
+    let c = rusqlite::Connection::open(&sb.db).unwrap();
+    c.execute(
+        "INSERT INTO account_valuations (balance_id, account_id, time_ms, valuation) VALUES (2, 1, ?1, '{\"equity\": ')",
+        [T0 + D],
+    )
+    .unwrap();
+    let (code, v, _) = run_json(sb.fks().env("FKS_NOW", &now).args(["analyze-risk"]));
+    assert_eq!(code, 1, "{v}");
+    let err = v["results"]["S"]["error"].as_str().unwrap();
+    assert!(err.contains("read the stored valuation of S"), "{err}");
 }
