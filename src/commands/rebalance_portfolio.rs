@@ -167,6 +167,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let mut input = built.input;
     input.band = args.band;
     input.fee_rate = acct.fee_rate;
+    if acct.kind == AccountKind::Paper {
+        // The paper exchange fills at the mark moved by the account's slippage.
+        input.slippage = acct.slippage_bps / Decimal::from(10_000);
+    }
     input.max_order_notional = ctx.settings.file.trading.max_order_notional;
     input.max_run_notional = ctx.settings.file.trading.max_run_notional;
     input.sell_untargeted = args.sell_unlisted;
@@ -200,7 +204,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 now,
             )
             .await?;
-            let done = orders::execute(store, &acct, &venue, &rec, Some(o.est_price), now).await?;
+            // The paper exchange applies the account's slippage to the last price itself.
+            let done = orders::execute(store, &acct, &venue, &rec, Some(o.last_price), now).await?;
             if !matches!(done.status.as_str(), "filled" | "partially_filled") {
                 failures += 1;
             }

@@ -818,3 +818,49 @@ fn paper_rebalance_after_a_loss_reaches_its_targets() {
     );
     assert!(v["orders"].as_array().unwrap().is_empty(), "{v}");
 }
+
+/// With paper slippage, a fully invested target still executes: the planner costs each buy
+/// at the price the paper exchange will fill it (mark + slippage) and its fee, so the last
+/// buy is not refused for margin.
+#[test]
+fn paper_rebalance_with_slippage_never_overspends() {
+    let sb = Sandbox::new();
+    sb.write(
+        "fks.toml",
+        "[trading]\nenabled = true\nmax_order_notional = \"1000000\"\nmax_run_notional = \"1000000\"\n",
+    );
+    let (c, v, _) = run_json(sb.fks().args([
+        "account",
+        "add",
+        "Main",
+        "--cash",
+        "10000",
+        "--fee-rate",
+        "0.001",
+        "--slippage-bps",
+        "50",
+    ]));
+    assert_eq!(c, 0, "{v}");
+    closes(&sb, "BTCUSDT", &["100", "100"]);
+    closes(&sb, "ETHUSDT", &["10", "10"]);
+    sb.write("all.json", r#"{"BTCUSDT": 0.5, "ETHUSDT": 0.5}"#);
+    let now = (T0 + 2 * H + 1).to_string();
+    let (code, v, _) = run_json(sb.fks().env("FKS_NOW", &now).args([
+        "rebalance-portfolio",
+        "--account-id",
+        "1",
+        "--targets",
+        "all.json",
+        "--execute",
+    ]));
+    assert_eq!(code, 0, "{v}");
+    let orders = v["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 2, "{v}");
+    for o in orders {
+        assert_eq!(o["fill"]["status"], "filled", "{o}");
+    }
+    let (_, v, _) = run_json(sb.fks().env("FKS_NOW", &now).arg("sync-account-balance"));
+    let a = &v["results"]["Main"];
+    assert!(a["cash"].as_f64().unwrap() >= 0.0, "{a}");
+    assert!(a["margin_available"].as_f64().unwrap() >= 0.0, "{a}");
+}

@@ -23,9 +23,11 @@
 //! - **Caps.** An order whose notional is above the per-order cap is refused (`above_order_cap`),
 //!   not shrunk. When an order would take the run's total notional above the per-run cap, it and
 //!   every later order are skipped (`run_cap_reached`).
-//! - **Estimates.** Market orders are sized at the last price; the fee is charged on the quote
-//!   side for both sells and buys, which is conservative for Binance spot (where a buy's fee is
-//!   taken from the base asset received). `after` is the allocation these orders would leave.
+//! - **Estimates.** Market orders are sized at the last price, moved against the order by the
+//!   input's slippage (paper accounts: their slippage; 0 otherwise) — `est_price` is that fill
+//!   price; the fee is charged on the quote side for both sells and buys, which is conservative
+//!   for Binance spot (where a buy's fee is taken from the base asset received). `after` is the
+//!   allocation these orders would leave, holdings valued at the last price.
 
 use super::rules::{Skip, SkipReason, fmt_amount, fmt_rule, quantity_rules, validate_order};
 use super::{Side, SymbolInfo};
@@ -73,6 +75,9 @@ pub struct RebalanceInput {
     pub band: Decimal,
     /// Fee rate per side (0.001 = 0.1 %).
     pub fee_rate: Decimal,
+    /// Expected move of the fill price against each market order (paper: the account's
+    /// slippage): buys are costed at price × (1 + slippage), sells at price × (1 − slippage).
+    pub slippage: Decimal,
     /// `trading.max_order_notional`, in the quote asset.
     pub max_order_notional: Decimal,
     /// `trading.max_run_notional`, in the quote asset.
@@ -94,6 +99,7 @@ impl RebalanceInput {
             targets: BTreeMap::new(),
             band: DEFAULT_BAND,
             fee_rate: DEFAULT_FEE_RATE,
+            slippage: Decimal::ZERO,
             max_order_notional: Decimal::from(1000),
             max_run_notional: Decimal::from(5000),
             sell_untargeted: false,
@@ -202,6 +208,8 @@ pub struct PlannedOrder {
     /// Rounded down to the step; the `quantity` parameter is `format_qty(quantity)`.
     pub quantity: Decimal,
     pub est_price: Decimal,
+    /// The last price the plan valued the symbol at (`est_price` before slippage).
+    pub last_price: Decimal,
     /// `quantity × est_price`.
     pub notional: Decimal,
     /// `notional × fee_rate`.
@@ -260,6 +268,8 @@ pub enum PlanError {
     InvalidBand { band: Decimal },
     #[error("fee rate {fee_rate} must be a fraction between 0 and 1 (0.001 = 0.1 %)")]
     InvalidFeeRate { fee_rate: Decimal },
+    #[error("slippage {slippage} must be a fraction between 0 and 1 (0.0005 = 5 bps)")]
+    InvalidSlippage { slippage: Decimal },
     #[error("free {quote_asset} balance {amount} is negative")]
     NegativeCash {
         quote_asset: String,
@@ -380,6 +390,11 @@ fn validate_input(input: &RebalanceInput) -> Result<(), PlanError> {
     if input.fee_rate < Decimal::ZERO || input.fee_rate >= one {
         return Err(PlanError::InvalidFeeRate {
             fee_rate: input.fee_rate,
+        });
+    }
+    if input.slippage < Decimal::ZERO || input.slippage >= one {
+        return Err(PlanError::InvalidSlippage {
+            slippage: input.slippage,
         });
     }
     if input.quote_free < Decimal::ZERO {
@@ -511,7 +526,8 @@ pub fn plan_rebalance(input: &RebalanceInput) -> Result<RebalancePlan, PlanError
         } else {
             (-gap / h.price).min(h.free)
         };
-        let result = validate_order(&h.info, Side::Sell, want, h.price, true).and_then(|v| {
+        let px = fill_price(h.price, Side::Sell, input.slippage);
+        let result = validate_order(&h.info, Side::Sell, want, px, true).and_then(|v| {
             caps.admit(&h.symbol, Side::Sell, v.notional, quote)
                 .map(|()| v)
         });
@@ -519,7 +535,7 @@ pub fn plan_rebalance(input: &RebalanceInput) -> Result<RebalancePlan, PlanError
             Ok(v) => {
                 cash += v.notional * (one - fee);
                 lines[i].qty_after -= v.quantity;
-                planned.push((i, Side::Sell, v.quantity, h.price, v.notional, false));
+                planned.push((i, Side::Sell, v.quantity, px, v.notional, false));
             }
             Err(s) => skipped.push(to_skipped(h, Side::Sell, s)),
         }
@@ -557,8 +573,11 @@ pub fn plan_rebalance(input: &RebalanceInput) -> Result<RebalancePlan, PlanError
             ));
             continue;
         }
-        let cash_limited = affordable < gap;
-        let budget = gap.min(affordable);
+        // The gap is in value at the mark; the buy is paid at the fill price.
+        let px = fill_price(h.price, Side::Buy, input.slippage);
+        let want_qty = gap / h.price;
+        let affordable_qty = affordable / px;
+        let cash_limited = affordable_qty < want_qty;
         let step = quantity_rules(&h.info, true)
             .map(|r| r.step)
             .unwrap_or(Decimal::ZERO);
@@ -569,18 +588,18 @@ pub fn plan_rebalance(input: &RebalanceInput) -> Result<RebalancePlan, PlanError
         } else {
             fallback_step
         };
-        let mut qty = budget / h.price;
+        let mut qty = want_qty.min(affordable_qty);
         if step <= Decimal::ZERO {
             qty = super::rules::round_qty_down(qty, fallback_step);
         }
-        let mut result = validate_order(&h.info, Side::Buy, qty, h.price, true);
+        let mut result = validate_order(&h.info, Side::Buy, qty, px, true);
         // Division rounds in the 28th digit; make sure the cost really fits the cash.
         while let Ok(v) = &result {
             if v.notional * (one + fee) <= cash {
                 break;
             }
             qty = v.quantity - unit;
-            result = validate_order(&h.info, Side::Buy, qty, h.price, true);
+            result = validate_order(&h.info, Side::Buy, qty, px, true);
         }
         let result = result.and_then(|v| {
             caps.admit(&h.symbol, Side::Buy, v.notional, quote)
@@ -590,7 +609,7 @@ pub fn plan_rebalance(input: &RebalanceInput) -> Result<RebalancePlan, PlanError
             Ok(v) => {
                 cash -= v.notional * (one + fee);
                 lines[i].qty_after += v.quantity;
-                planned.push((i, Side::Buy, v.quantity, h.price, v.notional, cash_limited));
+                planned.push((i, Side::Buy, v.quantity, px, v.notional, cash_limited));
             }
             Err(s) => skipped.push(to_skipped(h, Side::Buy, s)),
         }
@@ -627,6 +646,7 @@ pub fn plan_rebalance(input: &RebalanceInput) -> Result<RebalancePlan, PlanError
                 side,
                 quantity,
                 est_price: price.normalize(),
+                last_price: l.h.price.normalize(),
                 notional,
                 est_fee: (notional * fee).normalize(),
                 reason: "rebalance",
@@ -653,6 +673,20 @@ pub fn plan_rebalance(input: &RebalanceInput) -> Result<RebalancePlan, PlanError
         after,
         untouched,
     })
+}
+
+/// The price a market order is expected to fill at: the last price moved against the order
+/// by the slippage, rounded to 10 decimals away from the order (as the paper exchange fills,
+/// never more favourable than that).
+fn fill_price(price: Decimal, side: Side, slippage: Decimal) -> Decimal {
+    use rust_decimal::RoundingStrategy::{AwayFromZero, ToZero};
+    if slippage.is_zero() {
+        return price;
+    }
+    match side {
+        Side::Buy => (price * (Decimal::ONE + slippage)).round_dp_with_strategy(10, AwayFromZero),
+        Side::Sell => (price * (Decimal::ONE - slippage)).round_dp_with_strategy(10, ToZero),
+    }
 }
 
 fn to_skipped(h: &Holding, side: Side, s: Skip) -> Skipped {

@@ -678,8 +678,9 @@ prop_compose! {
         cash in 0i64..2_000_000_000,
         raw in prop::collection::vec((arb_position(true), 0usize..5, 0usize..4, 0i64..100), 1..5),
         fee in 0usize..4,
+        slippage_bps in prop_oneof![Just(0i64), 1i64..100],
         invested_pct in 50i64..=100,
-    ) -> (Book, BTreeMap<Symbol, (Decimal, Decimal)>, BTreeMap<Symbol, Decimal>, Decimal) {
+    ) -> (Book, BTreeMap<Symbol, (Decimal, Decimal)>, BTreeMap<Symbol, Decimal>, (Decimal, Decimal)) {
         let steps = ["1", "0.1", "0.001", "0.00001", "0.00000001"];
         let mins = ["0", "1", "5", "10"];
         let mut held = BTreeMap::new();
@@ -709,7 +710,9 @@ prop_compose! {
             })
             .collect();
         let fee_rate = d(["0", "0.001", "0.00075", "0.01"][fee]);
-        (Book { kind, cash: wallet, held }, rules, targets, fee_rate)
+        // Slippage is a paper account's setting; spot market orders are sized at the ticker.
+        let slippage = if kind == AccountKind::Paper { dec(slippage_bps, 4) } else { Decimal::ZERO };
+        (Book { kind, cash: wallet, held }, rules, targets, (fee_rate, slippage))
     }
 }
 
@@ -717,7 +720,7 @@ fn reaches_its_targets(
     mut book: Book,
     rules: BTreeMap<Symbol, (Decimal, Decimal)>,
     targets: BTreeMap<Symbol, Decimal>,
-    fee_rate: Decimal,
+    (fee_rate, slippage): (Decimal, Decimal),
 ) -> Result<(), TestCaseError> {
     let v = value(&book.input()).unwrap();
     prop_assume!(v.equity > Decimal::ONE);
@@ -730,14 +733,17 @@ fn reaches_its_targets(
     let mut input = built.input;
     input.band = Decimal::ZERO;
     input.fee_rate = fee_rate;
+    input.slippage = slippage;
     input.max_order_notional = Decimal::from(i64::MAX);
     input.max_run_notional = Decimal::from(i64::MAX);
     let plan = plan_rebalance(&input).map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert_eq!(plan.total_value, v.equity);
+    // What trading costs: fees, and the fill prices' distance from the marks (slippage).
     let mut fees = Decimal::ZERO;
     for o in &plan.orders {
+        prop_assert_eq!(o.last_price, book.held[&o.symbol].2);
         book.fill(&o.symbol, o.side, o.quantity, o.est_price, fee_rate);
-        fees += o.notional * fee_rate;
+        fees += o.notional * fee_rate + o.quantity * (o.est_price - o.last_price).abs();
         // The paper exchange accepts each order: no margin is overdrawn (spot: no cash).
         let now = value(&book.input()).unwrap();
         prop_assert!(
@@ -749,7 +755,7 @@ fn reaches_its_targets(
         );
     }
     let after = value(&book.input()).unwrap();
-    // Only the fees leave the account (the paper entry's weighted average rounds in the
+    // Only the costs leave the account (the paper entry's weighted average rounds in the
     // 28th digit).
     prop_assert!(
         (after.equity - (v.equity - fees)).abs() <= v.equity * dec(1, 20),
