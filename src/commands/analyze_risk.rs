@@ -2,17 +2,14 @@
 //! per account; HIGH sends an alert (with a cool-down).
 
 use super::Ctx;
-use crate::core::accounts::{self, Account, AccountKind};
-use crate::core::balances;
+use crate::core::accounts::{self, Account, money};
 use crate::core::market::Symbol;
 use crate::core::notify::{COLOR_RED, MessageKind};
 use crate::core::outbox::NewMessage;
-use crate::core::positions;
-use crate::core::risk::{self, RiskPosition};
+use crate::core::risk::{self, AccountFigures, RiskPosition};
 use crate::core::store::{Store, candles};
-use crate::vals;
+use crate::core::valuation;
 use anyhow::Result;
-use rust_decimal::prelude::ToPrimitive;
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -60,49 +57,36 @@ async fn history(
 async fn analyze_one(ctx: &Ctx, acct: &Account) -> Result<serde_json::Value> {
     let store = ctx.store().await?;
     let cfg = &ctx.settings.file.risk;
-    let balance = match acct.kind {
-        AccountKind::Paper => balances::paper_state(store, acct, ctx.now_ms()).await?.0.balance,
-        _ => match store
-            .query_opt("SELECT balance FROM balance_history WHERE account_id = ? AND time_ms <= ? ORDER BY time_ms DESC LIMIT 1", vals![acct.id, ctx.now_ms()])
-            .await?
-        {
-            Some(r) => r.dec(0)?,
-            None => {
-                return Ok(json!({"status": "error", "error": format!("no balance snapshot for {}: run sync-account-balance first", acct.name)}));
-            }
-        },
-    };
+    // The one valuation: paper from the store, exchange accounts as last synced (the
+    // snapshot at or before the clock).
+    let now = ctx.now_ms();
+    let valued = valuation::load(store, acct, now).await?;
     // The freshness rule, judged by the configured timeframe's limit: a stale price does not
     // price a position.
     let tf = ctx.settings.file.market.timeframe;
     let rule = ctx.settings.file.market.freshness();
-    let now = ctx.now_ms();
     let mut rp = Vec::new();
     let mut unpriced = Vec::new();
-    for p in positions::open_positions(store, acct.id).await? {
-        let quote = match acct.kind {
-            AccountKind::Paper => positions::latest_stored_price(store, &p.symbol, now).await?,
-            _ => p.current_price.zip(p.price_time),
-        };
-        let fresh = rule.check_close(&p.symbol, tf, quote.map(|(_, t)| t), now);
+    // Spot assets without a quote market are not part of the valued account (listed in
+    // `valuation.unpriced`); every other position counts, priced or not.
+    let spot = valued.kind == crate::core::accounts::AccountKind::BinanceSpot;
+    for p in valued
+        .positions
+        .iter()
+        .filter(|p| !(spot && p.price.is_none()))
+    {
+        let fresh = rule.check_close(&p.symbol, tf, p.price.and(p.price_time), now);
         if !fresh.is_fresh() {
             unpriced.push(fresh.to_json());
         }
-        let price = quote
-            .filter(|_| fresh.is_fresh())
-            .and_then(|(px, _)| px.to_f64());
         let (daily_returns, daily_atr) = history(ctx, store, &p.symbol, cfg.var_days).await?;
         rp.push(RiskPosition {
-            symbol: p.symbol.0.clone(),
-            side: p.side,
-            quantity: p.quantity.to_f64().unwrap_or(0.0),
-            entry_price: p.entry_price.to_f64().unwrap_or(0.0),
-            price,
             daily_returns,
             daily_atr,
+            ..RiskPosition::from_marked(p, fresh.is_fresh())
         });
     }
-    let report = risk::analyze(balance.to_f64().unwrap_or(0.0), &rp, cfg);
+    let report = risk::analyze(AccountFigures::of(&valued), &rp, cfg);
     let mut v = serde_json::to_value(risk::rounded(report.clone()))?;
     // Not fully priced: UNKNOWN, an alert, and the account (so the run) is partial.
     v["status"] = json!(if unpriced.is_empty() {
@@ -111,6 +95,8 @@ async fn analyze_one(ctx: &Ctx, acct: &Account) -> Result<serde_json::Value> {
         "partial"
     });
     v["state"] = json!(report.status);
+    v["equity"] = money(valued.equity, &acct.quote);
+    v["valuation"] = valued.summary_json();
     v["unpriced_positions"] = json!(unpriced);
     if report.risk_level == "UNKNOWN" {
         let mut m = NewMessage::new(
@@ -143,7 +129,7 @@ async fn analyze_one(ctx: &Ctx, acct: &Account) -> Result<serde_json::Value> {
             MessageKind::Alert,
             format!("HIGH risk on {}", acct.name),
             format!(
-                "Exposure {} of balance, unrealized PnL {:.2} {} ({}).{}",
+                "Exposure {} of equity, unrealized PnL {:.2} {} ({}).{}",
                 report
                     .exposure_ratio
                     .map(|e| format!("{:.0}%", e * 100.0))

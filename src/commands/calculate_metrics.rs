@@ -6,6 +6,7 @@ use super::Ctx;
 use crate::core::accounts;
 use crate::core::report::Period;
 use crate::core::reporting;
+use crate::core::valuation;
 use crate::vals;
 use anyhow::Result;
 use serde_json::json;
@@ -44,6 +45,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<crate::output::Outcome> {
             m["metrics_status"] = json!(status);
             m["status"] = json!("success");
             m["account_id"] = json!(acct.id);
+            // The account's equity now, from the one valuation (the metrics above come from the
+            // balance history, which sync-account-balance writes from the same valuation).
+            let valued = valuation::load_stored_or_live(store, &acct, now).await?;
+            m["equity"] = valued
+                .as_ref()
+                .map_or(serde_json::Value::Null, |v| accounts::money(v.equity, &acct.quote));
+            m["valuation"] = valued
+                .as_ref()
+                .map_or(serde_json::Value::Null, |v| v.summary_json());
             Ok(m)
         }
         .await;

@@ -437,7 +437,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 account_id: acct.id,
                 execute: false,
                 targets: None,
-                band: Decimal::new(2, 2)
+                band: Decimal::new(2, 2),
+                sell_unlisted: false,
             }
         )
     );
@@ -465,6 +466,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 execute: true,
                 targets: None,
                 band: Decimal::new(2, 2),
+                sell_unlisted: false,
             },
         ),
     )

@@ -152,6 +152,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 file.clone().unwrap_or_default(),
             ]);
             v["status"] = json!("success");
+            // The summary's equity as every account job prints it (crate::core::valuation).
+            v["equity"] = accounts::money(data.summary.equity, &acct.quote);
             v["file"] = json!(file);
             v["delivery"] = delivery;
             Ok(v)

@@ -3,7 +3,7 @@
 //! account, stored, and notified on BUY.
 
 use super::Ctx;
-use crate::core::accounts::{self, AccountKind};
+use crate::core::accounts;
 use crate::core::freshness::FreshState;
 use crate::core::intelligence::recommend::Action;
 use crate::core::intelligence::sizing::{SizingConfig, SizingMode, size};
@@ -13,7 +13,6 @@ use crate::core::notify::{COLOR_GREEN, MessageKind};
 use crate::core::outbox::NewMessage;
 use crate::core::time::time_arg;
 use crate::output::{Outcome, Status};
-use crate::vals;
 use anyhow::{Result, bail};
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
@@ -48,20 +47,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             ),
         },
     };
-    // Balance and cash: the paper account's state, else its latest snapshot.
-    let (equity, cash) = match acct.kind {
-        AccountKind::Paper => {
-            let (s, _) = crate::core::balances::paper_state(store, &acct, as_of).await?;
-            (s.equity.unwrap_or(s.balance), s.margin_available)
-        }
-        _ => match store
-            .query_opt("SELECT equity, margin_available FROM balance_history WHERE account_id = ? AND time_ms <= ? ORDER BY time_ms DESC LIMIT 1", vals![acct.id, as_of])
-            .await?
-        {
-            Some(r) => (r.dec(0)?, r.dec(1)?),
-            None => bail!("no balance snapshot for {}: run sync-account-balance first", acct.name),
-        },
-    };
+    // Equity and cash from the one valuation: the paper account's as of `as_of`, else the one
+    // stored with its latest snapshot at or before `as_of`.
+    let valued = crate::core::valuation::load(store, &acct, as_of).await?;
+    let (equity, cash) = (valued.equity, valued.cash_free);
     let (equity, cash) = (
         equity.to_f64().unwrap_or(0.0),
         cash.to_f64().unwrap_or(0.0).max(0.0),

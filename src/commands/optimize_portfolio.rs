@@ -2,7 +2,7 @@
 //! min-variance) with reasoning per asset; stored for rebalance-portfolio.
 
 use super::Ctx;
-use crate::core::accounts::{self, AccountKind};
+use crate::core::accounts;
 use crate::core::freshness::FreshState;
 use crate::core::intelligence::portfolio::{
     AssetInput, PortfolioConfig, PortfolioMethod, optimize, rebalance_needed,
@@ -10,7 +10,6 @@ use crate::core::intelligence::portfolio::{
 use crate::core::intelligence::recommend::Action;
 use crate::core::knowledge::{self, SymbolDecision};
 use crate::core::market::{Symbol, Timeframe};
-use crate::core::positions::{self, PositionSide};
 use crate::core::store::{Store, candles};
 use crate::core::time::time_arg;
 use crate::output::{Outcome, Status};
@@ -120,7 +119,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             days.len()
         );
     }
-    let (total, current) = current_allocation(store, &acct, as_of).await?;
+    // Before optimize(): HOLD keeps the current weight.
+    let (equity, current) = current_allocation(store, &acct, as_of).await?;
+    let total = equity.to_f64().unwrap_or(0.0);
     // Retrieval's decisions (the same function, on the same data, as generate-signals) and
     // expected returns per day for rag; the legacy split otherwise or as fallback.
     let mut method = match args.method {
@@ -206,7 +207,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             "note": note,
             "account": acct.name,
             "as_of": crate::core::time::fmt_ms(as_of),
-            "total_value": (total * 100.0).round() / 100.0,
+            "total_value": accounts::money(equity, &acct.quote),
+            "equity": accounts::money(equity, &acct.quote),
             "current_allocation": current,
             "target_allocation": target,
             "cash_weight": alloc.cash_weight,
@@ -220,44 +222,21 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     )
 }
 
-/// The account's value and current allocation (fractions of that value) at `as_of`.
+/// The account's equity and current allocation (each position's signed value over equity)
+/// from the one valuation at `as_of`: a paper account valued as of `as_of`, an exchange account
+/// as its latest snapshot at or before `as_of` valued it. An exchange account never synced
+/// has no valuation yet: equity 0, nothing held.
 async fn current_allocation(
     store: &Store,
     acct: &crate::core::accounts::Account,
     as_of: i64,
-) -> Result<(f64, BTreeMap<Symbol, f64>)> {
-    Ok(match acct.kind {
-        AccountKind::Paper => {
-            let (st, _) = crate::core::balances::paper_state(store, acct, as_of).await?;
-            let eq = st.equity.unwrap_or(st.balance).to_f64().unwrap_or(0.0);
-            let mut cur = BTreeMap::new();
-            for p in positions::open_positions(store, acct.id).await? {
-                let px = positions::latest_stored_price(store, &p.symbol, as_of)
-                    .await?
-                    .map(|x| x.0)
-                    .unwrap_or(p.entry_price);
-                let v = (p.quantity * px).to_f64().unwrap_or(0.0)
-                    * if p.side == PositionSide::Long {
-                        1.0
-                    } else {
-                        -1.0
-                    };
-                cur.insert(p.symbol.clone(), if eq > 0.0 { v / eq } else { 0.0 });
-            }
-            (eq, cur)
-        }
-        _ => {
-            let eq = store
-                .query_opt("SELECT equity FROM balance_history WHERE account_id = ? AND time_ms <= ? ORDER BY time_ms DESC LIMIT 1", vals![acct.id, as_of])
-                .await?
-                .map(|r| r.dec(0))
-                .transpose()?
-                .unwrap_or_default()
-                .to_f64()
-                .unwrap_or(0.0);
-            (eq, BTreeMap::new())
-        }
-    })
+) -> Result<(Decimal, BTreeMap<Symbol, f64>)> {
+    Ok(
+        match crate::core::valuation::load_stored_or_live(store, acct, as_of).await? {
+            Some(v) => (v.equity, v.weights()),
+            None => (Decimal::ZERO, BTreeMap::new()),
+        },
+    )
 }
 
 /// The configured symbols split by the freshness rule at `as_of`: the fresh ones (and those

@@ -5,13 +5,14 @@
 use super::Ctx;
 use crate::core::accounts::{self, AccountKind};
 use crate::core::exchange::Market;
-use crate::core::execution::{self, Holding, RebalanceInput, plan_rebalance};
+use crate::core::execution::{self, RebalanceInput, plan_rebalance};
 use crate::core::market::Symbol;
 use crate::core::notify::MessageKind;
 use crate::core::orders::{self, Venue};
 use crate::core::outbox::NewMessage;
 use crate::core::positions::{self, PositionSide};
 use crate::core::rules_cache;
+use crate::core::valuation::{self, Valuation};
 use crate::output::{Outcome, Status};
 use crate::vals;
 use anyhow::{Context, Result, bail};
@@ -34,6 +35,79 @@ pub struct Args {
     /// Drift allowed before a symbol is traded (absolute fraction).
     #[arg(long, default_value = "0.02")]
     pub band: Decimal,
+    /// Sell held assets the targets do not list (default: leave them untouched and list them
+    /// under `untouched`).
+    #[arg(long)]
+    pub sell_unlisted: bool,
+}
+
+/// An account valued once, with the prices of the targets it does not hold, the trading
+/// rules of every symbol involved, and what the freshness rule kept out.
+struct Valued {
+    valuation: Valuation,
+    prices: BTreeMap<Symbol, Decimal>,
+    rules: BTreeMap<Symbol, crate::core::exchange::SymbolInfo>,
+    /// Held LONG positions without a fresh price: the account cannot be valued.
+    stale_held: Vec<serde_json::Value>,
+    /// Targets not held without a fresh price: not traded.
+    stale_targets: Vec<serde_json::Value>,
+}
+
+/// A paper account valued from the store, with the fresh stored prices of the targets it
+/// does not hold and the paper exchange's rules. The freshness rule (the configured
+/// timeframe's limit) judges every price: a held LONG position without a fresh price is
+/// listed in `stale_held` (the caller refuses to trade), a target without one in
+/// `stale_targets` (and gets no price, so it is not traded).
+async fn paper_valuation(
+    ctx: &Ctx,
+    acct: &accounts::Account,
+    targets: &[Symbol],
+    now: i64,
+) -> Result<Valued> {
+    let store = ctx.store().await?;
+    let (tf, rule) = (
+        ctx.settings.file.market.timeframe,
+        ctx.settings.file.market.freshness(),
+    );
+    let v = valuation::load(store, acct, now).await?;
+    let held = |s: &Symbol| v.position(s).is_some_and(|p| !p.quantity.is_zero());
+    let mut stale_held = Vec::new();
+    for p in v
+        .positions
+        .iter()
+        .filter(|p| p.side == PositionSide::Long && !p.quantity.is_zero())
+    {
+        let f = rule.check_close(&p.symbol, tf, p.price.and(p.price_time), now);
+        if !f.is_fresh() {
+            stale_held.push(f.to_json());
+        }
+    }
+    let mut prices = BTreeMap::new();
+    let mut stale_targets = Vec::new();
+    for s in targets.iter().filter(|s| !held(s)) {
+        let quote = positions::latest_stored_price(store, s, now).await?;
+        let f = rule.check_close(s, tf, quote.map(|(_, t)| t), now);
+        match quote.filter(|_| f.is_fresh()) {
+            Some((price, _)) => {
+                prices.insert(s.clone(), price);
+            }
+            None => stale_targets.push(f.to_json()),
+        }
+    }
+    let rules = v
+        .positions
+        .iter()
+        .map(|p| &p.symbol)
+        .chain(targets)
+        .map(|s| (s.clone(), rules_cache::paper_rules(s, &acct.quote)))
+        .collect();
+    Ok(Valued {
+        valuation: v,
+        prices,
+        rules,
+        stale_held,
+        stale_targets,
+    })
 }
 
 pub async fn load_targets(
@@ -79,12 +153,6 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let acct = accounts::get(store, args.account_id).await?;
     let send = orders::trading_allowed(ctx.settings.file.trading.enabled, args.execute)?;
     let (targets, source) = load_targets(ctx, acct.id, args.targets.as_ref()).await?;
-    let mut input = RebalanceInput::new(acct.quote.clone(), Decimal::ZERO);
-    input.targets = targets.clone();
-    input.band = args.band;
-    input.fee_rate = acct.fee_rate;
-    input.max_order_notional = ctx.settings.file.trading.max_order_notional;
-    input.max_run_notional = ctx.settings.file.trading.max_run_notional;
     let client = match acct.kind {
         AccountKind::BinanceSpot => Some(ctx.binance_for(&acct, Market::Spot)?),
         AccountKind::BinanceFutures => bail!(
@@ -100,90 +168,63 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     // Orders an earlier run left unconfirmed are settled first (asked for, never resent).
     let reconciled = orders::reconcile_pending(store, &acct, &venue, now).await?;
     let mut notes = Vec::new();
-    // The freshness rule, judged by the configured timeframe's limit: a stale target is not
-    // traded; a stale holding leaves the account without a value, so nothing is traded.
-    let (tf, rule) = (
-        ctx.settings.file.market.timeframe,
-        ctx.settings.file.market.freshness(),
-    );
-    let mut stale: Vec<serde_json::Value> = Vec::new();
-    let mut stale_held: Vec<serde_json::Value> = Vec::new();
-    match &client {
-        None => {
-            let (state, _) = crate::core::balances::paper_state(store, &acct, now).await?;
-            input.quote_free = state.margin_available.max(Decimal::ZERO);
-            let mut syms: Vec<Symbol> = targets.keys().cloned().collect();
-            for p in positions::open_positions(store, acct.id).await? {
-                if p.side == PositionSide::Short {
-                    notes.push(format!("{}: short positions are not rebalanced", p.symbol));
-                    continue;
-                }
-                let quote = positions::latest_stored_price(store, &p.symbol, now).await?;
-                let f = rule.check_close(&p.symbol, tf, quote.map(|(_, t)| t), now);
-                syms.retain(|s| s != &p.symbol);
-                let Some((price, _)) = quote.filter(|_| f.is_fresh()) else {
-                    stale_held.push(f.to_json());
-                    continue;
-                };
-                input.holdings.push(Holding {
-                    symbol: p.symbol.clone(),
-                    quantity: p.quantity,
-                    price,
-                    info: rules_cache::paper_rules(&p.symbol, &acct.quote),
-                });
-            }
-            for s in syms {
-                let quote = positions::latest_stored_price(store, &s, now).await?;
-                let f = rule.check_close(&s, tf, quote.map(|(_, t)| t), now);
-                if let Some((price, _)) = quote.filter(|_| f.is_fresh()) {
-                    input.holdings.push(Holding {
-                        symbol: s.clone(),
-                        quantity: Decimal::ZERO,
-                        price,
-                        info: rules_cache::paper_rules(&s, &acct.quote),
-                    });
-                } else {
-                    notes.push(format!("{s}: no recent stored price; not traded"));
-                    stale.push(f.to_json());
-                    input.targets.remove(&s);
+    let target_syms: Vec<Symbol> = targets.keys().cloned().collect();
+    // The account valued once (the same figures sync-account-balance records), the prices of
+    // targets it does not hold, and the trading rules of every symbol involved.
+    let Valued {
+        valuation,
+        prices,
+        rules,
+        stale_held,
+        stale_targets: stale,
+    } = match &client {
+        None => paper_valuation(ctx, &acct, &target_syms, now).await?,
+        Some(c) => {
+            let (v, prices) = valuation::fetch_spot(store, c, &acct, &target_syms, now).await?;
+            let mut syms: Vec<Symbol> = prices.keys().cloned().collect();
+            for s in &target_syms {
+                if !syms.contains(s) {
+                    syms.push(s.clone());
                 }
             }
-            if !stale_held.is_empty() {
-                return unvalued(&acct.name, send, stale_held, stale, reconciled);
+            let rules = rules_cache::rules(store, c, &syms, now).await?;
+            // The exchange's own prices, read now.
+            Valued {
+                valuation: v,
+                prices,
+                rules,
+                stale_held: Vec::new(),
+                stale_targets: Vec::new(),
             }
         }
-        Some(c) => {
-            let a = c.spot_account().await.context("read spot balances")?;
-            input.quote_free = a.balance(&acct.quote).map(|b| b.free).unwrap_or_default();
-            let mut syms: Vec<Symbol> = targets.keys().cloned().collect();
-            for b in a.non_zero().filter(|b| b.asset != acct.quote) {
-                let s = Symbol(format!("{}{}", b.asset, acct.quote));
-                if !syms.contains(&s) {
-                    syms.push(s);
-                }
-            }
-            let prices = c.ticker_prices(&syms).await.context("read prices")?;
-            let rules = rules_cache::rules(store, c, &syms, now).await?;
-            for s in syms {
-                let (Some(price), Some(info)) = (prices.get(&s), rules.get(&s)) else {
-                    notes.push(format!(
-                        "{s}: no price or trading rules on the exchange; not traded"
-                    ));
-                    input.targets.remove(&s);
-                    continue;
-                };
-                let asset = info.base_asset.clone();
-                let qty = a.balance(&asset).map(|b| b.free).unwrap_or_default();
-                input.holdings.push(Holding {
-                    symbol: s,
-                    quantity: qty,
-                    price: *price,
-                    info: info.clone(),
-                });
-            }
+    };
+    // The freshness rule: a stale holding leaves the account without a value, so nothing is
+    // traded; a stale target is not traded (the run is partial).
+    if !stale_held.is_empty() {
+        return unvalued(&acct.name, send, stale_held, stale, reconciled);
+    }
+    let built = RebalanceInput::from_valuation(&valuation, &targets, &rules, &prices);
+    let mut input = built.input;
+    input.band = args.band;
+    input.fee_rate = acct.fee_rate;
+    if acct.kind == AccountKind::Paper {
+        // The paper exchange fills at the mark moved by the account's slippage.
+        input.slippage = acct.slippage_bps / Decimal::from(10_000);
+    }
+    input.max_order_notional = ctx.settings.file.trading.max_order_notional;
+    input.max_run_notional = ctx.settings.file.trading.max_run_notional;
+    input.sell_untargeted = args.sell_unlisted;
+    notes.extend(built.left_out.iter().map(|(_, why)| why.clone()));
+    notes.extend(built.dropped.iter().map(|(_, why)| why.clone()));
+    let plan = plan_rebalance(&input).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Held and not listed: what the plan leaves alone, and what it could not trade anyway.
+    let mut untouched: Vec<Symbol> = plan.untouched.clone();
+    for (s, _) in &built.left_out {
+        if !targets.contains_key(s) && !untouched.contains(s) {
+            untouched.push(s.clone());
         }
     }
-    let plan = plan_rebalance(&input).map_err(|e| anyhow::anyhow!("{e}"))?;
+    untouched.sort();
     let run_id = ctx.run_id.load(std::sync::atomic::Ordering::SeqCst);
     let mut results = Vec::new();
     let mut failures = 0;
@@ -203,7 +244,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 now,
             )
             .await?;
-            let done = orders::execute(store, &acct, &venue, &rec, Some(o.est_price), now).await?;
+            // The paper exchange applies the account's slippage to the last price itself.
+            let done = orders::execute(store, &acct, &venue, &rec, Some(o.last_price), now).await?;
             if !matches!(done.status.as_str(), "filled" | "partially_filled") {
                 failures += 1;
             }
@@ -223,6 +265,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         "dry_run": !send,
         "targets_from": source,
         "total_value": plan.total_value,
+        "equity": accounts::money(valuation.equity, &acct.quote),
+        "valuation": valuation.summary_json(),
+        "sell_unlisted": args.sell_unlisted,
+        "untouched": untouched,
         "cash_before": plan.cash_before,
         "cash_after": plan.cash_after,
         "orders": results,

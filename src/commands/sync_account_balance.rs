@@ -3,11 +3,10 @@
 
 use super::Ctx;
 use crate::core::accounts::{self, Account, AccountKind, money};
-use crate::core::balances::{self, AccountState};
+use crate::core::balances;
 use crate::core::exchange::Market;
-use crate::core::market::Symbol;
-use anyhow::{Context, Result};
-use rust_decimal::Decimal;
+use crate::core::valuation;
+use anyhow::Result;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -46,87 +45,38 @@ async fn sync_one(ctx: &Ctx, acct: &Account) -> Result<Value> {
     let store = ctx.store().await?;
     let now = ctx.now_ms();
     let mut notes = Vec::new();
+    // The one valuation (crate::core::valuation): cash, every position marked once, margin.
     let state = match acct.kind {
-        AccountKind::Paper => {
-            let (s, unpriced) = balances::paper_state(store, acct, now).await?;
-            if !unpriced.is_empty() {
-                notes.push(format!(
-                    "no price for {}: valued at entry",
-                    unpriced.join(", ")
-                ));
-            }
-            s
-        }
+        AccountKind::Paper => valuation::load(store, acct, now).await?,
         AccountKind::BinanceSpot => {
             let client = ctx.binance_for(acct, Market::Spot)?;
-            let a = client
-                .spot_account()
-                .await
-                .with_context(|| format!("read spot account {}", acct.name))?;
-            let assets: Vec<_> = a.non_zero().cloned().collect();
-            let symbols: Vec<Symbol> = assets
-                .iter()
-                .filter(|b| b.asset != acct.quote)
-                .map(|b| Symbol(format!("{}{}", b.asset, acct.quote)))
-                .collect();
-            let prices = if symbols.is_empty() {
-                BTreeMap::new()
-            } else {
-                client
-                    .ticker_prices(&symbols)
-                    .await
-                    .context("value spot balances")?
-            };
-            let (mut total, mut free) = (Decimal::ZERO, Decimal::ZERO);
-            let mut unpriced = Vec::new();
-            for b in &assets {
-                let px = if b.asset == acct.quote {
-                    Some(Decimal::ONE)
-                } else {
-                    prices
-                        .get(&Symbol(format!("{}{}", b.asset, acct.quote)))
-                        .copied()
-                };
-                match px {
-                    Some(p) => {
-                        total += b.total() * p;
-                        free += b.free * p;
-                    }
-                    None => unpriced.push(b.asset.clone()),
-                }
-            }
-            if !unpriced.is_empty() {
-                notes.push(format!(
-                    "no {} price for {}: not valued",
-                    acct.quote,
-                    unpriced.join(", ")
-                ));
-            }
-            AccountState {
-                balance: total,
-                unrealized_pnl: Decimal::ZERO,
-                margin_used: Decimal::ZERO,
-                margin_available: free,
-                equity: Some(total),
-            }
+            valuation::fetch_spot(store, &client, acct, &[], now)
+                .await?
+                .0
         }
         AccountKind::BinanceFutures => {
             let client = ctx.binance_for(acct, Market::UsdM)?;
-            let a = client
-                .futures_account()
-                .await
-                .with_context(|| format!("read futures account {}", acct.name))?;
-            AccountState {
-                balance: a.total_wallet_balance,
-                unrealized_pnl: a.total_unrealized_profit,
-                margin_used: a.total_position_initial_margin + a.total_open_order_initial_margin,
-                margin_available: a.available_balance,
-                equity: Some(a.total_margin_balance),
-            }
+            valuation::fetch_futures(store, &client, acct, now).await?
         }
     };
+    if !state.unpriced.is_empty() {
+        let names: Vec<String> = state
+            .positions
+            .iter()
+            .filter(|p| state.unpriced.contains(&p.symbol))
+            .map(|p| p.asset.clone().unwrap_or_else(|| p.symbol.0.clone()))
+            .collect();
+        notes.push(match acct.kind {
+            AccountKind::BinanceSpot => format!(
+                "no {} price for {}: not valued",
+                acct.quote,
+                names.join(", ")
+            ),
+            _ => format!("no price for {}: valued at entry", names.join(", ")),
+        });
+    }
     let snap = balances::snapshot(store, acct, &state, now).await?;
-    balances::record(store, acct.id, &snap).await?;
+    balances::record(store, acct.id, &snap, &state).await?;
     let q = acct.quote.as_str();
     let status = if snap.equity.is_zero() {
         "empty"
@@ -146,6 +96,9 @@ async fn sync_one(ctx: &Ctx, acct: &Account) -> Result<Value> {
         "daily_pnl": money(snap.daily_pnl, q),
         "cumulative_pnl": money(snap.cumulative_pnl, q),
         "cumulative_pnl_base": snap.pnl_base,
+        "cash": money(state.cash, q),
+        "positions_value": money(state.positions_value, q),
+        "fees_paid": money(state.fees_paid, q),
         "time": snap.time_ms,
     });
     if status == "empty" {

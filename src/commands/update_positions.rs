@@ -6,6 +6,7 @@ use crate::core::accounts::{self, Account, AccountKind};
 use crate::core::exchange::Market;
 use crate::core::positions;
 use crate::core::store::Store;
+use crate::core::valuation;
 use crate::vals;
 use anyhow::{Context, Result};
 use rust_decimal::Decimal;
@@ -251,5 +252,23 @@ async fn update_one(ctx: &Ctx, acct: &Account) -> Result<Value> {
     if !reconciled.is_null() {
         v["reconciled"] = reconciled;
     }
+    add_valuation(store, acct, now, &mut v).await?;
     Ok(v)
+}
+
+/// The account's equity from the one valuation (crate::core::valuation), next to its marked
+/// positions: a paper account valued now, an exchange account as its latest snapshot
+/// valued it (`null` before the first sync-account-balance).
+async fn add_valuation(store: &Store, acct: &Account, now: i64, v: &mut Value) -> Result<()> {
+    match valuation::load_stored_or_live(store, acct, now).await? {
+        Some(val) => {
+            v["equity"] = accounts::money(val.equity, &acct.quote);
+            v["valuation"] = val.summary_json();
+        }
+        None => {
+            v["equity"] = Value::Null;
+            v["valuation"] = Value::Null;
+        }
+    }
+    Ok(())
 }

@@ -1,22 +1,11 @@
 //! Balance snapshots: balance, equity, unrealized PnL, margin, daily and cumulative PnL.
 
 use crate::core::accounts::Account;
-use crate::core::positions;
 use crate::core::store::Store;
+use crate::core::valuation::Valuation;
 use crate::vals;
 use anyhow::Result;
 use rust_decimal::Decimal;
-
-/// What an exchange (or the paper exchange) says about an account right now.
-#[derive(Debug, Clone, Default)]
-pub struct AccountState {
-    pub balance: Decimal,
-    pub unrealized_pnl: Decimal,
-    pub margin_used: Decimal,
-    pub margin_available: Decimal,
-    /// Equity when the exchange reports it (futures margin balance); else balance + unrealized.
-    pub equity: Option<Decimal>,
-}
 
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -30,45 +19,6 @@ pub struct Snapshot {
     pub cumulative_pnl: Decimal,
     /// Where cumulative PnL is measured from: "initial_cash", "baseline" or "first_snapshot".
     pub pnl_base: &'static str,
-}
-
-/// The paper account's state, with open positions marked at the latest stored prices.
-/// Positions without any price are valued at entry (no unrealized PnL) and listed in `unpriced`.
-pub async fn paper_state(
-    store: &Store,
-    acct: &Account,
-    as_of: i64,
-) -> Result<(AccountState, Vec<String>)> {
-    let balance = store
-        .query_one(
-            "SELECT balance FROM paper_wallets WHERE account_id = ?",
-            vals![acct.id],
-        )
-        .await?
-        .dec(0)?;
-    let mut upnl = Decimal::ZERO;
-    let mut used = Decimal::ZERO;
-    let mut unpriced = Vec::new();
-    for p in positions::open_positions(store, acct.id).await? {
-        used += p.entry_notional();
-        match positions::latest_stored_price(store, &p.symbol, as_of).await? {
-            Some((price, _)) => {
-                upnl += positions::unrealized(p.side, p.quantity, p.entry_price, price)
-            }
-            None => unpriced.push(p.symbol.0.clone()),
-        }
-    }
-    let equity = balance + upnl;
-    Ok((
-        AccountState {
-            balance,
-            unrealized_pnl: upnl,
-            margin_used: used,
-            margin_available: equity - used,
-            equity: Some(equity),
-        },
-        unpriced,
-    ))
 }
 
 /// Equity at the start of the UTC day of `now_ms`: the last snapshot before midnight, else the
@@ -98,14 +48,15 @@ pub async fn equity_at_day_start(
         .transpose()
 }
 
-/// Build the snapshot for `state` at `now_ms` (daily and cumulative PnL from the history).
+/// Build the snapshot of a valuation at `now_ms` (daily and cumulative PnL from the history).
+/// Every figure is the valuation's own ([`crate::core::valuation`]).
 pub async fn snapshot(
     store: &Store,
     acct: &Account,
-    state: &AccountState,
+    state: &Valuation,
     now_ms: i64,
 ) -> Result<Snapshot> {
-    let equity = state.equity.unwrap_or(state.balance + state.unrealized_pnl);
+    let equity = state.equity;
     let day_start_equity = equity_at_day_start(store, acct.id, now_ms).await?;
     let (base, pnl_base) = match acct.net_deposits() {
         Some(d) => (
@@ -125,7 +76,20 @@ pub async fn snapshot(
             (first.unwrap_or(equity), "first_snapshot")
         }
     };
-    Ok(Snapshot {
+    Ok(snapshot_of(state, now_ms, day_start_equity, base, pnl_base))
+}
+
+/// The snapshot of a valuation, given the equity at the start of its UTC day and the base of
+/// cumulative PnL. Pure: every amount is the valuation's own.
+pub fn snapshot_of(
+    state: &Valuation,
+    now_ms: i64,
+    day_start_equity: Option<Decimal>,
+    base: Decimal,
+    pnl_base: &'static str,
+) -> Snapshot {
+    let equity = state.equity;
+    Snapshot {
         time_ms: now_ms,
         balance: state.balance,
         equity,
@@ -137,16 +101,25 @@ pub async fn snapshot(
             .unwrap_or(Decimal::ZERO),
         cumulative_pnl: equity - base,
         pnl_base,
-    })
+    }
 }
 
-pub async fn record(store: &Store, account_id: i64, s: &Snapshot) -> Result<()> {
-    store
-        .exec(
+/// Store a snapshot and the valuation it was made from, in one transaction, so jobs that do
+/// not call the exchange read the same figures ([`crate::core::valuation::load`]).
+pub async fn record(store: &Store, account_id: i64, s: &Snapshot, v: &Valuation) -> Result<()> {
+    let tx = store.begin().await?;
+    let id = tx
+        .query_one(
             "INSERT INTO balance_history (account_id, time_ms, balance, equity, unrealized_pnl, margin_used, margin_available, daily_pnl, cumulative_pnl) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             vals![account_id, s.time_ms, s.balance, s.equity, s.unrealized_pnl, s.margin_used, s.margin_available, s.daily_pnl, s.cumulative_pnl],
         )
-        .await?;
-    Ok(())
+        .await?
+        .int(0)?;
+    tx.exec(
+        "INSERT INTO account_valuations (balance_id, account_id, time_ms, valuation) VALUES (?, ?, ?, ?)",
+        vals![id, account_id, s.time_ms, serde_json::to_string(v)?],
+    )
+    .await?;
+    tx.commit().await
 }

@@ -35,3 +35,4 @@ pub mod store;
 pub mod strategies;
 pub mod sync;
 pub mod time;
+pub mod valuation;

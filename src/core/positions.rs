@@ -215,6 +215,21 @@ pub async fn set_stops(
     Ok(())
 }
 
+/// The store, or a transaction on it: read helpers that serve both.
+enum Db<'a, 'b> {
+    Store(&'a Store),
+    Tx(&'a Tx<'b>),
+}
+
+impl Db<'_, '_> {
+    async fn query(&self, sql: &str, params: &[crate::core::store::Value]) -> Result<Vec<Row>> {
+        match self {
+            Db::Store(s) => s.query(sql, params).await,
+            Db::Tx(t) => t.query(sql, params).await,
+        }
+    }
+}
+
 /// The latest known price of a symbol at `as_of` from stored candles: the close of the most
 /// recently closed candle (close time <= as_of) over all stored timeframes, with its close time.
 pub async fn latest_stored_price(
@@ -222,8 +237,25 @@ pub async fn latest_stored_price(
     symbol: &Symbol,
     as_of: i64,
 ) -> Result<Option<(Decimal, i64)>> {
+    latest_price_in(Db::Store(store), symbol, as_of).await
+}
+
+/// [`latest_stored_price`] inside a transaction.
+pub async fn latest_stored_price_tx(
+    tx: &Tx<'_>,
+    symbol: &Symbol,
+    as_of: i64,
+) -> Result<Option<(Decimal, i64)>> {
+    latest_price_in(Db::Tx(tx), symbol, as_of).await
+}
+
+async fn latest_price_in(
+    db: Db<'_, '_>,
+    symbol: &Symbol,
+    as_of: i64,
+) -> Result<Option<(Decimal, i64)>> {
     let mut best: Option<(Decimal, i64, Timeframe)> = None;
-    let tfs = store
+    let tfs = db
         .query(
             "SELECT DISTINCT timeframe FROM candles WHERE symbol = ?",
             vals![symbol],
@@ -233,12 +265,14 @@ pub async fn latest_stored_price(
         let Ok(tf) = r.text(0)?.parse::<Timeframe>() else {
             continue;
         };
-        let row = store
-            .query_opt(
+        let row = db
+            .query(
                 "SELECT open_time, close FROM candles WHERE symbol = ? AND timeframe = ? AND open_time <= ? ORDER BY open_time DESC LIMIT 1",
                 vals![symbol, tf, as_of - tf.millis()],
             )
-            .await?;
+            .await?
+            .into_iter()
+            .next();
         if let Some(row) = row {
             let close_time = row.int(0)? + tf.millis();
             if best

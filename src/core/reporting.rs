@@ -1,14 +1,14 @@
 //! Gathers what reports and account metrics need from the store: balance history, closed
 //! trades (fills that realized PnL), positions, alerts and job failures.
 
-use crate::core::accounts::{Account, AccountKind};
+use crate::core::accounts::Account;
 use crate::core::balances;
-use crate::core::positions;
 use crate::core::report::{
     AccountInfo, AccountMetrics, ClosedTrade, EquitySnapshot, EventRow, Period, PositionRow,
     ReportData, ReportType, Summary, SymbolPnl, TradeRow, compute_account_metrics,
 };
 use crate::core::store::Store;
+use crate::core::valuation;
 use crate::vals;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -79,6 +79,38 @@ pub async fn account_metrics(store: &Store, acct: &Account, p: Period) -> Result
     Ok(compute_account_metrics(&snaps, &trades, fills, p))
 }
 
+/// A report's summary from a balance snapshot (realized PnL is the period's, filled later).
+pub fn summary_of(snap: &balances::Snapshot) -> Summary {
+    Summary {
+        balance: snap.balance,
+        equity: snap.equity,
+        unrealized_pnl: snap.unrealized_pnl,
+        realized_pnl: Decimal::ZERO,
+        daily_pnl: snap.daily_pnl,
+        cumulative_pnl: snap.cumulative_pnl,
+    }
+}
+
+/// A report's open positions as the valuation marked them. Spot balances show at their price
+/// with no PnL (no entry is known); unpriced spot balances are left out (not valued).
+pub fn position_rows(v: &valuation::Valuation) -> Vec<PositionRow> {
+    v.positions
+        .iter()
+        .filter_map(|pos| {
+            let px = pos.mark()?;
+            Some(PositionRow {
+                symbol: pos.symbol.clone(),
+                side: pos.side.as_str().to_string(),
+                qty: pos.quantity,
+                entry_price: pos.entry_price.unwrap_or(px),
+                current_price: px,
+                unrealized_pnl: pos.unrealized_pnl.unwrap_or(Decimal::ZERO),
+                pnl_pct: pos.pnl_pct.unwrap_or(0.0),
+            })
+        })
+        .collect()
+}
+
 pub async fn build(
     store: &Store,
     acct: &Account,
@@ -87,43 +119,19 @@ pub async fn build(
     now_ms: i64,
 ) -> Result<ReportData> {
     let metrics = account_metrics(store, acct, p).await?;
-    // Summary: the paper account's live state, else the latest snapshot.
-    let summary = match acct.kind {
-        AccountKind::Paper => {
-            let (st, _) = balances::paper_state(store, acct, now_ms).await?;
-            let snap = balances::snapshot(store, acct, &st, now_ms).await?;
-            Summary {
-                balance: snap.balance,
-                equity: snap.equity,
-                unrealized_pnl: snap.unrealized_pnl,
-                realized_pnl: Decimal::ZERO,
-                daily_pnl: snap.daily_pnl,
-                cumulative_pnl: snap.cumulative_pnl,
-            }
-        }
-        _ => match store
-            .query_opt(
-                "SELECT balance, equity, unrealized_pnl, daily_pnl, cumulative_pnl FROM balance_history WHERE account_id = ? AND time_ms <= ? ORDER BY time_ms DESC LIMIT 1",
-                vals![acct.id, now_ms],
-            )
-            .await?
-        {
-            Some(r) => Summary {
-                balance: r.dec(0)?,
-                equity: r.dec(1)?,
-                unrealized_pnl: r.dec(2)?,
-                realized_pnl: Decimal::ZERO,
-                daily_pnl: r.dec(3)?,
-                cumulative_pnl: r.dec(4)?,
-            },
-            None => Summary {
-                balance: Decimal::ZERO,
-                equity: Decimal::ZERO,
-                unrealized_pnl: Decimal::ZERO,
-                realized_pnl: Decimal::ZERO,
-                daily_pnl: Decimal::ZERO,
-                cumulative_pnl: Decimal::ZERO,
-            },
+    // Summary and open positions: the one valuation (the paper account now; an exchange
+    // account as its latest snapshot valued it), with daily and cumulative PnL as
+    // sync-account-balance computes them.
+    let valued = valuation::load_stored_or_live(store, acct, now_ms).await?;
+    let summary = match &valued {
+        Some(v) => summary_of(&balances::snapshot(store, acct, v, v.as_of_ms).await?),
+        None => Summary {
+            balance: Decimal::ZERO,
+            equity: Decimal::ZERO,
+            unrealized_pnl: Decimal::ZERO,
+            realized_pnl: Decimal::ZERO,
+            daily_pnl: Decimal::ZERO,
+            cumulative_pnl: Decimal::ZERO,
         },
     };
     let fills = store
@@ -158,26 +166,9 @@ pub async fn build(
     {
         by_symbol.entry(r.text(0)?).or_default().0 += r.dec(1)?;
     }
-    let mut open_positions = Vec::new();
-    for pos in positions::open_positions(store, acct.id).await? {
-        let px = match acct.kind {
-            AccountKind::Paper => positions::latest_stored_price(store, &pos.symbol, now_ms)
-                .await?
-                .map(|x| x.0),
-            _ => pos.current_price,
-        }
-        .unwrap_or(pos.entry_price);
-        let pnl = positions::unrealized(pos.side, pos.quantity, pos.entry_price, px);
-        by_symbol.entry(pos.symbol.0.clone()).or_default().1 += pnl;
-        open_positions.push(PositionRow {
-            symbol: pos.symbol.clone(),
-            side: pos.side.as_str().to_string(),
-            qty: pos.quantity,
-            entry_price: pos.entry_price,
-            current_price: px,
-            unrealized_pnl: pnl,
-            pnl_pct: positions::pnl_pct(pnl, pos.quantity, pos.entry_price).unwrap_or(0.0),
-        });
+    let open_positions = valued.as_ref().map(position_rows).unwrap_or_default();
+    for p in &open_positions {
+        by_symbol.entry(p.symbol.0.clone()).or_default().1 += p.unrealized_pnl;
     }
     let realized: Decimal = by_symbol.values().map(|v| v.0).sum();
     let pnl_by_symbol = by_symbol

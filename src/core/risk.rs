@@ -3,6 +3,8 @@
 
 use crate::core::config::RiskConfig;
 use crate::core::positions::PositionSide;
+use crate::core::valuation::{MarkedPosition, Valuation};
+use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -18,6 +20,47 @@ pub struct RiskPosition {
     pub daily_returns: BTreeMap<i64, f64>,
     /// ATR of the asset scaled to one day, in price units (fallback VaR).
     pub daily_atr: Option<f64>,
+    /// Unrealized PnL as the account's valuation has it; `None`: (price − entry) × quantity.
+    pub unrealized_pnl: Option<f64>,
+}
+
+impl RiskPosition {
+    /// A position as the one valuation marked it ([`crate::core::valuation`]); `fresh` says
+    /// whether its price may be used (a stale price leaves it unpriced). History is empty for
+    /// the caller to fill.
+    pub fn from_marked(p: &MarkedPosition, fresh: bool) -> Self {
+        let f = |d: rust_decimal::Decimal| d.to_f64().unwrap_or(0.0);
+        let price = p.price.filter(|_| fresh).map(f);
+        RiskPosition {
+            symbol: p.symbol.0.clone(),
+            side: p.side,
+            quantity: f(p.quantity),
+            // Spot balances have no entry: no unrealized PnL either.
+            entry_price: p.entry_price.or(p.price).map(f).unwrap_or(0.0),
+            price,
+            daily_returns: BTreeMap::new(),
+            daily_atr: None,
+            unrealized_pnl: p.unrealized_pnl.map(f),
+        }
+    }
+}
+
+/// The account figures risk is measured against, from its valuation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AccountFigures {
+    /// Wallet balance (before unrealized PnL): the base of the unrealized PnL %.
+    pub balance: f64,
+    /// Equity: the base of exposure and concentration.
+    pub equity: f64,
+}
+
+impl AccountFigures {
+    pub fn of(v: &Valuation) -> Self {
+        AccountFigures {
+            balance: v.balance.to_f64().unwrap_or(0.0),
+            equity: v.equity.to_f64().unwrap_or(0.0),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +90,8 @@ pub struct RiskReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priced_risk_level: Option<&'static str>,
     pub balance: f64,
+    /// The account's equity from its valuation (balance + unrealized PnL).
+    pub equity: f64,
     pub total_position_value: f64,
     pub exposure_ratio: Option<f64>,
     pub unrealized_pnl: f64,
@@ -88,6 +133,7 @@ fn r4(x: f64) -> f64 {
 /// The report with amounts rounded to cents and ratios to 4 decimals, for output.
 pub fn rounded(mut r: RiskReport) -> RiskReport {
     r.balance = r2(r.balance);
+    r.equity = r2(r.equity);
     r.total_position_value = r2(r.total_position_value);
     r.unrealized_pnl = r2(r.unrealized_pnl);
     r.exposure_ratio = r.exposure_ratio.map(r4);
@@ -102,7 +148,14 @@ pub fn rounded(mut r: RiskReport) -> RiskReport {
     r
 }
 
-pub fn analyze(balance: f64, positions: &[RiskPosition], cfg: &RiskConfig) -> RiskReport {
+/// Exposure and concentration are fractions of equity; the unrealized PnL % is of the
+/// balance (the account before its unrealized PnL).
+pub fn analyze(
+    account: AccountFigures,
+    positions: &[RiskPosition],
+    cfg: &RiskConfig,
+) -> RiskReport {
+    let AccountFigures { balance, equity } = account;
     let mut out = Vec::new();
     let (mut total, mut upnl) = (0.0, 0.0);
     let mut unpriced = Vec::new();
@@ -123,14 +176,16 @@ pub fn analyze(balance: f64, positions: &[RiskPosition], cfg: &RiskConfig) -> Ri
             continue;
         };
         let value = p.quantity.abs() * px;
-        let pnl = signed(p.side) * (px - p.entry_price) * p.quantity.abs();
+        let pnl = p
+            .unrealized_pnl
+            .unwrap_or_else(|| signed(p.side) * (px - p.entry_price) * p.quantity.abs());
         total += value;
         upnl += pnl;
-        let conc = (balance > 0.0).then(|| 100.0 * value / balance);
+        let conc = (equity > 0.0).then(|| 100.0 * value / equity);
         let warn = conc.is_some_and(|c| c > cfg.concentration_pct);
         if warn {
             warnings.push(format!(
-                "{} is {:.1}% of the balance (limit {}%)",
+                "{} is {:.1}% of the equity (limit {}%)",
                 p.symbol,
                 conc.unwrap_or(0.0),
                 cfg.concentration_pct
@@ -206,21 +261,21 @@ pub fn analyze(balance: f64, positions: &[RiskPosition], cfg: &RiskConfig) -> Ri
             unpriced.join(", ")
         ));
     }
-    let (status, exposure, upct) = if balance <= 0.0 {
-        warnings.push("the account balance is zero or negative: ratios are undefined".into());
+    let (status, exposure, upct) = if equity <= 0.0 {
+        warnings.push("the account equity is zero or negative: ratios are undefined".into());
         ("zero_balance", None, None)
     } else if positions.is_empty() {
         ("no_positions", Some(0.0), Some(0.0))
     } else {
         (
             "success",
-            Some(total / balance),
-            Some(100.0 * upnl / balance),
+            Some(total / equity),
+            (balance > 0.0).then(|| 100.0 * upnl / balance),
         )
     };
     let loss_pct = upct.map(|u| -u).unwrap_or(0.0);
     // Positions on a non-positive balance are HIGH risk whatever the ratios (they are undefined).
-    let level = if (balance <= 0.0 && !positions.is_empty())
+    let level = if (equity <= 0.0 && !positions.is_empty())
         || exposure.is_some_and(|e| e > cfg.high_exposure)
         || loss_pct > cfg.high_loss_pct
     {
@@ -256,6 +311,7 @@ pub fn analyze(balance: f64, positions: &[RiskPosition], cfg: &RiskConfig) -> Ri
         risk_level_reason: reason,
         priced_risk_level: priced_level,
         balance,
+        equity,
         total_position_value: total,
         exposure_ratio: exposure,
         unrealized_pnl: upnl,
@@ -287,14 +343,49 @@ mod tests {
             price,
             daily_returns: BTreeMap::new(),
             daily_atr: None,
+            unrealized_pnl: None,
         }
+    }
+
+    /// An account whose balance is its equity (no unrealized PnL counted in it).
+    fn flat(balance: f64) -> AccountFigures {
+        AccountFigures {
+            balance,
+            equity: balance,
+        }
+    }
+
+    #[test]
+    fn exposure_and_concentration_are_of_equity_and_the_valued_pnl_is_used() {
+        // Paper: balance 10000, a LONG 0.1 BTC bought at 40000 now 38000 (−200): equity 9800.
+        let mut p = pos("BTC", PositionSide::Long, 0.1, 40_000.0, Some(38_000.0));
+        p.unrealized_pnl = Some(-200.0);
+        let r = analyze(
+            AccountFigures {
+                balance: 10_000.0,
+                equity: 9_800.0,
+            },
+            &[p.clone()],
+            &RiskConfig::default(),
+        );
+        assert_eq!(r.equity, 9_800.0);
+        assert_eq!(r.exposure_ratio, Some(3_800.0 / 9_800.0));
+        assert_eq!(
+            r.positions[0].concentration_pct,
+            Some(100.0 * 3_800.0 / 9_800.0)
+        );
+        assert_eq!(r.unrealized_pnl_pct, Some(-2.0), "of the balance");
+        // The valuation's PnL (e.g. the exchange's own for futures) wins over entry × price.
+        p.unrealized_pnl = Some(-199.5);
+        let r = analyze(flat(10_000.0), &[p], &RiskConfig::default());
+        assert_eq!(r.unrealized_pnl, -199.5);
     }
 
     #[test]
     fn levels_and_ratios() {
         let cfg = RiskConfig::default();
         let r = analyze(
-            10_000.0,
+            flat(10_000.0),
             &[pos(
                 "BTC",
                 PositionSide::Long,
@@ -312,7 +403,7 @@ mod tests {
             "38% of balance in one position is concentrated"
         );
         let r = analyze(
-            10_000.0,
+            flat(10_000.0),
             &[pos(
                 "BTC",
                 PositionSide::Long,
@@ -324,23 +415,23 @@ mod tests {
         );
         assert_eq!(r.risk_level, "HIGH");
         let r = analyze(
-            10_000.0,
+            flat(10_000.0),
             &[pos("A", PositionSide::Short, 1.0, 100.0, Some(110.0))],
             &cfg,
         );
         assert_eq!(r.unrealized_pnl, -10.0);
         assert_eq!(r.risk_level, "LOW");
         let r = analyze(
-            0.0,
+            flat(0.0),
             &[pos("A", PositionSide::Long, 1.0, 100.0, Some(110.0))],
             &cfg,
         );
         assert_eq!(r.status, "zero_balance");
         assert_eq!(r.exposure_ratio, None);
-        let r = analyze(1000.0, &[], &cfg);
+        let r = analyze(flat(1000.0), &[], &cfg);
         assert_eq!((r.status, r.risk_level), ("no_positions", "LOW"));
         let r = analyze(
-            1000.0,
+            flat(1000.0),
             &[pos("X", PositionSide::Long, 1.0, 1.0, None)],
             &cfg,
         );
@@ -352,7 +443,7 @@ mod tests {
         );
         // One priced, calm position and one unpriced: still not LOW.
         let r = analyze(
-            100_000.0,
+            flat(100_000.0),
             &[
                 pos("A", PositionSide::Long, 1.0, 100.0, Some(101.0)),
                 pos("B", PositionSide::Long, 1000.0, 100.0, None),
@@ -377,12 +468,12 @@ mod tests {
             .enumerate()
             .map(|(i, r)| (i as i64, *r))
             .collect();
-        let r = analyze(100_000.0, &[p.clone()], &RiskConfig::default());
+        let r = analyze(flat(100_000.0), &[p.clone()], &RiskConfig::default());
         assert!((r.positions[0].var_95_1d.unwrap() - 50.5).abs() < 1e-9);
         assert!((r.portfolio_var_95_1d.unwrap() - 50.5).abs() < 1e-9);
         // A short gains when the price falls: its VaR comes from the top of the distribution.
         p.side = PositionSide::Short;
-        let r = analyze(100_000.0, &[p], &RiskConfig::default());
+        let r = analyze(flat(100_000.0), &[p], &RiskConfig::default());
         assert!(r.positions[0].var_95_1d.unwrap() > 700.0);
     }
 }

@@ -91,7 +91,10 @@ fn paper_long_short(sb: &Sandbox) {
     assert_eq!(a["unrealized_pnl"], -300.0);
     assert_eq!(a["equity"], 9694.0);
     assert_eq!(a["cumulative_pnl"], -306.0);
-    assert_eq!(a["margin_used"], 6000.0);
+    assert_eq!(
+        a["margin_used"], 5900.0,
+        "leverage 1 at the marks: 3800 + 2100"
+    );
     // Closing the SHORT with a BUY realises its loss.
     let (c, v, _) = run_json(sb.fks().env("FKS_NOW", at(3)).args([
         "paper",
@@ -369,6 +372,33 @@ fn wrong_secret_writes_no_snapshot_and_futures_positions_reconcile() {
     let eth = pos.iter().find(|p| p["symbol"] == "ETHUSDT").unwrap();
     assert_eq!(eth["side"], "SHORT");
     assert_eq!(eth["unrealized_pnl"], "-49.5");
+    assert_eq!(r["equity"], 10250.5, "as the last sync valued the account");
+    // Synced again with the reconciled positions: every job sees the exchange's equity and
+    // the positions at the marks the exchange gave.
+    let mut c = sb.fks();
+    env(&mut c, SECRET);
+    let (code, v, _) = run_json(c.arg("sync-account-balance"));
+    assert_eq!(code, 0, "{v}");
+    let a = &v["results"]["Fut"];
+    assert_eq!(a["equity"], 10250.5);
+    assert_eq!(a["positions_value"], 4250.5, "0.15 × 42000 − 1 × 2049.5");
+    assert_eq!(a["cash"], 6000.0);
+    for job in ["analyze-risk", "calculate-metrics", "generate-report"] {
+        let mut c = sb.fks();
+        env(&mut c, SECRET);
+        let (code, v, err) = run_json(c.arg(job));
+        assert_eq!(code, 0, "{job}: {v} {err}");
+        assert_eq!(v["results"]["Fut"]["equity"], 10250.5, "{job}: {v}");
+    }
+    let mut c = sb.fks();
+    env(&mut c, SECRET);
+    let (_, v, _) = run_json(c.arg("analyze-risk"));
+    let r = &v["results"]["Fut"];
+    assert_eq!(r["total_position_value"], 8349.5, "{r}");
+    assert_eq!(
+        r["unrealized_pnl"], 250.5,
+        "the exchange's PnL per position"
+    );
     let journal: String = conn
         .query_row(
             "SELECT group_concat(COALESCE(result,'') || COALESCE(error,'') || args) FROM task_runs",
@@ -377,4 +407,450 @@ fn wrong_secret_writes_no_snapshot_and_futures_positions_reconcile() {
         )
         .unwrap();
     assert!(!journal.contains(SECRET) && !journal.contains(KEY));
+}
+
+/// A JSON amount as a number, whether printed as a number or as an exact decimal string.
+fn amount(v: &serde_json::Value) -> f64 {
+    match v {
+        serde_json::Value::String(s) => s.parse().unwrap_or(f64::NAN),
+        other => other.as_f64().unwrap_or(f64::NAN),
+    }
+}
+
+/// 120 hourly closes: `flat` for 119 hours, then `last`.
+fn five_days(sb: &Sandbox, symbol: &str, flat: &str, last: &str) {
+    let mut closes = vec![flat; 119];
+    closes.push(last);
+    prices(sb, symbol, &closes);
+}
+
+/// One paper account with a LONG gain (BTC), a SHORT loss (ETH) and a LONG loss (SOL), fees
+/// paid on every fill; every job that values it, run at the same moment, reports the same
+/// equity: 100000 − 70 fees + 4000 − 1000 − 1000 = 101930.
+fn every_job_reports_the_same_paper_equity(sb: &Sandbox) {
+    sb.write(
+        "fks.toml",
+        "[trading]\nmax_order_notional = \"1000000\"\nmax_run_notional = \"1000000\"\n",
+    );
+    let fks = || {
+        let mut c = sb.fks();
+        c.env("FKS_SYMBOLS", "BTCUSDT,ETHUSDT,SOLUSDT");
+        c
+    };
+    let (c, v, _) = run_json(fks().args([
+        "account",
+        "add",
+        "Main",
+        "--cash",
+        "100000",
+        "--fee-rate",
+        "0.001",
+    ]));
+    assert_eq!(c, 0, "{v}");
+    five_days(sb, "BTCUSDT", "40000.00", "40000.00");
+    five_days(sb, "ETHUSDT", "2000.00", "2000.00");
+    five_days(sb, "SOLUSDT", "100.00", "100.00");
+    let at = |h: i64| (T0 + h * H + 1).to_string();
+    for (symbol, side, qty) in [
+        ("BTCUSDT", "BUY", "1"),
+        ("ETHUSDT", "SELL", "10"),
+        ("SOLUSDT", "BUY", "100"),
+    ] {
+        let (c, v, _) = run_json(fks().env("FKS_NOW", at(119)).args([
+            "paper",
+            "order",
+            "--account",
+            "Main",
+            "--symbol",
+            symbol,
+            "--side",
+            side,
+            "--quantity",
+            qty,
+        ]));
+        assert_eq!(c, 0, "{v}");
+    }
+    // The last hour moves: BTC 44000 (+4000), ETH 2100 (SHORT −1000), SOL 90 (−1000).
+    five_days(sb, "BTCUSDT", "40000.00", "44000.00");
+    five_days(sb, "ETHUSDT", "2000.00", "2100.00");
+    five_days(sb, "SOLUSDT", "100.00", "90.00");
+    sb.write("targets.json", r#"{"BTCUSDT": 0.4, "SOLUSDT": 0.1}"#);
+    let now = at(120);
+    let job = |args: &[&str]| {
+        let (c, v, err) = run_json(fks().env("FKS_NOW", &now).args(args));
+        assert_eq!(c, 0, "{args:?}: {v} {err}");
+        v
+    };
+    let sync = job(&["sync-account-balance"]);
+    let a = &sync["results"]["Main"];
+    assert_eq!(a["balance"], 99930.0, "{a}");
+    assert_eq!(a["unrealized_pnl"], 2000.0);
+    assert_eq!(a["cash"], 69930.0, "99930 − 40000 + 20000 − 10000");
+    assert_eq!(a["positions_value"], 32000.0, "44000 − 21000 + 9000");
+    assert_eq!(a["margin_used"], 74000.0, "every position at its mark");
+    assert_eq!(a["margin_available"], 27930.0);
+    assert_eq!(a["fees_paid"], 70.0);
+    let positions = job(&["update-positions"]);
+    let risk = job(&["analyze-risk"]);
+    let rebalance = job(&[
+        "rebalance-portfolio",
+        "--account-id",
+        "1",
+        "--targets",
+        "targets.json",
+    ]);
+    let optimize = job(&["optimize-portfolio", "--method", "legacy"]);
+    let metrics = job(&["calculate-metrics", "--period-days", "7"]);
+    let report = job(&["generate-report", "--no-deliver"]);
+    let seen = [
+        ("sync-account-balance", amount(&a["equity"])),
+        (
+            "update-positions",
+            amount(&positions["results"]["Main"]["equity"]),
+        ),
+        ("analyze-risk", amount(&risk["results"]["Main"]["equity"])),
+        (
+            "rebalance-portfolio total_value",
+            amount(&rebalance["total_value"]),
+        ),
+        ("rebalance-portfolio equity", amount(&rebalance["equity"])),
+        (
+            "optimize-portfolio total_value",
+            amount(&optimize["total_value"]),
+        ),
+        ("optimize-portfolio equity", amount(&optimize["equity"])),
+        (
+            "calculate-metrics",
+            amount(&metrics["results"]["Main"]["equity"]),
+        ),
+        (
+            "calculate-metrics end_equity",
+            amount(&metrics["results"]["Main"]["end_equity"]),
+        ),
+        (
+            "generate-report",
+            amount(&report["results"]["Main"]["summary"]["equity"]),
+        ),
+    ];
+    for (job, equity) in seen {
+        assert_eq!(equity, 101930.0, "{job} reports equity {equity}");
+    }
+    // The same marks everywhere: fractions of that equity, positions at the same PnL.
+    let r = &risk["results"]["Main"];
+    assert_eq!(r["total_position_value"], 74000.0);
+    assert_eq!(r["unrealized_pnl"], 2000.0);
+    assert_eq!(
+        r["exposure_ratio"], 0.726,
+        "74000 / 101930, rounded to 4 places"
+    );
+    assert_eq!(
+        rebalance["allocation_before"]["BTCUSDT"], "0.431669",
+        "44000 / 101930"
+    );
+    assert_eq!(
+        rebalance["cash_before"], "27930",
+        "what the paper margin lets buys spend"
+    );
+    let cur = &optimize["current_allocation"];
+    assert!(
+        (cur["ETHUSDT"].as_f64().unwrap() - -21000.0 / 101930.0).abs() < 1e-12,
+        "{cur}"
+    );
+    let rows = report["results"]["Main"]["open_positions"]
+        .as_array()
+        .unwrap();
+    let pnl: f64 = rows.iter().map(|p| amount(&p["unrealized_pnl"])).sum();
+    assert_eq!(pnl, 2000.0);
+}
+
+#[test]
+fn every_job_reports_the_same_paper_equity_sqlite() {
+    every_job_reports_the_same_paper_equity(&Sandbox::new());
+}
+
+#[test]
+fn every_job_reports_the_same_paper_equity_postgres() {
+    if let Some(sb) = Sandbox::postgres() {
+        every_job_reports_the_same_paper_equity(&sb);
+    }
+}
+
+/// A spot account with locked balances and an asset the exchange cannot price: the equity
+/// sync-account-balance records (27001.25) is what every other job reports, and the jobs that
+/// do not call the exchange see its holdings as that snapshot valued them.
+#[test]
+fn every_job_reports_the_same_spot_equity() {
+    let sb = Sandbox::new();
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        let signed = || SignedBy {
+            key: KEY.into(),
+            secret: SECRET.into(),
+        };
+        Mock::given(method("GET"))
+            .and(path("/api/v3/account"))
+            .and(signed())
+            .respond_with(ResponseTemplate::new(200).set_body_raw(SPOT_ACCOUNT, "application/json"))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/v3/ticker/price"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(
+                r#"[{"symbol":"BTCUSDT","price":"42000.00000000"},{"symbol":"ETHUSDT","price":"2200.50000000"}]"#,
+                "application/json",
+            ))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/v3/exchangeInfo"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw(crate::execution::EXCHANGE_INFO, "application/json"),
+            )
+            .mount(&server)
+            .await;
+    });
+    sb.write(
+        "fks.toml",
+        "[trading]\nmax_order_notional = \"1000000\"\nmax_run_notional = \"1000000\"\n",
+    );
+    run_json(sb.fks().args([
+        "account",
+        "add",
+        "Spot",
+        "--kind",
+        "binance-spot",
+        "--baseline",
+        "20000",
+    ]));
+    // Five days of candles for optimize-portfolio's history (its prices do not value the account).
+    five_days(&sb, "BTCUSDT", "42000.00", "42000.00");
+    five_days(&sb, "ETHUSDT", "2200.50", "2200.50");
+    sb.write("targets.json", r#"{"BTCUSDT": 0.1, "ETHUSDT": 0.3}"#);
+    let now = (T0 + 120 * H + 1).to_string();
+    let job = |args: &[&str]| {
+        let (c, v, err) = run_json(
+            sb.fks()
+                .env("FKS_SYMBOLS", "BTCUSDT,ETHUSDT")
+                .env("FKS_NOW", &now)
+                .env("FKS_BINANCE_BASE_URL", server.uri())
+                .env("BINANCE_API_KEY", KEY)
+                .env("BINANCE_API_SECRET", SECRET)
+                .args(args),
+        );
+        assert_eq!(c, 0, "{args:?}: {v} {err}");
+        v
+    };
+    let sync = job(&["sync-account-balance"]);
+    let a = &sync["results"]["Spot"];
+    assert_eq!(a["equity"], 27001.25, "{a}");
+    assert_eq!(a["cash"], 1600.25, "free and locked USDT");
+    assert_eq!(
+        a["margin_available"], 1500.25,
+        "the free USDT a buy can spend"
+    );
+    let positions = job(&["update-positions"]);
+    let risk = job(&["analyze-risk"]);
+    let rebalance = job(&[
+        "rebalance-portfolio",
+        "--account-id",
+        "1",
+        "--targets",
+        "targets.json",
+    ]);
+    let optimize = job(&["optimize-portfolio", "--method", "legacy"]);
+    let metrics = job(&["calculate-metrics", "--period-days", "7"]);
+    let report = job(&["generate-report", "--no-deliver"]);
+    let seen = [
+        (
+            "update-positions",
+            amount(&positions["results"]["Spot"]["equity"]),
+        ),
+        ("analyze-risk", amount(&risk["results"]["Spot"]["equity"])),
+        (
+            "rebalance-portfolio total_value",
+            amount(&rebalance["total_value"]),
+        ),
+        (
+            "optimize-portfolio total_value",
+            amount(&optimize["total_value"]),
+        ),
+        (
+            "calculate-metrics",
+            amount(&metrics["results"]["Spot"]["equity"]),
+        ),
+        (
+            "generate-report",
+            amount(&report["results"]["Spot"]["summary"]["equity"]),
+        ),
+    ];
+    for (job, equity) in seen {
+        assert_eq!(equity, 27001.25, "{job} reports equity {equity}");
+    }
+    // Holdings are positions everywhere: 0.5 BTC (21000) and 2 ETH (4401) of 27001.25.
+    let r = &risk["results"]["Spot"];
+    assert_eq!(r["total_position_value"], 25401.0, "{r}");
+    assert_eq!(r["state"], "success");
+    assert_eq!(
+        optimize["current_allocation"]["BTCUSDT"].as_f64().unwrap(),
+        21000.0 / 27001.25
+    );
+    assert_eq!(rebalance["allocation_before"]["BTCUSDT"], "0.777742");
+    // BTC 77.8% → 10% wants 0.4357 BTC sold: only the free 0.4 can be; ETH 16.3% → 30%.
+    let sell = &rebalance["orders"][0];
+    assert_eq!(
+        (&sell["symbol"], &sell["side"], &sell["quantity"]),
+        (
+            &serde_json::json!("BTCUSDT"),
+            &serde_json::json!("SELL"),
+            &serde_json::json!("0.4")
+        ),
+        "{rebalance}"
+    );
+    assert_eq!(rebalance["orders"][1]["symbol"], "ETHUSDT");
+    assert_eq!(rebalance["cash_before"], "1500.25");
+    assert_eq!(
+        report["results"]["Spot"]["open_positions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "BTC and ETH; XYZ has no price"
+    );
+}
+
+/// The paper exchange lends nothing: margin is every position's notional at its mark, so an
+/// unrealized gain cannot be spent on more exposure (at entry it could: leverage above 1).
+fn paper_margin_is_leverage_one_at_the_marks(sb: &Sandbox) {
+    run_json(
+        sb.fks()
+            .args(["account", "add", "P", "--cash", "1000", "--fee-rate", "0"]),
+    );
+    prices(sb, "BTCUSDT", &["100.00", "100.00"]);
+    let order = |now: &str, qty: &str| {
+        run_json(sb.fks().env("FKS_NOW", now).args([
+            "paper",
+            "order",
+            "--account",
+            "P",
+            "--symbol",
+            "BTCUSDT",
+            "--side",
+            "BUY",
+            "--quantity",
+            qty,
+        ]))
+    };
+    let t2 = (T0 + 2 * H + 1).to_string();
+    let (c, v, _) = order(&t2, "10.01");
+    assert_eq!(c, 1, "1001 of exposure on 1000 of equity: {v}");
+    let (c, v, _) = order(&t2, "10");
+    assert_eq!(c, 0, "all of the cash: {v}");
+    // BTC doubles: equity 2000, margin used 2000, nothing available.
+    prices(sb, "BTCUSDT", &["100.00", "100.00", "200.00"]);
+    let t3 = (T0 + 3 * H + 1).to_string();
+    let (c, _, err) = order(&t3, "0.5");
+    assert_eq!(c, 1);
+    assert!(
+        err.contains("insufficient margin") && err.contains("0 USDT is available"),
+        "{err}"
+    );
+    let (_, v, _) = run_json(sb.fks().env("FKS_NOW", &t3).arg("sync-account-balance"));
+    let a = &v["results"]["P"];
+    assert_eq!(
+        (
+            &a["equity"],
+            &a["margin_used"],
+            &a["margin_available"],
+            &a["cash"]
+        ),
+        (
+            &serde_json::json!(2000.0),
+            &serde_json::json!(2000.0),
+            &serde_json::json!(0.0),
+            &serde_json::json!(0.0)
+        ),
+        "{a}"
+    );
+}
+
+#[test]
+fn paper_margin_is_leverage_one_at_the_marks_sqlite() {
+    paper_margin_is_leverage_one_at_the_marks(&Sandbox::new());
+}
+
+#[test]
+fn paper_margin_is_leverage_one_at_the_marks_postgres() {
+    if let Some(sb) = Sandbox::postgres() {
+        paper_margin_is_leverage_one_at_the_marks(&sb);
+    }
+}
+
+/// Binance refuses a whole `symbols=[...]` ticker request when one symbol does not exist
+/// (an asset with no USDT market): the valuation reads every ticker instead and lists that
+/// asset as not valued, rather than failing the account.
+#[test]
+fn a_spot_asset_without_a_market_does_not_fail_the_valuation() {
+    let sb = Sandbox::new();
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        Mock::given(method("GET"))
+            .and(path("/api/v3/account"))
+            .and(SignedBy { key: KEY.into(), secret: SECRET.into() })
+            .respond_with(ResponseTemplate::new(200).set_body_raw(SPOT_ACCOUNT, "application/json"))
+            .mount(&server)
+            .await;
+        // With `symbols` (which names XYZUSDT): Binance's answer for an unknown symbol.
+        Mock::given(method("GET"))
+            .and(path("/api/v3/ticker/price"))
+            .and(wiremock::matchers::query_param_contains("symbols", "XYZUSDT"))
+            .respond_with(ResponseTemplate::new(400).set_body_raw(
+                r#"{"code":-1121,"msg":"Invalid symbol."}"#,
+                "application/json",
+            ))
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        // Without parameters: every ticker.
+        Mock::given(method("GET"))
+            .and(path("/api/v3/ticker/price"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(
+                r#"[{"symbol":"BNBUSDT","price":"300.00000000"},{"symbol":"BTCUSDT","price":"42000.00000000"},{"symbol":"ETHBTC","price":"0.05240000"},{"symbol":"ETHUSDT","price":"2200.50000000"}]"#,
+                "application/json",
+            ))
+            .with_priority(5)
+            .mount(&server)
+            .await;
+    });
+    run_json(sb.fks().args([
+        "account",
+        "add",
+        "Spot",
+        "--kind",
+        "binance-spot",
+        "--baseline",
+        "20000",
+    ]));
+    let (code, v, err) = run_json(
+        sb.fks()
+            .env("FKS_BINANCE_BASE_URL", server.uri())
+            .env("BINANCE_API_KEY", KEY)
+            .env("BINANCE_API_SECRET", SECRET)
+            .arg("sync-account-balance"),
+    );
+    assert_eq!(code, 0, "{v} {err}");
+    let a = &v["results"]["Spot"];
+    assert_eq!(a["equity"], 27001.25, "{a}");
+    assert!(a["notes"][0].as_str().unwrap().contains("XYZ"), "{a}");
+    let asked: Vec<String> = rt
+        .block_on(server.received_requests())
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/api/v3/ticker/price")
+        .map(|r| r.url.query().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert_eq!(asked[1], "", "then every ticker");
 }

@@ -19,7 +19,7 @@ fn q(req: &Request, k: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-const EXCHANGE_INFO: &str = r#"{"timezone":"UTC","serverTime":1704067200000,"rateLimits":[{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":6000}],"exchangeFilters":[],"symbols":[
+pub(crate) const EXCHANGE_INFO: &str = r#"{"timezone":"UTC","serverTime":1704067200000,"rateLimits":[{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":6000}],"exchangeFilters":[],"symbols":[
 {"symbol":"BTCUSDT","status":"TRADING","baseAsset":"BTC","baseAssetPrecision":8,"quoteAsset":"USDT","quotePrecision":8,"quoteAssetPrecision":8,"baseCommissionPrecision":8,"quoteCommissionPrecision":8,"orderTypes":["LIMIT","MARKET"],"icebergAllowed":true,"ocoAllowed":true,"isSpotTradingAllowed":true,"isMarginTradingAllowed":true,"filters":[{"filterType":"PRICE_FILTER","minPrice":"0.01000000","maxPrice":"1000000.00000000","tickSize":"0.01000000"},{"filterType":"LOT_SIZE","minQty":"0.00001000","maxQty":"9000.00000000","stepSize":"0.00001000"},{"filterType":"NOTIONAL","minNotional":"5.00000000","applyMinToMarket":true,"maxNotional":"9000000.00000000","applyMaxToMarket":false,"avgPriceMins":5},{"filterType":"MARKET_LOT_SIZE","minQty":"0.00000000","maxQty":"110.00000000","stepSize":"0.00000000"}],"permissions":[],"permissionSets":[["SPOT"]],"defaultSelfTradePreventionMode":"EXPIRE_MAKER","allowedSelfTradePreventionModes":["EXPIRE_TAKER","EXPIRE_MAKER","EXPIRE_BOTH"]},
 {"symbol":"ETHUSDT","status":"TRADING","baseAsset":"ETH","baseAssetPrecision":8,"quoteAsset":"USDT","quotePrecision":8,"quoteAssetPrecision":8,"baseCommissionPrecision":8,"quoteCommissionPrecision":8,"orderTypes":["LIMIT","MARKET"],"icebergAllowed":true,"ocoAllowed":true,"isSpotTradingAllowed":true,"isMarginTradingAllowed":true,"filters":[{"filterType":"PRICE_FILTER","minPrice":"0.01000000","maxPrice":"1000000.00000000","tickSize":"0.01000000"},{"filterType":"LOT_SIZE","minQty":"0.00010000","maxQty":"9000.00000000","stepSize":"0.00010000"},{"filterType":"NOTIONAL","minNotional":"5.00000000","applyMinToMarket":true,"maxNotional":"9000000.00000000","applyMaxToMarket":false,"avgPriceMins":5}],"permissions":[],"permissionSets":[["SPOT"]]}]}"#;
 
@@ -104,6 +104,10 @@ impl Respond for OrderQuery {
 }
 
 async fn spot_exchange(server: &MockServer, desk: &OrderDesk) {
+    spot_exchange_with(server, desk, ACCOUNT).await;
+}
+
+async fn spot_exchange_with(server: &MockServer, desk: &OrderDesk, account: &str) {
     let signed = || SignedBy {
         key: KEY.into(),
         secret: SECRET.into(),
@@ -118,7 +122,9 @@ async fn spot_exchange(server: &MockServer, desk: &OrderDesk) {
         .await;
     Mock::given(path("/api/v3/account"))
         .and(signed())
-        .respond_with(ResponseTemplate::new(200).set_body_raw(ACCOUNT, "application/json"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(account.to_string(), "application/json"),
+        )
         .mount(server)
         .await;
     Mock::given(method("POST"))
@@ -520,4 +526,341 @@ fn a_rejected_order_is_a_clear_per_order_error_and_the_run_is_partial() {
         .unwrap();
     assert_eq!(n, 1);
     assert!(fee.parse::<f64>().unwrap() > 0.0);
+}
+
+/// Hourly candles with these closes for `symbol` from T0.
+fn closes(sb: &Sandbox, symbol: &str, closes: &[&str]) {
+    let mut k = binance::series(T0, H, closes.len(), 1.0);
+    for (c, p) in k.iter_mut().zip(closes) {
+        c.open = p.to_string();
+        c.high = p.to_string();
+        c.low = p.to_string();
+        c.close = p.to_string();
+    }
+    crate::support::import_hourly(sb, symbol, &k);
+}
+
+fn paper_account(sb: &Sandbox, cash: &str, fee: &str) {
+    sb.write(
+        "fks.toml",
+        "[trading]\nenabled = true\nmax_order_notional = \"1000000\"\nmax_run_notional = \"1000000\"\n",
+    );
+    let (c, v, _) =
+        run_json(
+            sb.fks()
+                .args(["account", "add", "Main", "--cash", cash, "--fee-rate", fee]),
+        );
+    assert_eq!(c, 0, "{v}");
+}
+
+fn paper_order(sb: &Sandbox, now: &str, symbol: &str, side: &str, qty: &str) {
+    let (c, v, _) = run_json(sb.fks().env("FKS_NOW", now).args([
+        "paper",
+        "order",
+        "--account",
+        "Main",
+        "--symbol",
+        symbol,
+        "--side",
+        side,
+        "--quantity",
+        qty,
+    ]));
+    assert_eq!(c, 0, "{v}");
+}
+
+/// Issue 13's account: 100000 cash, 0.5 BTC bought at 60400 (fee 30.20), BTC now 80619
+/// (+10109.50 unrealized). Equity 110079.30; a 50% target buys about 14730.15, not 19784.90.
+fn rebalance_counts_an_unrealized_gain_once(sb: &Sandbox) {
+    paper_account(sb, "100000", "0.001");
+    closes(sb, "BTCUSDT", &["60400", "60400"]);
+    paper_order(sb, &(T0 + 2 * H + 1).to_string(), "BTCUSDT", "BUY", "0.5");
+    closes(sb, "BTCUSDT", &["60400", "60400", "80619"]);
+    sb.write("half.json", r#"{"BTCUSDT": 0.5}"#);
+    let now = (T0 + 3 * H + 1).to_string();
+    let (c, sync, _) = run_json(sb.fks().env("FKS_NOW", &now).arg("sync-account-balance"));
+    assert_eq!(c, 0, "{sync}");
+    assert_eq!(sync["results"]["Main"]["equity"], 110079.3);
+    assert_eq!(sync["results"]["Main"]["unrealized_pnl"], 10109.5);
+    let (c, v, _) = run_json(sb.fks().env("FKS_NOW", &now).args([
+        "rebalance-portfolio",
+        "--account-id",
+        "1",
+        "--targets",
+        "half.json",
+    ]));
+    assert_eq!(c, 0, "{v}");
+    assert_eq!(
+        v["total_value"], "110079.3",
+        "the equity, gain counted once: {v}"
+    );
+    assert_eq!(v["equity"], 110079.3);
+    assert_eq!(
+        v["cash_before"], "69769.8",
+        "99969.80 − 30200 paid for the BTC"
+    );
+    assert_eq!(
+        v["allocation_before"]["BTCUSDT"], "0.366186",
+        "40309.50 / 110079.30"
+    );
+    let o = &v["orders"][0];
+    assert_eq!(o["side"], "BUY");
+    let notional: f64 = o["notional"].as_str().unwrap().parse().unwrap();
+    // 0.5 × 110079.30 − 40309.50 = 14730.15, less than one step (1e-8 BTC) below.
+    assert!(
+        (14730.15 - notional) >= 0.0 && (14730.15 - notional) < 80619.0 * 1e-8,
+        "buy notional {notional}"
+    );
+    assert_eq!(o["quantity"], "0.18271313");
+    // After the buy's fee (14.73) the account is 50% BTC, to within that fee.
+    let to: f64 = o["to_frac"].as_str().unwrap().parse().unwrap();
+    assert!((to - 0.5).abs() <= 14.74 / 110079.3, "{o}");
+}
+
+#[test]
+fn rebalance_counts_an_unrealized_gain_once_sqlite() {
+    rebalance_counts_an_unrealized_gain_once(&Sandbox::new());
+}
+
+#[test]
+fn rebalance_counts_an_unrealized_gain_once_postgres() {
+    if let Some(sb) = Sandbox::postgres() {
+        rebalance_counts_an_unrealized_gain_once(&sb);
+    }
+}
+
+/// Issue 12 §8: BTC and ETH held, `{"BTCUSDT": 0.5}`: ETH is left alone and listed under
+/// `untouched`; `--sell-unlisted` sells it.
+fn unlisted_holdings_are_left_untouched(sb: &Sandbox) {
+    paper_account(sb, "10000", "0.001");
+    closes(sb, "BTCUSDT", &["40000", "40000"]);
+    closes(sb, "ETHUSDT", &["2000", "2000"]);
+    let now = (T0 + 2 * H + 1).to_string();
+    paper_order(sb, &now, "BTCUSDT", "BUY", "0.1");
+    paper_order(sb, &now, "ETHUSDT", "BUY", "1.5");
+    sb.write("btc.json", r#"{"BTCUSDT": 0.5}"#);
+    let plan = |extra: &[&str]| {
+        let (c, v, _) = run_json(
+            sb.fks()
+                .env("FKS_NOW", &now)
+                .args([
+                    "rebalance-portfolio",
+                    "--account-id",
+                    "1",
+                    "--targets",
+                    "btc.json",
+                ])
+                .args(extra),
+        );
+        assert_eq!(c, 0, "{v}");
+        v
+    };
+    let v = plan(&[]);
+    let orders = v["orders"].as_array().unwrap();
+    assert!(
+        orders.iter().all(|o| o["symbol"] != "ETHUSDT"),
+        "no ETH sale: {v}"
+    );
+    assert_eq!(v["untouched"], serde_json::json!(["ETHUSDT"]));
+    assert_eq!(v["sell_unlisted"], false);
+    assert_eq!(orders.len(), 1, "BTC 40% → 50%: {v}");
+    assert_eq!(orders[0]["side"], "BUY");
+    // Nothing was sent or filled by the dry runs.
+    let v = plan(&["--sell-unlisted"]);
+    let eth = v["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["symbol"] == "ETHUSDT")
+        .unwrap_or_else(|| panic!("ETH sold with --sell-unlisted: {v}"))
+        .clone();
+    assert_eq!(eth["side"], "SELL");
+    assert_eq!(eth["quantity"], "1.5", "all of it");
+    assert_eq!(v["untouched"], serde_json::json!([]));
+    // Executed, the default really leaves ETH where it was.
+    let (c, v, _) = run_json(sb.fks().env("FKS_NOW", &now).args([
+        "rebalance-portfolio",
+        "--account-id",
+        "1",
+        "--targets",
+        "btc.json",
+        "--execute",
+    ]));
+    assert_eq!(c, 0, "{v}");
+    let (_, v, _) = run_json(sb.fks().env("FKS_NOW", &now).arg("update-positions"));
+    let eth = v["results"]["Main"]["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["symbol"] == "ETHUSDT")
+        .unwrap()
+        .clone();
+    assert_eq!(eth["quantity"], "1.5");
+}
+
+#[test]
+fn unlisted_holdings_are_left_untouched_sqlite() {
+    unlisted_holdings_are_left_untouched(&Sandbox::new());
+}
+
+#[test]
+fn unlisted_holdings_are_left_untouched_postgres() {
+    if let Some(sb) = Sandbox::postgres() {
+        unlisted_holdings_are_left_untouched(&sb);
+    }
+}
+
+#[test]
+fn spot_rebalance_leaves_unlisted_assets_untouched() {
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let desk = OrderDesk::default();
+    rt.block_on(spot_exchange_with(
+        &server,
+        &desk,
+        &ACCOUNT.replace(
+            r#"{"asset":"ETH","free":"0.00000000","locked":"0.00000000"}"#,
+            r#"{"asset":"ETH","free":"0.20000000","locked":"0.00000000"}"#,
+        ),
+    ));
+    let (sb, fks) = spot_sandbox(&server, true);
+    sb.write("btc.json", r#"{"BTCUSDT": 0.5}"#);
+    // 900 USDT + 0.002 BTC (100) + 0.2 ETH (500) = 1500.
+    let (code, v, _) = run_json(fks(&sb).args([
+        "rebalance-portfolio",
+        "--account-id",
+        "1",
+        "--targets",
+        "btc.json",
+    ]));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["total_value"], "1500");
+    assert_eq!(v["untouched"], serde_json::json!(["ETHUSDT"]));
+    assert!(
+        v["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["symbol"] != "ETHUSDT"),
+        "{v}"
+    );
+    let (code, v, _) = run_json(fks(&sb).args([
+        "rebalance-portfolio",
+        "--account-id",
+        "1",
+        "--targets",
+        "btc.json",
+        "--sell-unlisted",
+    ]));
+    assert_eq!(code, 0, "{v}");
+    let eth = &v["orders"][0];
+    assert_eq!(
+        (&eth["symbol"], &eth["side"], &eth["quantity"]),
+        (
+            &serde_json::json!("ETHUSDT"),
+            &serde_json::json!("SELL"),
+            &serde_json::json!("0.2")
+        ),
+        "{v}"
+    );
+    assert_eq!(posts(&rt, &server), 0, "dry runs");
+}
+
+/// A paper account whose LONG lost half its value can still reach its targets: the margin
+/// a buy may use is the account's cash (positions at their marks), as on a spot account.
+#[test]
+fn paper_rebalance_after_a_loss_reaches_its_targets() {
+    let sb = Sandbox::new();
+    paper_account(&sb, "10000", "0");
+    closes(&sb, "BTCUSDT", &["100", "100"]);
+    closes(&sb, "ETHUSDT", &["10", "10", "10"]);
+    paper_order(&sb, &(T0 + 2 * H + 1).to_string(), "BTCUSDT", "BUY", "80");
+    closes(&sb, "BTCUSDT", &["100", "100", "50"]);
+    // Equity 10000 − 80 × 50 = 6000: cash 2000, BTC 4000.
+    sb.write("t.json", r#"{"BTCUSDT": 0.1, "ETHUSDT": 0.85}"#);
+    let now = (T0 + 3 * H + 1).to_string();
+    let (code, v, _) = run_json(sb.fks().env("FKS_NOW", &now).args([
+        "rebalance-portfolio",
+        "--account-id",
+        "1",
+        "--targets",
+        "t.json",
+        "--execute",
+    ]));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["total_value"], "6000");
+    let orders = v["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 2, "{v}");
+    assert_eq!(
+        (&orders[0]["symbol"], &orders[0]["quantity"]),
+        (&serde_json::json!("BTCUSDT"), &serde_json::json!("68"))
+    );
+    assert_eq!(
+        (&orders[1]["symbol"], &orders[1]["quantity"]),
+        (&serde_json::json!("ETHUSDT"), &serde_json::json!("510"))
+    );
+    for o in orders {
+        assert_eq!(o["fill"]["status"], "filled", "{o}");
+    }
+    let (_, v, _) = run_json(sb.fks().env("FKS_NOW", &now).args([
+        "rebalance-portfolio",
+        "--account-id",
+        "1",
+        "--targets",
+        "t.json",
+        "--band",
+        "0",
+    ]));
+    assert_eq!(v["equity"], 6000.0);
+    assert_eq!(
+        v["allocation_before"],
+        serde_json::json!({"BTCUSDT": "0.1", "ETHUSDT": "0.85"})
+    );
+    assert!(v["orders"].as_array().unwrap().is_empty(), "{v}");
+}
+
+/// With paper slippage, a fully invested target still executes: the planner costs each buy
+/// at the price the paper exchange will fill it (mark + slippage) and its fee, so the last
+/// buy is not refused for margin.
+#[test]
+fn paper_rebalance_with_slippage_never_overspends() {
+    let sb = Sandbox::new();
+    sb.write(
+        "fks.toml",
+        "[trading]\nenabled = true\nmax_order_notional = \"1000000\"\nmax_run_notional = \"1000000\"\n",
+    );
+    let (c, v, _) = run_json(sb.fks().args([
+        "account",
+        "add",
+        "Main",
+        "--cash",
+        "10000",
+        "--fee-rate",
+        "0.001",
+        "--slippage-bps",
+        "50",
+    ]));
+    assert_eq!(c, 0, "{v}");
+    closes(&sb, "BTCUSDT", &["100", "100"]);
+    closes(&sb, "ETHUSDT", &["10", "10"]);
+    sb.write("all.json", r#"{"BTCUSDT": 0.5, "ETHUSDT": 0.5}"#);
+    let now = (T0 + 2 * H + 1).to_string();
+    let (code, v, _) = run_json(sb.fks().env("FKS_NOW", &now).args([
+        "rebalance-portfolio",
+        "--account-id",
+        "1",
+        "--targets",
+        "all.json",
+        "--execute",
+    ]));
+    assert_eq!(code, 0, "{v}");
+    let orders = v["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 2, "{v}");
+    for o in orders {
+        assert_eq!(o["fill"]["status"], "filled", "{o}");
+    }
+    let (_, v, _) = run_json(sb.fks().env("FKS_NOW", &now).arg("sync-account-balance"));
+    let a = &v["results"]["Main"];
+    assert!(a["cash"].as_f64().unwrap() >= 0.0, "{a}");
+    assert!(a["margin_available"].as_f64().unwrap() >= 0.0, "{a}");
 }

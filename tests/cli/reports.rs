@@ -186,3 +186,92 @@ fn report_html_markdown_and_discord_png() {
     assert_eq!(code, 1);
     assert!(err.contains(".md") && err.contains(".html"), "{err}");
 }
+
+/// An exchange account whose snapshots predate stored valuations (or were restored from an
+/// archive): the jobs that read its valuation fall back to the snapshot's own figures.
+#[test]
+fn snapshots_without_a_stored_valuation_still_give_the_equity() {
+    let sb = Sandbox::new();
+    run_json(sb.fks().args([
+        "account",
+        "add",
+        "S",
+        "--kind",
+        "binance-spot",
+        "--baseline",
+        "1000",
+    ]));
+    history(&sb, 1, &[(T0 + 3_600_000, "1000"), (T0 + D, "1234.5")]);
+    let now = (T0 + D + 1000).to_string();
+    for (job, key) in [
+        ("calculate-metrics", "equity"),
+        ("analyze-risk", "equity"),
+        ("update-positions", "equity"),
+        ("generate-report", "equity"),
+    ] {
+        let (code, v, err) =
+            run_json(
+                sb.fks()
+                    .env("FKS_NOW", &now)
+                    .args([job, "--account-id", "1"]),
+            );
+        assert_eq!(code, 0, "{job}: {v} {err}");
+        assert_eq!(v["results"]["S"][key], 1234.5, "{job}: {v}");
+    }
+    // Valued as of an earlier time: the snapshot then.
+    let (_, v, _) = run_json(sb.fks().env("FKS_NOW", (T0 + 7_200_000).to_string()).args([
+        "calculate-metrics",
+        "--account-id",
+        "1",
+    ]));
+    assert_eq!(v["results"]["S"]["equity"], 1000.0);
+    // A damaged stored valuation is a clear error for that account, not a silent zero.
+    let c = rusqlite::Connection::open(&sb.db).unwrap();
+    c.execute(
+        "INSERT INTO account_valuations (balance_id, account_id, time_ms, valuation) VALUES (2, 1, ?1, '{\"equity\": ')",
+        [T0 + D],
+    )
+    .unwrap();
+    let (code, v, _) = run_json(sb.fks().env("FKS_NOW", &now).args(["analyze-risk"]));
+    assert_eq!(code, 1, "{v}");
+    let err = v["results"]["S"]["error"].as_str().unwrap();
+    assert!(err.contains("read the stored valuation of S"), "{err}");
+}
+
+/// The merge of the one valuation with the clock bound: under `FKS_NOW`, every job that reads
+/// an exchange account's stored valuation takes the snapshot at or before the clock, never a
+/// later one (generate-report's summary included).
+#[test]
+fn stored_valuations_are_read_as_of_fks_now() {
+    let sb = Sandbox::new();
+    run_json(sb.fks().args([
+        "account",
+        "add",
+        "S",
+        "--kind",
+        "binance-spot",
+        "--baseline",
+        "1000",
+    ]));
+    history(&sb, 1, &[(T0 + 3_600_000, "1000"), (T0 + D, "1234.5")]);
+    let before_the_second = (T0 + 7_200_000).to_string();
+    for job in [
+        "generate-report",
+        "analyze-risk",
+        "update-positions",
+        "calculate-metrics",
+    ] {
+        let mut c = sb.fks();
+        c.env("FKS_NOW", &before_the_second)
+            .args([job, "--account-id", "1"]);
+        if job == "generate-report" {
+            c.arg("--no-deliver");
+        }
+        let (code, v, err) = run_json(&mut c);
+        assert_eq!(code, 0, "{job}: {v} {err}");
+        assert_eq!(
+            v["results"]["S"]["equity"], 1000.0,
+            "{job}: the snapshot after FKS_NOW is not read: {v}"
+        );
+    }
+}

@@ -3,13 +3,16 @@
 //!
 //! Model: a margin account at leverage 1 (one-way, one net position per symbol). The wallet
 //! balance is cash plus realized PnL minus fees; equity = balance + unrealized PnL; margin used
-//! is the entry notional of open positions; available = equity - margin used. A BUY against a
-//! SHORT reduces it (realizing PnL) and any remainder opens a LONG, and vice versa.
+//! is the notional of open positions at their marks; available = equity - margin used (all from
+//! [`crate::core::valuation`], the one valuation every job uses). For a LONG-only account the
+//! available margin is its cash, exactly as on a spot account. A BUY against a SHORT reduces it
+//! (realizing PnL) and any remainder opens a LONG, and vice versa.
 
 use crate::core::accounts::Account;
 use crate::core::market::Symbol;
 use crate::core::positions::{self, PositionSide, Side};
 use crate::core::store::Tx;
+use crate::core::valuation::{self, Holding, ValuationInput, Wallet};
 use crate::vals;
 use anyhow::{Context, Result, bail};
 use rust_decimal::Decimal;
@@ -115,34 +118,69 @@ pub async fn place_market_order(
         }
         _ => Decimal::ZERO,
     };
-    // Margin check for new exposure: available = equity - margin used, after this order's fee.
+    // Margin check for new exposure, with the one valuation (crate::core::valuation): after
+    // this order and its fee, margin used (every position at its mark, leverage 1) must not
+    // exceed equity.
     if open > Decimal::ZERO {
-        let all = positions::open_positions_tx(tx, acct.id).await?;
-        let mut upnl = Decimal::ZERO;
-        let mut used = Decimal::ZERO;
-        for p in &all {
-            let px = if p.symbol == order.symbol {
-                mark
+        let mut holdings = Vec::new();
+        for p in positions::open_positions_tx(tx, acct.id).await? {
+            if p.symbol == order.symbol {
+                let left = p.quantity - reduce;
+                if left > Decimal::ZERO {
+                    let mut h = valuation::position_holding(&p, Some((mark, now_ms)));
+                    h.quantity = left;
+                    h.free = left;
+                    holdings.push(h);
+                }
             } else {
-                p.current_price.unwrap_or(p.entry_price)
-            };
-            let q = if p.symbol == order.symbol {
-                p.quantity - reduce
-            } else {
-                p.quantity
-            };
-            upnl += positions::unrealized(p.side, q, p.entry_price, px);
-            used += q * p.entry_price;
+                let px = positions::latest_stored_price_tx(tx, &p.symbol, now_ms).await?;
+                holdings.push(valuation::position_holding(&p, px));
+            }
         }
-        let available = balance + realized - fee + upnl - used;
-        let needed = open * price;
-        if needed > available {
+        let mut input = ValuationInput {
+            account_id: acct.id,
+            kind: acct.kind,
+            quote: acct.quote.clone(),
+            as_of_ms: now_ms,
+            source: valuation::Source::Store,
+            wallet: Wallet::Paper {
+                balance: balance + realized - fee,
+            },
+            holdings,
+            fees_paid: Decimal::ZERO,
+        };
+        let before = valuation::value(&input)?;
+        // The new exposure, at its fill price, marked at `mark` (added to a position on the
+        // same side, or opened after the opposite one is closed).
+        match input.holdings.iter_mut().find(|h| h.symbol == order.symbol) {
+            Some(h) => {
+                let q = h.quantity + open;
+                let entry = h.entry_price.unwrap_or(price);
+                h.entry_price = Some((h.quantity * entry + open * price) / q);
+                h.quantity = q;
+                h.free = q;
+            }
+            None => input.holdings.push(Holding {
+                symbol: order.symbol.clone(),
+                asset: None,
+                side: dir,
+                quantity: open,
+                free: open,
+                entry_price: Some(price),
+                price: Some(mark),
+                price_time: Some(now_ms),
+                leverage: None,
+                reported_pnl: None,
+            }),
+        }
+        let after = valuation::value(&input)?;
+        if after.margin_available < Decimal::ZERO {
             bail!(
                 "insufficient margin on {}: the order needs {} {} but {} {} is available",
                 acct.name,
-                needed.round_dp(2),
+                (open * price).round_dp(2),
                 acct.quote,
-                available.max(Decimal::ZERO).round_dp(2),
+                before.margin_available.max(Decimal::ZERO).round_dp(2),
                 acct.quote
             );
         }

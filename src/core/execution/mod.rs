@@ -17,7 +17,8 @@ pub use crate::core::positions::{PositionSide, Side};
 
 pub use ids::{client_order_id, is_valid_client_order_id};
 pub use rebalance::{
-    Holding, PlanError, PlannedOrder, RebalanceInput, RebalancePlan, Skipped, plan_rebalance,
+    Holding, PlanError, PlannedOrder, RebalanceInput, RebalancePlan, Skipped, ValuedInput,
+    plan_rebalance,
 };
 pub use rules::{
     Skip, SkipReason, ValidOrder, format_qty, round_price, round_qty_down, validate_order,

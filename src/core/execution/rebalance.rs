@@ -1,31 +1,39 @@
-//! The rebalance planner: the MARKET orders that move a spot account back within a band of its
+//! The rebalance planner: the MARKET orders that move an account back within a band of its
 //! target allocation, valid for the exchange and affordable after fees.
 //!
 //! Semantics (also the README paragraph):
-//! - **Value.** total = free quote + Σ free base quantity × price. A symbol's fraction is its
-//!   value over the total; the quote currency holds the rest (1 − Σ targets).
+//! - **Value.** The total is the account's equity from the one valuation
+//!   ([`crate::core::valuation`]): cash plus every position marked once. A symbol's fraction
+//!   is its value (quantity held × price) over that total; the quote currency holds the rest
+//!   (1 − Σ targets). Without an equity (a bare input) the total is free quote + Σ holdings.
 //! - **Band.** A symbol is traded only when |current − target| > band (absolute fraction,
 //!   default 0.02); then it is moved all the way to its target, not just to the band's edge.
-//! - **Untargeted holdings** count as target 0 and are sold in full (rounded down to the step)
-//!   when `sell_untargeted` is true (the default); otherwise they are left alone.
-//! - **Sells first**, most overweight first. Each sell's proceeds net of fees
-//!   (notional × (1 − fee)) become cash for the buys.
+//! - **Unlisted holdings** (held, no target) are left untouched and listed in `untouched`,
+//!   unless `sell_untargeted` is set (`--sell-unlisted`): then they count as target 0 and are
+//!   sold in full (rounded down to the step).
+//! - **Sells first**, most overweight first, never more than the free quantity. Each sell's
+//!   proceeds net of fees (notional × (1 − fee)) become cash for the buys.
 //! - **Then buys**, most underweight first, each limited to the cash left:
 //!   notional × (1 + fee) ≤ cash, so fks never plans to spend more than the free quote balance
-//!   after fees; when cash runs short the last buys are scaled down (`cash_limited`) or skipped.
+//!   (paper: the available margin) after fees; when cash runs short the last buys are scaled
+//!   down (`cash_limited`) or skipped.
 //! - Every quantity is rounded **down** to the step and checked with
 //!   [`validate_order`](super::rules::validate_order) (status, min/max quantity, min/max
 //!   notional); failures are listed in `skipped` with a reason, never silently dropped.
 //! - **Caps.** An order whose notional is above the per-order cap is refused (`above_order_cap`),
 //!   not shrunk. When an order would take the run's total notional above the per-run cap, it and
 //!   every later order are skipped (`run_cap_reached`).
-//! - **Estimates.** Market orders are sized at the last price; the fee is charged on the quote
-//!   side for both sells and buys, which is conservative for Binance spot (where a buy's fee is
-//!   taken from the base asset received). `after` is the allocation these orders would leave.
+//! - **Estimates.** Market orders are sized at the last price, moved against the order by the
+//!   input's slippage (paper accounts: their slippage; 0 otherwise) — `est_price` is that fill
+//!   price; the fee is charged on the quote side for both sells and buys, which is conservative
+//!   for Binance spot (where a buy's fee is taken from the base asset received). `after` is the
+//!   allocation these orders would leave, holdings valued at the last price.
 
 use super::rules::{Skip, SkipReason, fmt_amount, fmt_rule, quantity_rules, validate_order};
 use super::{Side, SymbolInfo};
 use crate::core::market::Symbol;
+use crate::core::positions::PositionSide;
+use crate::core::valuation::Valuation;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,8 +50,10 @@ pub const FRACTION_DP: u32 = 6;
 #[derive(Debug, Clone)]
 pub struct Holding {
     pub symbol: Symbol,
-    /// Free base quantity (what can be sold now).
+    /// Base quantity held: what the holding is valued at (spot: free + locked).
     pub quantity: Decimal,
+    /// What can be sold now (spot: free), at most `quantity`.
+    pub free: Decimal,
     /// Last price, in the quote asset.
     pub price: Decimal,
     pub info: SymbolInfo,
@@ -53,8 +63,11 @@ pub struct Holding {
 pub struct RebalanceInput {
     /// e.g. `USDT`; every holding's symbol must be quoted in it.
     pub quote_asset: String,
-    /// Free quote balance.
+    /// Quote that buys may spend (spot: the free quote; paper: the available margin).
     pub quote_free: Decimal,
+    /// The account's equity from [`crate::core::valuation`]: the total that fractions are
+    /// of. `None`: `quote_free` + Σ holdings (nothing else is held).
+    pub equity: Option<Decimal>,
     pub holdings: Vec<Holding>,
     /// Target fraction of total value per symbol, each in [0, 1], sum ≤ 1.
     pub targets: BTreeMap<Symbol, Decimal>,
@@ -62,28 +75,128 @@ pub struct RebalanceInput {
     pub band: Decimal,
     /// Fee rate per side (0.001 = 0.1 %).
     pub fee_rate: Decimal,
+    /// Expected move of the fill price against each market order (paper: the account's
+    /// slippage): buys are costed at price × (1 + slippage), sells at price × (1 − slippage).
+    pub slippage: Decimal,
     /// `trading.max_order_notional`, in the quote asset.
     pub max_order_notional: Decimal,
     /// `trading.max_run_notional`, in the quote asset.
     pub max_run_notional: Decimal,
-    /// Sell holdings that have no target (true by default).
+    /// Sell holdings that have no target (`--sell-unlisted`); by default they are left
+    /// untouched and listed in the plan's `untouched`.
     pub sell_untargeted: bool,
 }
 
 impl RebalanceInput {
     /// An input with the defaults: band 0.02, fee 0.001, caps 1000 / 5000 (as `TradingConfig`),
-    /// untargeted holdings sold.
+    /// untargeted holdings left untouched.
     pub fn new(quote_asset: impl Into<String>, quote_free: Decimal) -> Self {
         RebalanceInput {
             quote_asset: quote_asset.into(),
             quote_free,
+            equity: None,
             holdings: Vec::new(),
             targets: BTreeMap::new(),
             band: DEFAULT_BAND,
             fee_rate: DEFAULT_FEE_RATE,
+            slippage: Decimal::ZERO,
             max_order_notional: Decimal::from(1000),
             max_run_notional: Decimal::from(5000),
-            sell_untargeted: true,
+            sell_untargeted: false,
+        }
+    }
+}
+
+/// The planner's input built from an account's valuation, and what it had to leave out.
+#[derive(Debug, Clone)]
+pub struct ValuedInput {
+    pub input: RebalanceInput,
+    /// Held positions the planner cannot trade (SHORT, no price, no trading rules), with the
+    /// reason. They stay in the equity and are not touched.
+    pub left_out: Vec<(Symbol, String)>,
+    /// Targets dropped because the symbol cannot be priced or traded, with the reason.
+    pub dropped: Vec<(Symbol, String)>,
+}
+
+impl RebalanceInput {
+    /// The input for an account valued once ([`crate::core::valuation::value`]): its LONG
+    /// positions at their marks (quantity held, free quantity), its spendable cash
+    /// (`cash_free`) and its equity as the total. `rules` are the trading rules per symbol;
+    /// `prices` price the targets the account does not hold. Band, fee and caps keep their
+    /// defaults for the caller to set.
+    pub fn from_valuation(
+        v: &Valuation,
+        targets: &BTreeMap<Symbol, Decimal>,
+        rules: &BTreeMap<Symbol, SymbolInfo>,
+        prices: &BTreeMap<Symbol, Decimal>,
+    ) -> ValuedInput {
+        let mut input = RebalanceInput::new(v.quote.clone(), v.cash_free);
+        input.equity = Some(v.equity);
+        input.targets = targets.clone();
+        let mut left_out = Vec::new();
+        let mut dropped = Vec::new();
+        for p in &v.positions {
+            if p.quantity.is_zero() {
+                continue;
+            }
+            let why = match (p.side, p.price, rules.get(&p.symbol)) {
+                (PositionSide::Short, _, _) => Err("short positions are not rebalanced"),
+                (_, None, _) => Err("held but has no price; not traded"),
+                (_, _, None) => Err("no trading rules; not traded"),
+                (PositionSide::Long, Some(price), Some(info)) => Ok((price, info)),
+            };
+            match why {
+                Ok((price, info)) => input.holdings.push(Holding {
+                    symbol: p.symbol.clone(),
+                    quantity: p.quantity,
+                    free: p.free_quantity.min(p.quantity).max(Decimal::ZERO),
+                    price,
+                    info: info.clone(),
+                }),
+                Err(why) => {
+                    left_out.push((p.symbol.clone(), format!("{}: {why}", p.symbol)));
+                    if input.targets.remove(&p.symbol).is_some() {
+                        dropped.push((
+                            p.symbol.clone(),
+                            format!("{}: has a target but cannot be traded", p.symbol),
+                        ));
+                    }
+                }
+            }
+        }
+        for s in targets.keys() {
+            if v.positions
+                .iter()
+                .any(|p| &p.symbol == s && !p.quantity.is_zero())
+            {
+                continue;
+            }
+            let price = prices
+                .get(s)
+                .copied()
+                .or_else(|| v.position(s).and_then(|p| p.price))
+                .filter(|p| *p > Decimal::ZERO);
+            match (price, rules.get(s)) {
+                (Some(price), Some(info)) => input.holdings.push(Holding {
+                    symbol: s.clone(),
+                    quantity: Decimal::ZERO,
+                    free: Decimal::ZERO,
+                    price,
+                    info: info.clone(),
+                }),
+                _ => {
+                    input.targets.remove(s);
+                    dropped.push((
+                        s.clone(),
+                        format!("{s}: no recent price or no trading rules; not traded"),
+                    ));
+                }
+            }
+        }
+        ValuedInput {
+            input,
+            left_out,
+            dropped,
         }
     }
 }
@@ -95,6 +208,8 @@ pub struct PlannedOrder {
     /// Rounded down to the step; the `quantity` parameter is `format_qty(quantity)`.
     pub quantity: Decimal,
     pub est_price: Decimal,
+    /// The last price the plan valued the symbol at (`est_price` before slippage).
+    pub last_price: Decimal,
     /// `quantity × est_price`.
     pub notional: Decimal,
     /// `notional × fee_rate`.
@@ -121,7 +236,7 @@ pub struct Skipped {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RebalancePlan {
     pub quote_asset: String,
-    /// Total value before, in the quote asset.
+    /// Total value before (the account's equity), in the quote asset.
     pub total_value: Decimal,
     /// Estimated total after the plan (lower by the fees).
     pub total_value_after: Decimal,
@@ -138,6 +253,8 @@ pub struct RebalancePlan {
     /// Fractions per symbol (6 dp), every held or targeted symbol.
     pub before: BTreeMap<Symbol, Decimal>,
     pub after: BTreeMap<Symbol, Decimal>,
+    /// Held symbols without a target that the plan leaves as they are (sorted).
+    pub untouched: Vec<Symbol>,
 }
 
 /// Inputs that make the whole plan meaningless; the command reports them as an error.
@@ -151,6 +268,8 @@ pub enum PlanError {
     InvalidBand { band: Decimal },
     #[error("fee rate {fee_rate} must be a fraction between 0 and 1 (0.001 = 0.1 %)")]
     InvalidFeeRate { fee_rate: Decimal },
+    #[error("slippage {slippage} must be a fraction between 0 and 1 (0.0005 = 5 bps)")]
+    InvalidSlippage { slippage: Decimal },
     #[error("free {quote_asset} balance {amount} is negative")]
     NegativeCash {
         quote_asset: String,
@@ -160,6 +279,12 @@ pub enum PlanError {
     DuplicateHolding { symbol: Symbol },
     #[error("{symbol}: quantity {quantity} is negative")]
     NegativeQuantity { symbol: Symbol, quantity: Decimal },
+    #[error("{symbol}: free quantity {free} is negative or above the quantity held {quantity}")]
+    BadFree {
+        symbol: Symbol,
+        free: Decimal,
+        quantity: Decimal,
+    },
     #[error("{symbol}: held but has no usable price ({price}); the account cannot be valued")]
     NoPrice { symbol: Symbol, price: Decimal },
     #[error("{symbol} is quoted in {actual}, not {expected}; rebalance one quote asset at a time")]
@@ -267,6 +392,11 @@ fn validate_input(input: &RebalanceInput) -> Result<(), PlanError> {
             fee_rate: input.fee_rate,
         });
     }
+    if input.slippage < Decimal::ZERO || input.slippage >= one {
+        return Err(PlanError::InvalidSlippage {
+            slippage: input.slippage,
+        });
+    }
     if input.quote_free < Decimal::ZERO {
         return Err(PlanError::NegativeCash {
             quote_asset: input.quote_asset.clone(),
@@ -283,6 +413,13 @@ fn validate_input(input: &RebalanceInput) -> Result<(), PlanError> {
         if h.quantity < Decimal::ZERO {
             return Err(PlanError::NegativeQuantity {
                 symbol: h.symbol.clone(),
+                quantity: h.quantity,
+            });
+        }
+        if h.free < Decimal::ZERO || h.free > h.quantity {
+            return Err(PlanError::BadFree {
+                symbol: h.symbol.clone(),
+                free: h.free,
                 quantity: h.quantity,
             });
         }
@@ -341,7 +478,11 @@ pub fn plan_rebalance(input: &RebalanceInput) -> Result<RebalancePlan, PlanError
             qty_after: h.quantity,
         })
         .collect();
-    let total: Decimal = input.quote_free + lines.iter().map(|l| l.value).sum::<Decimal>();
+    let held: Decimal = lines.iter().map(|l| l.value).sum();
+    let total: Decimal = input.equity.unwrap_or(input.quote_free + held);
+    // What the equity holds besides the spendable quote and the listed holdings (locked quote,
+    // short positions, assets without trading rules); it does not move in this plan.
+    let reserve = total - input.quote_free - held;
 
     // gap = target value − current value (exact, no division): > 0 buy, < 0 sell.
     let mut sells: Vec<(Decimal, usize)> = Vec::new();
@@ -381,11 +522,12 @@ pub fn plan_rebalance(input: &RebalanceInput) -> Result<RebalancePlan, PlanError
     for &(gap, i) in &sells {
         let h = lines[i].h;
         let want = if lines[i].target == Some(Decimal::ZERO) {
-            h.quantity // sell it all (to the step), not a price-derived approximation
+            h.free // sell it all (to the step), not a price-derived approximation
         } else {
-            (-gap / h.price).min(h.quantity)
+            (-gap / h.price).min(h.free)
         };
-        let result = validate_order(&h.info, Side::Sell, want, h.price, true).and_then(|v| {
+        let px = fill_price(h.price, Side::Sell, input.slippage);
+        let result = validate_order(&h.info, Side::Sell, want, px, true).and_then(|v| {
             caps.admit(&h.symbol, Side::Sell, v.notional, quote)
                 .map(|()| v)
         });
@@ -393,7 +535,7 @@ pub fn plan_rebalance(input: &RebalanceInput) -> Result<RebalancePlan, PlanError
             Ok(v) => {
                 cash += v.notional * (one - fee);
                 lines[i].qty_after -= v.quantity;
-                planned.push((i, Side::Sell, v.quantity, h.price, v.notional, false));
+                planned.push((i, Side::Sell, v.quantity, px, v.notional, false));
             }
             Err(s) => skipped.push(to_skipped(h, Side::Sell, s)),
         }
@@ -431,8 +573,11 @@ pub fn plan_rebalance(input: &RebalanceInput) -> Result<RebalancePlan, PlanError
             ));
             continue;
         }
-        let cash_limited = affordable < gap;
-        let budget = gap.min(affordable);
+        // The gap is in value at the mark; the buy is paid at the fill price.
+        let px = fill_price(h.price, Side::Buy, input.slippage);
+        let want_qty = gap / h.price;
+        let affordable_qty = affordable / px;
+        let cash_limited = affordable_qty < want_qty;
         let step = quantity_rules(&h.info, true)
             .map(|r| r.step)
             .unwrap_or(Decimal::ZERO);
@@ -443,18 +588,18 @@ pub fn plan_rebalance(input: &RebalanceInput) -> Result<RebalancePlan, PlanError
         } else {
             fallback_step
         };
-        let mut qty = budget / h.price;
+        let mut qty = want_qty.min(affordable_qty);
         if step <= Decimal::ZERO {
             qty = super::rules::round_qty_down(qty, fallback_step);
         }
-        let mut result = validate_order(&h.info, Side::Buy, qty, h.price, true);
+        let mut result = validate_order(&h.info, Side::Buy, qty, px, true);
         // Division rounds in the 28th digit; make sure the cost really fits the cash.
         while let Ok(v) = &result {
             if v.notional * (one + fee) <= cash {
                 break;
             }
             qty = v.quantity - unit;
-            result = validate_order(&h.info, Side::Buy, qty, h.price, true);
+            result = validate_order(&h.info, Side::Buy, qty, px, true);
         }
         let result = result.and_then(|v| {
             caps.admit(&h.symbol, Side::Buy, v.notional, quote)
@@ -464,13 +609,14 @@ pub fn plan_rebalance(input: &RebalanceInput) -> Result<RebalancePlan, PlanError
             Ok(v) => {
                 cash -= v.notional * (one + fee);
                 lines[i].qty_after += v.quantity;
-                planned.push((i, Side::Buy, v.quantity, h.price, v.notional, cash_limited));
+                planned.push((i, Side::Buy, v.quantity, px, v.notional, cash_limited));
             }
             Err(s) => skipped.push(to_skipped(h, Side::Buy, s)),
         }
     }
 
     let total_after: Decimal = cash
+        + reserve
         + lines
             .iter()
             .map(|l| l.qty_after * l.h.price.max(Decimal::ZERO))
@@ -484,6 +630,13 @@ pub fn plan_rebalance(input: &RebalanceInput) -> Result<RebalancePlan, PlanError
             frac(l.qty_after * l.h.price.max(Decimal::ZERO), total_after),
         );
     }
+    let untouched = lines
+        .iter()
+        .filter(|l| l.target.is_none() && l.h.quantity > Decimal::ZERO)
+        .map(|l| l.h.symbol.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let orders = planned
         .into_iter()
         .map(|(i, side, quantity, price, notional, cash_limited)| {
@@ -493,6 +646,7 @@ pub fn plan_rebalance(input: &RebalanceInput) -> Result<RebalancePlan, PlanError
                 side,
                 quantity,
                 est_price: price.normalize(),
+                last_price: l.h.price.normalize(),
                 notional,
                 est_fee: (notional * fee).normalize(),
                 reason: "rebalance",
@@ -510,14 +664,29 @@ pub fn plan_rebalance(input: &RebalanceInput) -> Result<RebalancePlan, PlanError
         total_value_after: total_after.normalize(),
         cash_before: input.quote_free.normalize(),
         cash_after: cash.normalize(),
-        cash_frac_before: frac(input.quote_free, total),
-        cash_frac_after: frac(cash, total_after),
+        cash_frac_before: frac(input.quote_free + reserve, total),
+        cash_frac_after: frac(cash + reserve, total_after),
         run_notional: caps.used.normalize(),
         orders,
         skipped,
         before,
         after,
+        untouched,
     })
+}
+
+/// The price a market order is expected to fill at: the last price moved against the order
+/// by the slippage, rounded to 10 decimals away from the order (as the paper exchange fills,
+/// never more favourable than that).
+fn fill_price(price: Decimal, side: Side, slippage: Decimal) -> Decimal {
+    use rust_decimal::RoundingStrategy::{AwayFromZero, ToZero};
+    if slippage.is_zero() {
+        return price;
+    }
+    match side {
+        Side::Buy => (price * (Decimal::ONE + slippage)).round_dp_with_strategy(10, AwayFromZero),
+        Side::Sell => (price * (Decimal::ONE - slippage)).round_dp_with_strategy(10, ToZero),
+    }
 }
 
 fn to_skipped(h: &Holding, side: Side, s: Skip) -> Skipped {
@@ -539,6 +708,7 @@ mod tests {
         Holding {
             symbol: sym(symbol),
             quantity: d(qty),
+            free: d(qty),
             price: d(price),
             info: info(symbol, step, "5"),
         }
@@ -728,25 +898,70 @@ mod tests {
     }
 
     #[test]
-    fn untargeted_holdings_are_sold_unless_told_otherwise() {
+    fn unlisted_holdings_are_left_untouched_unless_told_to_sell() {
         let mut input = RebalanceInput::new("USDT", d("100"));
         input.holdings = vec![
             holding("BTCUSDT", "0.01", "40000", "0.00001"),
             holding("XRPUSDT", "123.456", "0.5", "0.1"),
+            holding("ADAUSDT", "0", "0.4", "1"),
         ];
         input.targets = BTreeMap::from([(sym("BTCUSDT"), d("0.7"))]);
+        // By default XRP (61.728 of 561.728) has no target: left as it is and listed.
         let plan = plan_rebalance(&input).unwrap();
-        // XRP (61.728 of 561.728) has no target: all of it (to the step) is sold.
+        assert!(plan.orders.iter().all(|o| o.symbol != sym("XRPUSDT")));
+        assert_eq!(plan.untouched, vec![sym("XRPUSDT")], "ADA is not held");
+        assert_eq!(plan.before.get(&sym("XRPUSDT")), Some(&d("0.109889")));
+        assert!(plan.after.contains_key(&sym("XRPUSDT")));
+
+        // --sell-unlisted: all of it (to the step) is sold.
+        input.sell_untargeted = true;
+        let plan = plan_rebalance(&input).unwrap();
         assert_eq!(plan.orders[0].symbol, sym("XRPUSDT"));
         assert_eq!(plan.orders[0].side, Side::Sell);
         assert_eq!(plan.orders[0].quantity, d("123.4"));
         assert_eq!(plan.orders[0].target_frac, d("0"));
+        assert!(plan.untouched.is_empty());
+    }
 
-        input.sell_untargeted = false;
+    #[test]
+    fn the_total_is_the_equity_and_sells_stop_at_the_free_quantity() {
+        // 0.5 BTC held, 0.1 of it locked in an open order; 1000 USDT free, 100 locked:
+        // equity 1100 + 0.5 × 40000 = 21100, BTC 20000 / 21100 = 0.947867.
+        let mut input = RebalanceInput::new("USDT", d("1000"));
+        input.equity = Some(d("21100"));
+        let mut h = holding("BTCUSDT", "0.5", "40000", "0.00001");
+        h.free = d("0.4");
+        input.holdings = vec![h];
+        input.targets = BTreeMap::from([(sym("BTCUSDT"), d("0"))]);
+        input.max_order_notional = d("1000000");
+        input.max_run_notional = d("1000000");
         let plan = plan_rebalance(&input).unwrap();
-        assert!(plan.orders.iter().all(|o| o.symbol != sym("XRPUSDT")));
-        assert_eq!(plan.before.get(&sym("XRPUSDT")), Some(&d("0.109889")));
-        assert!(plan.after.contains_key(&sym("XRPUSDT")));
+        assert_eq!(plan.total_value, d("21100"));
+        assert_eq!(plan.before[&sym("BTCUSDT")], d("0.947867"));
+        assert_eq!(
+            plan.cash_frac_before,
+            d("0.052133"),
+            "free and locked quote"
+        );
+        assert_eq!(
+            summary(&plan),
+            vec![("BTCUSDT".into(), "SELL", d("0.4"), d("16000"))],
+            "only the free 0.4 can be sold"
+        );
+        // after: 0.1 BTC (4000) of 21100 − 16 fee
+        assert_eq!(plan.total_value_after, d("21084"));
+        assert_eq!(plan.after[&sym("BTCUSDT")], d("0.189717"));
+        let bad = RebalanceInput {
+            holdings: vec![Holding {
+                free: d("0.6"),
+                ..input.holdings[0].clone()
+            }],
+            ..input
+        };
+        assert!(matches!(
+            plan_rebalance(&bad),
+            Err(PlanError::BadFree { .. })
+        ));
     }
 
     #[test]
@@ -851,6 +1066,7 @@ mod tests {
             };
             let mut h = holding(name, "0", "1", "1");
             h.quantity = qty;
+            h.free = qty;
             h.price = price;
             h.info = info(name, &step.to_string(), rng.pick(&["0", "1", "5", "10"]));
             input.holdings.push(h);
