@@ -5,7 +5,7 @@
 use super::Ctx;
 use crate::core::accounts::{self, AccountKind};
 use crate::core::exchange::Market;
-use crate::core::execution::{self, Holding, RebalanceInput, plan_rebalance};
+use crate::core::execution::{Holding, RebalanceInput, plan_rebalance};
 use crate::core::market::Symbol;
 use crate::core::notify::MessageKind;
 use crate::core::orders::{self, Venue};
@@ -98,7 +98,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         None => Venue::Paper,
     };
     // Orders an earlier run left unconfirmed are settled first (asked for, never resent).
-    let reconciled = orders::reconcile_pending(store, &acct, &venue, now).await?;
+    let reconciled =
+        orders::reconcile_pending(store, &acct, &venue, Some("rebalance"), now).await?;
     let mut notes = Vec::new();
     let max_age = ctx.settings.file.market.max_price_age_secs as i64 * 1000;
     match &client {
@@ -182,37 +183,43 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let plan = plan_rebalance(&input).map_err(|e| anyhow::anyhow!("{e}"))?;
     let run_id = ctx.run_id.load(std::sync::atomic::Ordering::SeqCst);
     let mut results = Vec::new();
-    let mut failures = 0;
+    let (mut failures, mut rejected) = (0, 0);
     for o in &plan.orders {
         let mut entry = serde_json::to_value(o)?;
         if send {
-            let cid = execution::client_order_id(acct.id, run_id, &o.symbol, o.side, "rebalance");
-            let rec = orders::record(
-                store,
-                acct.id,
-                Some(run_id),
-                &cid,
-                &o.symbol,
-                o.side,
-                o.quantity,
-                "rebalance",
-                now,
-            )
-            .await?;
+            let new = orders::NewOrder {
+                account_id: acct.id,
+                run_id: Some(run_id),
+                symbol: &o.symbol,
+                side: o.side,
+                quantity: o.quantity,
+                reason: "rebalance",
+                now_ms: now,
+            };
+            let rec = orders::journal(store, &venue, &new).await?;
             let done = orders::execute(store, &acct, &venue, &rec, Some(o.est_price), now).await?;
-            if !matches!(done.status.as_str(), "filled" | "partially_filled") {
+            if !done.is_filled() {
                 failures += 1;
+                rejected += usize::from(done.is_rejected());
             }
             entry["fill"] = serde_json::to_value(&done)?;
         }
         results.push(entry);
     }
-    let status = if failures == 0 {
+    // Orders of earlier runs that turned out not to be ours, or are still unconfirmed, need
+    // a look: the run is partial.
+    let attention = reconciled
+        .iter()
+        .any(|r| matches!(r.status.as_str(), "foreign" | "unknown"));
+    let status = if failures == 0 && !attention {
         Status::Success
-    } else if failures < plan.orders.len() {
-        Status::Partial
-    } else {
+    } else if failures == plan.orders.len() && rejected == failures && !attention {
+        // Every order was refused outright by the exchange.
         Status::Error
+    } else {
+        // Some orders filled, or an order's fate was settled without a fill (not placed
+        // after a lost answer, foreign, unconfirmed): partial, with each order's status.
+        Status::Partial
     };
     let mut body = json!({
         "account": acct.name,
