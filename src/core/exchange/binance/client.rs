@@ -694,7 +694,7 @@ fn snippet(body: &[u8]) -> String {
     out
 }
 
-fn error_detail(body: &[u8]) -> String {
+pub(crate) fn error_detail(body: &[u8]) -> String {
     match serde_json::from_slice::<ErrorBody>(body) {
         Ok(e) => format!("{} {}", e.code, e.msg),
         Err(_) if body.is_empty() => "(empty body)".to_string(),
@@ -703,7 +703,7 @@ fn error_detail(body: &[u8]) -> String {
 }
 
 /// "Way too much request weight used; IP banned until 1700000000000. …"
-fn ban_end_from_msg(body: &[u8]) -> Option<i64> {
+pub(crate) fn ban_end_from_msg(body: &[u8]) -> Option<i64> {
     let msg = serde_json::from_slice::<ErrorBody>(body).ok()?.msg;
     let rest = &msg[msg.find("until ")? + 6..];
     rest.chars()

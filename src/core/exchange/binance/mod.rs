@@ -29,3 +29,5 @@ pub use sign::Secret;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wire_props;
