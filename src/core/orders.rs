@@ -140,6 +140,14 @@ pub async fn store_id(store: &Store, now_ms: i64) -> Result<String> {
 pub async fn journal(store: &Store, venue: &Venue<'_>, o: &NewOrder<'_>) -> Result<OrderRecord> {
     let tag = ids::store_tag(&store_id(store, o.now_ms).await?);
     let cid = ids::new_client_order_id(&tag)?;
+    if let Some(c) = venue.client() {
+        // The journal time is kept on the exchange's clock: measure it once (weight 1). If
+        // that fails, the local clock stands in (an accepted signed request proves it is
+        // within a second of the exchange's anyway).
+        if let Err(e) = c.measure_clock_once().await {
+            tracing::warn!("could not read the exchange's clock ({e}); using the local clock");
+        }
+    }
     let exchange_time = venue.client().map(BinanceClient::server_now_ms);
     store
         .exec(

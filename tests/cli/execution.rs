@@ -419,6 +419,20 @@ fn paper_rebalance_executes_sells_before_buys() {
     assert_eq!(v["orders"][0]["side"], "SELL");
     assert_eq!(v["orders"][0]["quantity"], "55");
     assert_eq!(v["orders"][0]["fill"]["status"], "filled");
+    // Paper orders get ids like any other: fks- + this store's tag + 20 random characters.
+    let cid = v["orders"][0]["fill"]["client_order_id"].as_str().unwrap();
+    let store_id = scalar(&sb, "SELECT value FROM kv WHERE key = 'store_id'");
+    assert!(
+        cid.starts_with(&format!("fks-{store_id}")) && cid.len() == 32,
+        "{cid}"
+    );
+    assert_eq!(
+        scalar(
+            &sb,
+            "SELECT fee_asset FROM fills WHERE client_order_id IS NOT NULL"
+        ),
+        "USDT"
+    );
     let (_, v, _) = run_json(sb.fks().env("FKS_NOW", &now).args([
         "rebalance-portfolio",
         "--account-id",
@@ -728,6 +742,46 @@ fn reconciled_commission(make: impl Fn() -> Option<Sandbox>) {
         assert_eq!(trades.len(), 1, "{mode:?}");
         let id = desk.0.lock().unwrap().placed[0].order_id;
         assert!(trades[0].contains(&format!("orderId={id}")), "{trades:?}");
+    }
+}
+
+/// The exchange's clock runs two hours behind this host's: an order made after its journal row
+/// is ours by the exchange's clock (not foreign by the local one); one made an hour before
+/// the journal row by the exchange's clock is not.
+#[test]
+fn order_times_are_judged_by_the_exchange_clock() {
+    for (mode, forge, want) in [
+        (PostMode::LoseAnswer, None, "filled"),
+        (
+            PostMode::ServerError,
+            Some(binance::Forge {
+                time_shift_ms: -3_600_000,
+                ..Default::default()
+            }),
+            "foreign",
+        ),
+    ] {
+        let rt = rt();
+        let server = rt.block_on(MockServer::start());
+        let desk = Desk::default();
+        rt.block_on(spot_exchange(&server, &desk));
+        let (sb, fks) = spot_setup(Sandbox::new(), &server, true);
+        {
+            let mut s = desk.0.lock().unwrap();
+            s.clock_skew_ms = -2 * 3_600_000;
+            s.mode = mode;
+            s.forge = forge;
+        }
+        let (_, v) = rebalance_one(&fks, &sb);
+        assert_eq!(v["orders"][0]["fill"]["status"], want, "{v}");
+        let journaled: i64 = scalar(&sb, "SELECT exchange_time_ms FROM orders")
+            .parse()
+            .unwrap();
+        let local = binance::now_ms();
+        assert!(
+            (local - 2 * 3_600_000 - journaled).abs() < 60_000,
+            "journaled on the exchange's clock: {journaled} vs local {local}"
+        );
     }
 }
 

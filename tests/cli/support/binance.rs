@@ -197,6 +197,14 @@ pub struct DeskState {
     pub seen: Vec<Placed>,
     /// Answer queries for ids that were sent but never placed with a forged order.
     pub forge: Option<Forge>,
+    /// The exchange's clock minus the local clock (ms): order times and `/time` use it.
+    pub clock_skew_ms: i64,
+}
+
+impl DeskState {
+    pub fn now_ms(&self) -> i64 {
+        now_ms() + self.clock_skew_ms
+    }
 }
 
 /// How a forged answer differs from what fks sent: an order that carries fks's client id but
@@ -225,6 +233,7 @@ impl Default for Desk {
             posts: 0,
             seen: Vec::new(),
             forge: None,
+            clock_skew_ms: 0,
         })))
     }
 }
@@ -321,13 +330,14 @@ impl Respond for OrderPost {
             qp(req, "quantity").unwrap_or_default(),
         );
         let next = s.next_id + 1;
+        let now = s.now_ms();
         s.seen.push(Placed {
             cid: cid.clone(),
             symbol: symbol.clone(),
             side: side.clone(),
             qty: qty.clone(),
             order_id: next,
-            time_ms: now_ms(),
+            time_ms: now,
             futures: self.futures,
         });
         if s.reject_symbol.as_deref() == Some(symbol.as_str()) {
@@ -357,7 +367,7 @@ impl Respond for OrderPost {
             side,
             qty,
             order_id: s.next_id,
-            time_ms: now_ms(),
+            time_ms: now,
             futures: self.futures,
         };
         s.placed.push(o.clone());
@@ -472,6 +482,16 @@ impl Respond for OrderTrades {
     }
 }
 
+/// `GET /api/v3/time` or `/fapi/v1/time` on the desk's clock.
+pub struct ServerTime(pub Desk);
+
+impl Respond for ServerTime {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let t = self.0.0.lock().unwrap().now_ms();
+        body(200, format!(r#"{{"serverTime":{t}}}"#))
+    }
+}
+
 /// The test key pair the loopback account accepts.
 pub const KEY: &str = "test-key-0123456789";
 pub const SECRET: &str = "test-secret-abcdefghijklmnop";
@@ -536,6 +556,13 @@ pub async fn mount_account(server: &wiremock::MockServer, desk: &Desk) {
                 desk: desk.clone(),
                 futures,
             })
+            .mount(server)
+            .await;
+    }
+    for p in ["/api/v3/time", "/fapi/v1/time"] {
+        Mock::given(method("GET"))
+            .and(path(p))
+            .respond_with(ServerTime(desk.clone()))
             .mount(server)
             .await;
     }

@@ -151,6 +151,8 @@ pub(crate) struct Inner {
     offset_ms: AtomicI64,
     /// Whether the offset was measured (by `server_time`, or a `-1021` resync).
     offset_measured: AtomicBool,
+    /// Whether `measure_clock_once` has run.
+    offset_tried: AtomicBool,
     bans: Arc<BanBook>,
     /// `host:port` of this client's base URL, as bans are keyed.
     host: String,
@@ -207,6 +209,7 @@ impl BinanceClient {
                 budget,
                 offset_ms: AtomicI64::new(0),
                 offset_measured: AtomicBool::new(false),
+                offset_tried: AtomicBool::new(false),
                 bans,
                 host,
                 permits,
@@ -251,6 +254,16 @@ impl BinanceClient {
     /// Whether the clock offset was measured against the server.
     pub fn clock_offset_measured(&self) -> bool {
         self.inner.offset_measured.load(Ordering::Relaxed)
+    }
+
+    /// Measure the clock offset with `server_time`, once per client (and its clones), unless
+    /// it was measured already. Best effort: on failure the local clock stands in, and the
+    /// error is returned for the caller to log.
+    pub async fn measure_clock_once(&self) -> Result<(), ExchangeError> {
+        if self.clock_offset_measured() || self.inner.offset_tried.swap(true, Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.server_time().await.map(|_| ())
     }
 
     /// `host:port` this client talks to (how bans and back-offs are keyed).
