@@ -388,10 +388,28 @@ impl BinanceClient {
             .acquire()
             .await
             .expect("the semaphore is never closed");
-        self.inner
+        let max_wait = self.inner.cfg.max_retry_wait;
+        if let Err(wait) = self
+            .inner
             .budget
-            .acquire(req.weight, || self.server_now_ms())
-            .await;
+            .acquire_within(req.weight, || self.server_now_ms(), max_wait)
+            .await
+        {
+            // The IP's weight for this minute is nearly spent (Binance counts it across every
+            // job): rather than hold the job's lock, stop, and let every job wait it out.
+            return Err(self.ban(Backoff {
+                until_ms: now_ms() + wait.as_millis().min(3_600_000) as i64,
+                status: 429,
+                reason: format!(
+                    "request weight near binance's limit ({} of {} per minute used): the next \
+                     minute starts in {}s, longer than exchange.max_retry_wait_secs ({}s)",
+                    self.inner.budget.used(),
+                    self.inner.budget.limit(),
+                    wait.as_secs_f64().ceil() as u64,
+                    max_wait.as_secs()
+                ),
+            }));
+        }
         // A ban may have arrived while we waited.
         self.check_ban()?;
         let (url, signed_at) = self.url_for(req)?;
