@@ -564,8 +564,9 @@ pub async fn execute(
             );
             reconcile_one(store, acct, venue, &rec, None, now_ms).await?;
         }
-        Err(e @ ExchangeError::Transport { .. }) => {
-            // Every attempt failed to connect: the request never reached the exchange.
+        Err(e @ (ExchangeError::Transport { .. } | ExchangeError::Banned { fresh: false, .. })) => {
+            // Every attempt failed to connect, or a back-off kept it from being sent: the
+            // request never reached the exchange.
             set_status(store, rec.id, "not_placed", Some(&e.to_string()), now_ms).await?
         }
         Err(e) => set_status(store, rec.id, "rejected", Some(&e.to_string()), now_ms).await?,
