@@ -454,6 +454,91 @@ impl BinanceClient {
         Ok((attempt, signed_at))
     }
 
+    /// A 418: the IP is banned; record the end (from `Retry-After`, else the message) for
+    /// every job and stop.
+    fn on_418(
+        &self,
+        endpoint: &'static str,
+        retry_after_s: Option<u64>,
+        body: &[u8],
+    ) -> ExchangeError {
+        let now = now_ms();
+        let until_ms = retry_after_s
+            .map(|s| now.saturating_add((s.min(i64::MAX as u64 / 4000) as i64) * 1000))
+            .or_else(|| ban_end_from_msg(body))
+            .filter(|u| *u > now)
+            .unwrap_or(now + 120_000);
+        tracing::error!(endpoint, until_ms, "binance banned this IP (418)");
+        self.ban(Backoff {
+            until_ms,
+            status: 418,
+            reason: format!("HTTP 418 on {endpoint}: binance banned this IP"),
+        })
+    }
+
+    /// A 429: `Ok` to retry after the pause it asks for (every request of this client
+    /// waits); `Err` when that pause is longer than `max_retry_wait` (recorded for every job,
+    /// not waited) or the attempts are used up.
+    fn on_429(
+        &self,
+        endpoint: &'static str,
+        attempt: u32,
+        max: u32,
+        retry_after_s: Option<u64>,
+    ) -> Result<(), ExchangeError> {
+        let wait = retry_after_s
+            .map(|s| Duration::from_secs(s.min(u64::MAX / 4000)))
+            .unwrap_or_else(|| self.retry_pause(attempt).max(Duration::from_secs(1)));
+        let max_wait = self.inner.cfg.max_retry_wait;
+        let until_ms = now_ms().saturating_add(wait.as_millis().min(i64::MAX as u128 / 2) as i64);
+        if wait > max_wait {
+            // Sleeping that long would hold the job's lock and skip every cron run meanwhile:
+            // record it for every job and stop now.
+            tracing::error!(
+                endpoint,
+                wait_s = wait.as_secs(),
+                "binance 429 with a long Retry-After; stopping"
+            );
+            return Err(self.ban(Backoff {
+                until_ms,
+                status: 429,
+                reason: format!(
+                    "HTTP 429 on {endpoint}: binance asked for a {}s back-off (Retry-After), \
+                     longer than exchange.max_retry_wait_secs ({}s)",
+                    wait.as_secs(),
+                    max_wait.as_secs()
+                ),
+            }));
+        }
+        self.inner.budget.pause(wait);
+        if attempt < max {
+            tracing::warn!(
+                endpoint,
+                attempt,
+                wait_s = wait.as_secs(),
+                "binance 429; waiting Retry-After"
+            );
+            return Ok(());
+        }
+        // Going on after repeated 429s earns a 418: let every job back off.
+        self.inner.bans.record(
+            &self.inner.host,
+            Backoff {
+                until_ms,
+                status: 429,
+                reason: format!(
+                    "HTTP 429 on {endpoint} on {attempt} attempts in a row (Retry-After {}s)",
+                    wait.as_secs()
+                ),
+            },
+        );
+        Err(ExchangeError::RateLimited {
+            endpoint,
+            attempts: attempt,
+            retry_after_s: wait.as_secs(),
+        })
+    }
+
     /// The pause before the next retry: exponential from `retry_base_delay`, never longer than
     /// 30 s nor than `max_retry_wait`.
     fn retry_pause(&self, attempt: u32) -> Duration {
@@ -544,75 +629,11 @@ impl BinanceClient {
                 return Ok(body);
             }
             match status {
-                418 => {
-                    let now = now_ms();
-                    let until_ms = retry_after_s
-                        .map(|s| now.saturating_add((s.min(i64::MAX as u64 / 4000) as i64) * 1000))
-                        .or_else(|| ban_end_from_msg(&body))
-                        .filter(|u| *u > now)
-                        .unwrap_or(now + 120_000);
-                    tracing::error!(endpoint, until_ms, "binance banned this IP (418)");
-                    return Err(self.ban(Backoff {
-                        until_ms,
-                        status,
-                        reason: format!("HTTP 418 on {endpoint}: binance banned this IP"),
-                    }));
-                }
-                429 => {
-                    let wait = retry_after_s
-                        .map(|s| Duration::from_secs(s.min(u64::MAX / 4000)))
-                        .unwrap_or_else(|| self.retry_pause(attempt).max(Duration::from_secs(1)));
-                    let max_wait = self.inner.cfg.max_retry_wait;
-                    let until_ms =
-                        now_ms().saturating_add(wait.as_millis().min(i64::MAX as u128 / 2) as i64);
-                    if wait > max_wait {
-                        // Sleeping that long would hold the job's lock and skip every cron
-                        // run meanwhile: record it for every job and stop now.
-                        tracing::error!(
-                            endpoint,
-                            wait_s = wait.as_secs(),
-                            "binance 429 with a long Retry-After; stopping"
-                        );
-                        return Err(self.ban(Backoff {
-                            until_ms,
-                            status,
-                            reason: format!(
-                                "HTTP 429 on {endpoint}: binance asked for a {}s back-off (Retry-After), \
-                                 longer than exchange.max_retry_wait_secs ({}s)",
-                                wait.as_secs(),
-                                max_wait.as_secs()
-                            ),
-                        }));
-                    }
-                    // Everyone using this client waits, not only this request.
-                    self.inner.budget.pause(wait);
-                    if attempt < max {
-                        tracing::warn!(
-                            endpoint,
-                            attempt,
-                            wait_s = wait.as_secs(),
-                            "binance 429; waiting Retry-After"
-                        );
-                        continue;
-                    }
-                    // Going on after repeated 429s earns a 418: let every job back off.
-                    self.inner.bans.record(
-                        &self.inner.host,
-                        Backoff {
-                            until_ms,
-                            status,
-                            reason: format!(
-                                "HTTP 429 on {endpoint} on {attempt} attempts in a row (Retry-After {}s)",
-                                wait.as_secs()
-                            ),
-                        },
-                    );
-                    return Err(ExchangeError::RateLimited {
-                        endpoint,
-                        attempts: attempt,
-                        retry_after_s: wait.as_secs(),
-                    });
-                }
+                418 => return Err(self.on_418(endpoint, retry_after_s, &body)),
+                429 => match self.on_429(endpoint, attempt, max, retry_after_s) {
+                    Ok(()) => continue,
+                    Err(e) => return Err(e),
+                },
                 s if s >= 500 || s == 408 => {
                     let detail = error_detail(&body);
                     if !req.idempotent {
