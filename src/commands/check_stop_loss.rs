@@ -44,6 +44,8 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
         (Some(c), _) => Venue::Spot(c),
         _ => Venue::Paper,
     };
+    // Closes an earlier run left unconfirmed are settled first (asked for, never resent).
+    let reconciled = orders::reconcile_pending(store, acct, &venue, Some("stop-loss"), now).await?;
     let tickers = match (&client, open.is_empty()) {
         (Some(c), false) => {
             c.ticker_prices(&open.iter().map(|p| p.symbol.clone()).collect::<Vec<_>>())
@@ -133,49 +135,77 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
                 let mut action = json!(if send { "close" } else { "alert_only" });
                 if send {
                     let run_id = ctx.run_id.load(std::sync::atomic::Ordering::SeqCst);
-                    let side = orders::closing_side(p.side);
-                    let cid =
-                        execution::client_order_id(acct.id, run_id, &p.symbol, side, "stop-loss");
-                    let rec = orders::record(
-                        store,
-                        acct.id,
-                        Some(run_id),
-                        &cid,
-                        &p.symbol,
-                        side,
-                        p.quantity,
-                        "stop-loss",
-                        now,
-                    )
-                    .await?;
+                    let quantity =
+                        close_quantity(store, client.as_ref(), &p.symbol, p.quantity, now).await?;
+                    let new = orders::NewOrder {
+                        account_id: acct.id,
+                        run_id: Some(run_id),
+                        symbol: &p.symbol,
+                        side: orders::closing_side(p.side),
+                        quantity,
+                        reason: "stop-loss",
+                        now_ms: now,
+                    };
+                    let rec = orders::journal(store, &venue, &new).await?;
                     let done = orders::execute(store, acct, &venue, &rec, Some(price), now).await?;
-                    action = json!({"closed": done.status == "filled", "order": done});
+                    action = json!({"closed": done.is_filled(), "order": done});
                 }
                 triggered.push(json!({"symbol": p.symbol, "side": p.side, "stop": stop, "price": price, "action": action, "alert": alert}));
             }
             _ => {}
         }
     }
-    let failed_close = triggered
+    let unclosed: Vec<&Value> = triggered
         .iter()
-        .any(|t| t["action"]["closed"] == json!(false));
-    // Positions that could not be checked (stale or no price) make the account partial, or
-    // `stale` when none could be checked.
-    let status = if failed_close {
+        .filter(|t| t["action"]["closed"] == json!(false))
+        .collect();
+    let refused = unclosed
+        .iter()
+        .all(|t| t["action"]["order"]["status"] == "rejected");
+    let attention = reconciled
+        .iter()
+        .any(|r| matches!(r.status.as_str(), "foreign" | "unknown"));
+    let status = if !unclosed.is_empty() && refused && !attention {
+        // Every close was refused outright by the exchange.
         "error"
-    } else if stale.is_empty() {
-        "success"
-    } else if stale.len() == checked {
+    } else if checked > 0 && stale.len() == checked {
+        // No position could be checked (stale or no price): the freshness rule.
         "stale"
-    } else {
+    } else if !unclosed.is_empty() || attention || !stale.is_empty() {
+        // A close not placed after a lost answer, one that is not ours, one unconfirmed, or
+        // a position that could not be checked.
         "partial"
+    } else {
+        "success"
     };
     Ok(json!({
         "status": status,
         "checked": checked,
         "triggered": triggered,
         "stale": stale,
+        "reconciled_orders": reconciled,
     }))
+}
+
+/// The quantity that closes `qty` of `symbol`: rounded down to the exchange's market lot step
+/// (the journal holds what is sent, so reconciliation can compare it with the exchange's).
+async fn close_quantity(
+    store: &crate::core::store::Store,
+    client: Option<&crate::core::exchange::binance::BinanceClient>,
+    symbol: &crate::core::market::Symbol,
+    qty: Decimal,
+    now: i64,
+) -> Result<Decimal> {
+    let Some(c) = client else {
+        return Ok(qty);
+    };
+    let rules =
+        crate::core::rules_cache::rules(store, c, std::slice::from_ref(symbol), now).await?;
+    let step = rules
+        .get(symbol)
+        .and_then(|info| execution::rules::quantity_rules(info, true))
+        .map_or(Decimal::ZERO, |r| r.step);
+    Ok(execution::round_qty_down(qty, step))
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
@@ -191,6 +221,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         triggered += v["triggered"].as_array().map(|a| a.len()).unwrap_or(0);
         results.insert(acct.name.clone(), v);
     }
+    // A partial account makes the run partial, a stale one counts as failed (Status::combine).
     Outcome::from_results(
         json!({ "dry_run": !send, "checked": checked, "triggered": triggered, "results": results }),
     )

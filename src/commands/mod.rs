@@ -41,7 +41,7 @@ use crate::cli::{Command, GlobalArgs};
 use crate::core::clock::{Clock, SystemClock};
 use crate::core::config::{ConfigError, Overrides, ProcessEnv, Settings};
 use crate::core::exchange::Market;
-use crate::core::exchange::binance::{BinanceClient, BinanceConfig};
+use crate::core::exchange::binance::{self as binance, BanBook, BinanceClient, BinanceConfig};
 use crate::core::market::Symbol;
 use crate::core::runs::{self as journal, Holder, LockResult};
 use crate::core::store::{Store, StoreUrl};
@@ -61,6 +61,9 @@ pub struct Ctx {
     store: tokio::sync::OnceCell<Store>,
     http: std::sync::OnceLock<reqwest::Client>,
     binance: std::sync::Mutex<std::collections::HashMap<(Market, String), BinanceClient>>,
+    /// Exchange bans and back-offs per host, shared by every client of this process; loaded
+    /// from the store before a job and saved after it, so every job honours them.
+    pub exchange_bans: Arc<BanBook>,
     /// The journal id of the running job (0 outside a job).
     pub run_id: std::sync::atomic::AtomicI64,
 }
@@ -86,6 +89,7 @@ impl Ctx {
             store: Default::default(),
             http: Default::default(),
             binance: Default::default(),
+            exchange_bans: Default::default(),
             run_id: Default::default(),
         }
     }
@@ -103,7 +107,17 @@ impl Ctx {
             c.weight_limit_per_minute = x.weight_limit;
         }
         c.max_parallel = x.max_parallel.max(1);
+        c.max_retry_wait = Duration::from_secs(x.max_retry_wait_secs);
+        c.bans = Some(self.exchange_bans.clone());
         c
+    }
+
+    /// Build a client; an unusable base URL is a configuration error (exit 2).
+    fn binance_new(cfg: BinanceConfig) -> Result<BinanceClient> {
+        BinanceClient::new(cfg).map_err(|e| match e {
+            binance::ExchangeError::BaseUrl { .. } => ConfigError(e.to_string()).into(),
+            e => e.into(),
+        })
     }
 
     fn binance_cached(
@@ -136,7 +150,7 @@ impl Ctx {
             crate::core::config::MarketKind::Usdm => Market::UsdM,
         };
         self.binance_cached(market, "", || {
-            Ok(BinanceClient::new(self.binance_config(market))?)
+            Self::binance_new(self.binance_config(market))
         })
     }
 
@@ -189,7 +203,7 @@ impl Ctx {
             let cfg = self
                 .binance_config(market)
                 .with_credentials(key, crate::core::exchange::binance::Secret::new(secret));
-            Ok(BinanceClient::new(cfg)?)
+            Self::binance_new(cfg)
         })
     }
 
@@ -609,7 +623,17 @@ pub async fn job(
     };
     let id = journal::start(store, task, &journal_args(argv), ctx.now_ms(), &me).await?;
     ctx.run_id.store(id, std::sync::atomic::Ordering::SeqCst);
-    let res = work.await;
+    // Bans and back-offs are in real time (the exchange's), not the job's clock.
+    let res =
+        match binance::bans::load(store, &ctx.exchange_bans, binance::bans::wall_now_ms()).await {
+            Ok(()) => work.await,
+            Err(e) => Err(e),
+        };
+    if let Err(e) =
+        binance::bans::save(store, &ctx.exchange_bans, binance::bans::wall_now_ms()).await
+    {
+        tracing::error!("could not store the exchange back-off: {e:#}");
+    }
     let now = ctx.now_ms();
     let journal = match &res {
         Ok(o) => {

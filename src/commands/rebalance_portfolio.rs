@@ -5,7 +5,7 @@
 use super::Ctx;
 use crate::core::accounts::{self, AccountKind};
 use crate::core::exchange::Market;
-use crate::core::execution::{self, RebalanceInput, plan_rebalance};
+use crate::core::execution::{RebalanceInput, plan_rebalance};
 use crate::core::market::Symbol;
 use crate::core::notify::MessageKind;
 use crate::core::orders::{self, Venue};
@@ -166,7 +166,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         None => Venue::Paper,
     };
     // Orders an earlier run left unconfirmed are settled first (asked for, never resent).
-    let reconciled = orders::reconcile_pending(store, &acct, &venue, now).await?;
+    let reconciled =
+        orders::reconcile_pending(store, &acct, &venue, Some("rebalance"), now).await?;
     let mut notes = Vec::new();
     let target_syms: Vec<Symbol> = targets.keys().cloned().collect();
     // The account valued once (the same figures sync-account-balance records), the prices of
@@ -227,38 +228,50 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     untouched.sort();
     let run_id = ctx.run_id.load(std::sync::atomic::Ordering::SeqCst);
     let mut results = Vec::new();
-    let mut failures = 0;
+    let (mut failures, mut rejected) = (0, 0);
     for o in &plan.orders {
         let mut entry = serde_json::to_value(o)?;
         if send {
-            let cid = execution::client_order_id(acct.id, run_id, &o.symbol, o.side, "rebalance");
-            let rec = orders::record(
-                store,
-                acct.id,
-                Some(run_id),
-                &cid,
-                &o.symbol,
-                o.side,
-                o.quantity,
-                "rebalance",
-                now,
-            )
-            .await?;
+            let new = orders::NewOrder {
+                account_id: acct.id,
+                run_id: Some(run_id),
+                symbol: &o.symbol,
+                side: o.side,
+                quantity: o.quantity,
+                reason: "rebalance",
+                now_ms: now,
+            };
+            let rec = orders::journal(store, &venue, &new).await?;
             // The paper exchange applies the account's slippage to the last price itself.
             let done = orders::execute(store, &acct, &venue, &rec, Some(o.last_price), now).await?;
-            if !matches!(done.status.as_str(), "filled" | "partially_filled") {
+            if !done.is_filled() {
                 failures += 1;
+                rejected += usize::from(done.is_rejected());
             }
             entry["fill"] = serde_json::to_value(&done)?;
         }
         results.push(entry);
     }
-    let status = if failures == 0 && stale.is_empty() {
+    // Orders of earlier runs that turned out not to be ours, or are still unconfirmed, need
+    // a look: the run is partial.
+    let attention = reconciled
+        .iter()
+        .any(|r| matches!(r.status.as_str(), "foreign" | "unknown"));
+    let no_fresh_target =
+        failures == 0 && plan.orders.is_empty() && input.targets.is_empty() && !stale.is_empty();
+    let status = if failures == 0 && stale.is_empty() && !attention {
         Status::Success
-    } else if failures < plan.orders.len() || (failures == 0 && !input.targets.is_empty()) {
-        Status::Partial
-    } else {
+    } else if no_fresh_target {
+        // No target has a fresh price: nothing is traded (the error below says why).
         Status::Error
+    } else if failures > 0 && failures == plan.orders.len() && rejected == failures && !attention {
+        // Every order was refused outright by the exchange.
+        Status::Error
+    } else {
+        // Some orders filled, or an order's fate was settled without a fill (not placed
+        // after a lost answer, foreign, unconfirmed), or a target had no fresh price and was
+        // not traded: partial, with each order's status and the stale targets.
+        Status::Partial
     };
     let mut body = json!({
         "account": acct.name,
@@ -279,7 +292,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         "notes": notes,
         "stale": stale,
     });
-    if status == Status::Error && failures == 0 {
+    if no_fresh_target {
         body["error"] = json!(format!(
             "no target has a fresh price ({}): nothing is traded; sync market data first",
             stale

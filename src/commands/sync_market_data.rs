@@ -10,9 +10,6 @@ use futures_util::StreamExt;
 use serde_json::json;
 use std::collections::BTreeMap;
 
-/// Where a Binance ban's end is kept, so every fks process on this store waits it out.
-pub const BAN_KEY: &str = "binance.banned_until_ms";
-
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Symbol to sync (repeatable); default: every configured symbol.
@@ -63,33 +60,32 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let now = ctx.now_ms();
     let mut results = BTreeMap::new();
 
-    // Another fks process was banned: wait it out instead of extending the ban.
-    if let Some(until) = store
-        .kv_get(BAN_KEY)
-        .await?
-        .and_then(|v| v.parse::<i64>().ok())
-        .filter(|u| *u > now)
-    {
-        let msg = format!(
-            "binance banned this IP until {} (HTTP 418); no request sent, fks waits the ban out",
-            crate::core::time::fmt_ms(until)
-        );
+    let client = ctx.binance_market()?;
+    // A ban or back-off is in force (recorded by this or another fks job): send nothing and
+    // say until when, rather than extend it.
+    if let Some(backoff) = client.backoff() {
+        let msg = ExchangeError::Banned {
+            host: client.host().to_string(),
+            backoff: backoff.clone(),
+            fresh: false,
+        }
+        .to_string();
         for s in &symbols {
             results.insert(
                 s.0.clone(),
                 json!({"status": "error", "timeframe": tf, "error": msg}),
             );
         }
-        return Outcome::from_results(
-            json!({"timeframe": tf, "symbols": symbols.len(), "banned_until": until, "results": results}),
-        );
+        return Outcome::from_results(json!({
+            "timeframe": tf,
+            "symbols": symbols.len(),
+            "banned_until": backoff.until_ms,
+            "results": results,
+        }));
     }
-
-    let client = ctx.binance_market()?;
     let src = Source(&client);
     let progress = ctx.progress_enabled().then(indicatif::MultiProgress::new);
     let step = tf.millis();
-    let mut banned: Option<i64> = None;
     let outcomes: Vec<(Symbol, Result<sync::SyncResult>)> =
         futures_util::stream::iter(symbols.iter().cloned())
             .map(|symbol| {
@@ -145,11 +141,6 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 results.insert(symbol.0.clone(), serde_json::to_value(res)?);
             }
             Err(e) => {
-                if let Some(ExchangeError::Banned { until_ms }) =
-                    e.chain().find_map(|c| c.downcast_ref::<ExchangeError>())
-                {
-                    banned = Some(banned.map_or(*until_ms, |b: i64| b.max(*until_ms)));
-                }
                 let msg = format!("{e:#}");
                 sync::record_failure(store, &symbol, tf, now, &msg).await?;
                 let gaps = crate::core::store::candles::gaps(store, &symbol, tf)
@@ -162,13 +153,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             }
         }
     }
-    if let Some(until) = banned {
-        store.kv_set(BAN_KEY, &until.to_string(), now).await?;
-    }
-    Outcome::from_results(json!({
+    // A ban or back-off met during the run is stored by the job runner, for every job.
+    let mut body = json!({
         "timeframe": tf,
         "symbols": symbols.len(),
         "used_weight": client.used_weight(),
         "results": results,
-    }))
+    });
+    if let Some(until) = client.banned_until_ms() {
+        body["banned_until"] = json!(until);
+    }
+    Outcome::from_results(body)
 }

@@ -179,6 +179,9 @@ pub struct ExchangeConfig {
     pub max_parallel: usize,
     /// Request weight per minute; fks slows down before reaching it. 0 = exchange default.
     pub weight_limit: u32,
+    /// Longest wait the exchange may ask for (a 429's `Retry-After`) before a run gives up at
+    /// once: a longer back-off is stored, and no fks job talks to that host until it is over.
+    pub max_retry_wait_secs: u64,
 }
 
 impl Default for ExchangeConfig {
@@ -195,6 +198,7 @@ impl Default for ExchangeConfig {
             retry_base_delay_ms: 500,
             max_parallel: 4,
             weight_limit: 0,
+            max_retry_wait_secs: 30,
         }
     }
 }
@@ -443,6 +447,7 @@ impl Settings {
         };
         apply_env(&mut file, env)?;
         file.market.validate()?;
+        check_exchange_urls(&file.exchange)?;
         let base_dir = config_path
             .as_ref()
             .and_then(|p| p.parent().map(Path::to_path_buf))
@@ -516,6 +521,26 @@ fn apply_env(file: &mut FileConfig, env: &dyn Env) -> Result<()> {
             ConfigError(format!(
                 "{}: {v:?} is not a number of milliseconds",
                 env::BUSY_TIMEOUT_MS
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// The exchange base URLs must be http(s) URLs with a host: anything else (`notaurl`,
+/// `file:///…`) is a configuration error, found before any job runs.
+fn check_exchange_urls(x: &ExchangeConfig) -> Result<()> {
+    for (key, var, url) in [
+        ("spot_base_url", env::BINANCE_BASE_URL, &x.spot_base_url),
+        (
+            "futures_base_url",
+            env::BINANCE_FUTURES_BASE_URL,
+            &x.futures_base_url,
+        ),
+    ] {
+        crate::core::exchange::binance::check_base_url(url).map_err(|why| {
+            ConfigError(format!(
+                "exchange.{key} (or ${var}) {url:?} {why}; expected an http(s) URL such as https://api.binance.com"
             ))
         })?;
     }

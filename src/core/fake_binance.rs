@@ -59,20 +59,24 @@ fn klines_body(series: &Series, q: &HashMap<String, String>) -> (u16, String) {
         .iter()
         .filter(|c| c.open_time >= start && c.open_time <= end)
         .take(limit)
-        .map(|c| {
-            format!(
-                "[{},\"{}\",\"{}\",\"{}\",\"{}\",\"{}\",{},\"0.00000000\",0,\"0.00000000\",\"0.00000000\",\"0\"]",
-                c.open_time,
-                c.open,
-                c.high,
-                c.low,
-                c.close,
-                c.volume,
-                c.open_time + tf.millis() - 1
-            )
-        })
+        .map(|c| kline_row(c, tf))
         .collect();
     (200, format!("[{}]", rows.join(",")))
+}
+
+/// One candle as a Binance kline row: `[openTime, "open", "high", "low", "close", "volume",
+/// closeTime, "quoteAssetVolume", trades, "takerBuyBase", "takerBuyQuote", "ignore"]`.
+pub fn kline_row(c: &Candle, tf: Timeframe) -> String {
+    format!(
+        "[{},\"{}\",\"{}\",\"{}\",\"{}\",\"{}\",{},\"0.00000000\",0,\"0.00000000\",\"0.00000000\",\"0\"]",
+        c.open_time,
+        c.open,
+        c.high,
+        c.low,
+        c.close,
+        c.volume,
+        c.open_time + tf.millis() - 1
+    )
 }
 
 impl FakeBinance {
@@ -129,7 +133,14 @@ impl FakeBinance {
                             let (path, q) = target.split_once('?').unwrap_or((&target, ""));
                             let (code, body) = match path {
                                 "/api/v3/klines" => klines_body(&series, &query(q)),
-                                "/api/v3/time" | "/api/v3/ping" => (200, "{}".into()),
+                                "/api/v3/time" => (
+                                    200,
+                                    format!(
+                                        "{{\"serverTime\":{}}}",
+                                        crate::core::exchange::binance::bans::wall_now_ms()
+                                    ),
+                                ),
+                                "/api/v3/ping" => (200, "{}".into()),
                                 "/news.xml" if !feed.is_empty() => (200, feed.to_string()),
                                 _ => (
                                     404,

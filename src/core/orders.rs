@@ -1,18 +1,26 @@
 //! The order journal and exactly-once execution.
 //!
-//! Every order is written to the journal (with a deterministic client order id) and
-//! committed BEFORE the request is sent. If the answer is lost (timeout, dropped
-//! connection, 5xx) or the exchange says the id is a duplicate, fks asks the exchange for the
-//! order by its client id instead of sending it again. Orders left `new` or `unknown` by a
-//! killed run are reconciled the same way at the start of the next run, so an intent is
-//! never placed twice.
+//! Every order is written to the journal with a client order id made for it (random, see
+//! `execution::ids`) and committed BEFORE the request is sent. If the answer is lost (timeout,
+//! dropped connection, 5xx, a 200 that cannot be read) or the exchange says the id is a
+//! duplicate, fks asks the exchange for the order by its client id instead of sending it
+//! again. Orders left `new`, `sent` or `unknown` by a killed run are reconciled the same way at
+//! the start of the next run, so an order is never placed twice.
+//!
+//! An order the exchange reports under our client id is booked only when it is the order
+//! journaled: same client id, symbol, side and quantity, and made no earlier than the journal
+//! row by the exchange's clock (the journal keeps that time, `exchange_time_ms`). Otherwise it
+//! is `foreign`: final, nothing booked, never asked about again. A fill is booked with the
+//! commission and its asset from the order's trades (`myTrades` / `userTrades`), never an
+//! assumed one.
 
 use crate::core::accounts::Account;
 use crate::core::exchange::binance::{BinanceClient, ExchangeError};
 use crate::core::exchange::paper::{self, PaperOrder};
 use crate::core::exchange::{
-    FuturesMarketOrder, MarketOrder, OrderAmount, OrderReport, OrderStatus,
+    FuturesMarketOrder, MarketOrder, OrderAmount, OrderReport, OrderStatus, Trade,
 };
+use crate::core::execution::ids;
 use crate::core::market::Symbol;
 use crate::core::positions::{self, Side};
 use crate::core::store::Store;
@@ -20,6 +28,25 @@ use crate::vals;
 use anyhow::{Context, Result};
 use rust_decimal::Decimal;
 use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The `kv` key of the store's own id (8 base62 characters, made once per store).
+pub const STORE_ID_KEY: &str = "store_id";
+
+/// How much earlier than the journal row (by the exchange's clock) an order may be stamped
+/// and still be ours. An accepted signed request proves our clock was at most 1 s ahead of
+/// the exchange's, and the journal row is written before the request is signed; the rest is
+/// margin for a clock stepped by NTP between the two.
+pub const ORDER_TIME_TOLERANCE_MS: i64 = 5_000;
+
+/// Statuses reconciliation asks the exchange about again.
+const PENDING: &[&str] = &[
+    "new",
+    "sent",
+    "unknown",
+    "new_on_exchange",
+    "partially_filled",
+];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OrderRecord {
@@ -40,6 +67,21 @@ pub struct OrderRecord {
     pub fee_asset: Option<String>,
     pub reason: String,
     pub error: Option<String>,
+    /// When the row was journaled, by the exchange's clock (ms); `None` for paper orders and
+    /// rows journaled before fks kept it.
+    pub exchange_time_ms: Option<i64>,
+}
+
+impl OrderRecord {
+    /// The order filled on the exchange and its fill is booked.
+    pub fn is_filled(&self) -> bool {
+        self.status == "filled"
+    }
+
+    /// The exchange refused the order outright (a definite "no", nothing to look into).
+    pub fn is_rejected(&self) -> bool {
+        self.status == "rejected"
+    }
 }
 
 /// Where an order goes.
@@ -50,34 +92,78 @@ pub enum Venue<'a> {
     Futures(&'a BinanceClient),
 }
 
-/// Write the intent to the journal (committed before anything is sent). An existing row with
-/// the same client id is returned as it is: the intent was recorded already.
-#[allow(clippy::too_many_arguments)]
-pub async fn record(
-    store: &Store,
-    account_id: i64,
-    run_id: Option<i64>,
-    client_order_id: &str,
-    symbol: &Symbol,
-    side: Side,
-    quantity: Decimal,
-    reason: &str,
-    now_ms: i64,
-) -> Result<OrderRecord> {
+impl Venue<'_> {
+    fn client(&self) -> Option<&BinanceClient> {
+        match self {
+            Venue::Paper => None,
+            Venue::Spot(c) | Venue::Futures(c) => Some(c),
+        }
+    }
+}
+
+/// An order to journal.
+#[derive(Debug, Clone)]
+pub struct NewOrder<'a> {
+    pub account_id: i64,
+    pub run_id: Option<i64>,
+    pub symbol: &'a Symbol,
+    pub side: Side,
+    /// After the exchange's filters (rounded to the lot step): what is sent.
+    pub quantity: Decimal,
+    pub reason: &'a str,
+    /// The job's clock (`created_ms`).
+    pub now_ms: i64,
+}
+
+/// This store's id (`kv` key `store_id`), made and kept on first use.
+pub async fn store_id(store: &Store, now_ms: i64) -> Result<String> {
+    if let Some(id) = store.kv_get(STORE_ID_KEY).await? {
+        return Ok(id);
+    }
+    let id = ids::new_store_id()?;
+    // Two processes may race here: the first write wins and both read it back.
     store
         .exec(
-            "INSERT INTO orders (account_id, run_id, client_order_id, symbol, side, type, quantity, status, reason, created_ms, updated_ms) \
-             VALUES (?, ?, ?, ?, ?, 'MARKET', ?, 'new', ?, ?, ?) ON CONFLICT (client_order_id) DO NOTHING",
-            vals![account_id, run_id, client_order_id, symbol, side.as_str(), quantity, reason, now_ms, now_ms],
+            "INSERT INTO kv (key, value, updated_ms) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            vals![STORE_ID_KEY, id.as_str(), now_ms],
         )
         .await?;
-    get(store, client_order_id).await
+    store
+        .kv_get(STORE_ID_KEY)
+        .await?
+        .context("the store id was not kept")
+}
+
+/// Write the order to the journal with a new client order id, committed before anything is
+/// sent. Every retry of this order (the client's, or a later run's reconciliation) uses the
+/// id stored here.
+pub async fn journal(store: &Store, venue: &Venue<'_>, o: &NewOrder<'_>) -> Result<OrderRecord> {
+    let tag = ids::store_tag(&store_id(store, o.now_ms).await?);
+    let cid = ids::new_client_order_id(&tag)?;
+    if let Some(c) = venue.client() {
+        // The journal time is kept on the exchange's clock: measure it once (weight 1). If
+        // that fails, the local clock stands in (an accepted signed request proves it is
+        // within a second of the exchange's anyway).
+        if let Err(e) = c.measure_clock_once().await {
+            tracing::warn!("could not read the exchange's clock ({e}); using the local clock");
+        }
+    }
+    let exchange_time = venue.client().map(BinanceClient::server_now_ms);
+    store
+        .exec(
+            "INSERT INTO orders (account_id, run_id, client_order_id, symbol, side, type, quantity, status, reason, created_ms, updated_ms, exchange_time_ms) \
+             VALUES (?, ?, ?, ?, ?, 'MARKET', ?, 'new', ?, ?, ?, ?)",
+            vals![o.account_id, o.run_id, cid.as_str(), o.symbol, o.side.as_str(), o.quantity, o.reason, o.now_ms, o.now_ms, exchange_time],
+        )
+        .await
+        .context("journal the order")?;
+    get(store, &cid).await
 }
 
 pub async fn get(store: &Store, client_order_id: &str) -> Result<OrderRecord> {
     let r = store
         .query_one(
-            "SELECT id, client_order_id, symbol, side, quantity, status, exchange_order_id, filled_qty, avg_price, fee, fee_asset, reason, error \
+            "SELECT id, client_order_id, symbol, side, quantity, status, exchange_order_id, filled_qty, avg_price, fee, fee_asset, reason, error, exchange_time_ms \
              FROM orders WHERE client_order_id = ?",
             vals![client_order_id],
         )
@@ -100,6 +186,7 @@ pub async fn get(store: &Store, client_order_id: &str) -> Result<OrderRecord> {
         fee_asset: r.opt_text(10)?,
         reason: r.text(11)?,
         error: r.opt_text(12)?,
+        exchange_time_ms: r.opt_int(13)?,
     })
 }
 
@@ -132,37 +219,216 @@ fn status_str(s: &OrderStatus) -> String {
     }
 }
 
-/// Record an exchange's report of the order (and its fills for exchange accounts).
-async fn apply_report(
+/// Why the exchange's order `rep` is not the order journaled as `rec`, if it is not.
+pub fn identity_mismatch(rec: &OrderRecord, rep: &OrderReport) -> Option<String> {
+    let mut why = Vec::new();
+    if rep.client_order_id != rec.client_order_id {
+        why.push(format!(
+            "it carries client order id {:?}",
+            rep.client_order_id
+        ));
+    }
+    if rep.symbol != rec.symbol {
+        why.push(format!("its symbol is {}", rep.symbol));
+    }
+    if rep.side != rec.side {
+        why.push(format!("its side is {}", rep.side.as_str()));
+    }
+    if rep.orig_qty != rec.quantity {
+        why.push(format!(
+            "its quantity is {} (journaled {})",
+            rep.orig_qty.normalize(),
+            rec.quantity.normalize()
+        ));
+    }
+    if let (Some(made), Some(journaled)) = (rep.created_time, rec.exchange_time_ms)
+        && made < journaled - ORDER_TIME_TOLERANCE_MS
+    {
+        why.push(format!(
+            "it was made at {}, {} s before this order was journaled ({})",
+            crate::core::time::fmt_ms(made),
+            (journaled - made) / 1000,
+            crate::core::time::fmt_ms(journaled)
+        ));
+    }
+    (!why.is_empty()).then(|| why.join(", "))
+}
+
+/// Record that the exchange's order under our client id is someone else's. Final: never
+/// booked, never asked about again.
+async fn mark_foreign(
+    store: &Store,
+    rec: &OrderRecord,
+    rep: &OrderReport,
+    why: &str,
+    now_ms: i64,
+) -> Result<()> {
+    tracing::error!(
+        "order {}: the exchange's order {} is not the order journaled ({why}); nothing booked",
+        rec.client_order_id,
+        rep.order_id
+    );
+    set_status(
+        store,
+        rec.id,
+        "foreign",
+        Some(&format!(
+            "the exchange's order {} under this client id is not the order journaled: {why}; \
+             nothing booked, and it is never reconciled again",
+            rep.order_id
+        )),
+        now_ms,
+    )
+    .await
+}
+
+/// One row of `fills`: the trades of an order that paid commission in one asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FillRow {
+    quantity: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    fee_asset: String,
+    realized_pnl: Decimal,
+    time_ms: Option<i64>,
+}
+
+/// The order's executions grouped by commission asset (one row when, as usual, all paid in
+/// one asset): exact quantities, volume-weighted prices, summed commissions.
+fn fill_rows(execs: &[Trade]) -> Vec<FillRow> {
+    let mut by_asset: BTreeMap<&str, (Decimal, Decimal, Decimal, Decimal, Option<i64>)> =
+        BTreeMap::new();
+    for t in execs {
+        let e = by_asset.entry(t.commission_asset.as_str()).or_insert((
+            Decimal::ZERO,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            None,
+        ));
+        e.0 += t.qty;
+        e.1 += t.qty * t.price;
+        e.2 += t.commission;
+        e.3 += t.realized_pnl.unwrap_or_default();
+        e.4 = e.4.max(t.time);
+    }
+    by_asset
+        .into_iter()
+        .filter(|(_, v)| v.0 > Decimal::ZERO)
+        .map(|(asset, (qty, notional, fee, pnl, time))| FillRow {
+            quantity: qty,
+            price: notional
+                .checked_div(qty)
+                .map(|p| p.round_dp(12).normalize())
+                .unwrap_or_default(),
+            fee,
+            fee_asset: asset.to_string(),
+            realized_pnl: pnl,
+            time_ms: time,
+        })
+        .collect()
+}
+
+/// What the order traded: the fills of a spot FULL answer, else its trades from the exchange.
+/// `Err` with a sentence when they cannot be read or do not add up to what was executed yet.
+async fn executions(venue: &Venue<'_>, rep: &OrderReport) -> Result<Vec<Trade>, String> {
+    let fills: Vec<Trade> = rep
+        .fills
+        .iter()
+        .map(|f| Trade {
+            symbol: rep.symbol.clone(),
+            trade_id: f.trade_id.unwrap_or_default(),
+            order_id: rep.order_id,
+            price: f.price,
+            qty: f.qty,
+            commission: f.commission,
+            commission_asset: f.commission_asset.clone(),
+            realized_pnl: None,
+            time: rep.time,
+        })
+        .collect();
+    let total = |v: &[Trade]| v.iter().map(|t| t.qty).sum::<Decimal>();
+    if !fills.is_empty() && total(&fills) == rep.executed_qty {
+        return Ok(fills);
+    }
+    let Some(c) = venue.client() else {
+        return Err("no exchange to ask for its trades".into());
+    };
+    let trades = c
+        .order_trades(&rep.symbol, rep.order_id)
+        .await
+        .map_err(|e| format!("its trades could not be read: {e}"))?;
+    if total(&trades) != rep.executed_qty {
+        return Err(format!(
+            "its trades add up to {} of the {} executed (the exchange may not list them all yet)",
+            total(&trades).normalize(),
+            rep.executed_qty.normalize()
+        ));
+    }
+    Ok(trades)
+}
+
+/// Book the exchange's report of our order: its status, and for a final status with an
+/// executed quantity, its fills with the real commission. An order whose trades cannot be
+/// read yet stays `unknown` (asked again next run) rather than booked with a made-up fee.
+async fn settle(
     store: &Store,
     acct: &Account,
-    id: i64,
+    venue: &Venue<'_>,
+    rec: &OrderRecord,
     rep: &OrderReport,
     now_ms: i64,
 ) -> Result<()> {
-    let fees = rep.commission_by_asset();
-    let (fee, fee_asset) = fees
-        .iter()
-        .next()
-        .map(|(a, f)| (Some(*f), Some(a.clone())))
-        .unwrap_or((None, None));
+    let mut rows = Vec::new();
+    if rep.executed_qty > Decimal::ZERO && rep.status.is_final() {
+        match executions(venue, rep).await {
+            Ok(execs) => rows = fill_rows(&execs),
+            Err(why) => {
+                store
+                    .exec(
+                        "UPDATE orders SET status = 'unknown', exchange_order_id = ?, error = ?, updated_ms = ? WHERE id = ?",
+                        vals![
+                            rep.order_id.to_string(),
+                            format!("{} on the exchange, not booked yet: {why}; will ask again next run", status_str(&rep.status)),
+                            now_ms,
+                            rec.id
+                        ],
+                    )
+                    .await?;
+                return Ok(());
+            }
+        }
+    }
+    let (fee, fee_asset) = match rows.as_slice() {
+        [] => (None, None),
+        [one] => (Some(one.fee), Some(one.fee_asset.clone())),
+        many => (
+            None,
+            Some(
+                many.iter()
+                    .map(|r| r.fee_asset.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+            ),
+        ),
+    };
     let tx = store.begin().await?;
     tx.exec(
         "UPDATE orders SET status = ?, exchange_order_id = ?, filled_qty = ?, avg_price = ?, fee = ?, fee_asset = ?, error = NULL, updated_ms = ? WHERE id = ?",
-        vals![status_str(&rep.status), rep.order_id.to_string(), rep.executed_qty, rep.avg_price, fee, fee_asset.clone(), now_ms, id],
+        vals![status_str(&rep.status), rep.order_id.to_string(), rep.executed_qty, rep.avg_price, fee, fee_asset, now_ms, rec.id],
     )
     .await?;
-    if rep.executed_qty > Decimal::ZERO {
-        let exists = tx
-            .query_opt(
-                "SELECT 1 FROM fills WHERE client_order_id = ?",
-                vals![rep.client_order_id.as_str()],
-            )
-            .await?;
-        if exists.is_none() {
+    let booked = tx
+        .query_opt(
+            "SELECT 1 FROM fills WHERE client_order_id = ?",
+            vals![rec.client_order_id.as_str()],
+        )
+        .await?;
+    if booked.is_none() {
+        for r in &rows {
             tx.exec(
-                "INSERT INTO fills (account_id, client_order_id, symbol, side, quantity, price, fee, fee_asset, realized_pnl, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '0', ?)",
-                vals![acct.id, rep.client_order_id.as_str(), &rep.symbol, rep.side.as_str(), rep.executed_qty, rep.avg_price.unwrap_or_default(), fee.unwrap_or_default(), fee_asset.unwrap_or_else(|| acct.quote.clone()), rep.time.unwrap_or(now_ms)],
+                "INSERT INTO fills (account_id, client_order_id, symbol, side, quantity, price, fee, fee_asset, realized_pnl, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                vals![acct.id, rec.client_order_id.as_str(), &rec.symbol, rec.side.as_str(), r.quantity, r.price, r.fee, r.fee_asset.as_str(), r.realized_pnl, r.time_ms.or(rep.time).unwrap_or(now_ms)],
             )
             .await?;
         }
@@ -192,6 +458,13 @@ async fn query(
     }
 }
 
+/// When "the exchange has no such order" becomes final for an order whose request may be in
+/// flight: Binance refuses a signed request at its matching engine once `recvWindow` has
+/// passed since its `timestamp`. A second of margin for the exchange's clock.
+fn settled_after(c: &BinanceClient, signed_at_ms: i64) -> i64 {
+    signed_at_ms + c.config().recv_window_ms as i64 + 1_000
+}
+
 /// Send a journaled order (once). Paper orders fill through the paper exchange in the same
 /// transaction that marks them filled.
 pub async fn execute(
@@ -205,97 +478,175 @@ pub async fn execute(
     if rec.status != "new" {
         return Ok(rec.clone());
     }
-    match venue {
-        Venue::Paper => {
-            let mark = mark.context("no price for a paper fill")?;
-            let tx = store.begin().await?;
-            let order = PaperOrder {
+    let Some(c) = venue.client() else {
+        execute_paper(store, acct, rec, mark, now_ms).await?;
+        return get(store, &rec.client_order_id).await;
+    };
+    store
+        .exec(
+            "UPDATE orders SET status = 'sent', updated_ms = ? WHERE id = ?",
+            vals![now_ms, rec.id],
+        )
+        .await?;
+    let offset_before = c.clock_offset_ms();
+    let res = match venue {
+        Venue::Futures(_) => {
+            c.place_futures_market_order(&FuturesMarketOrder {
                 symbol: rec.symbol.clone(),
                 side: rec.side,
-                quantity: Some(rec.quantity),
-                quote_amount: None,
-                client_order_id: Some(rec.client_order_id.clone()),
-            };
-            match paper::place_market_order(&tx, acct, &order, mark, now_ms).await {
-                Ok(f) => {
-                    tx.exec(
-                        "UPDATE orders SET status = 'filled', filled_qty = ?, avg_price = ?, fee = ?, fee_asset = ?, updated_ms = ? WHERE id = ?",
-                        vals![f.quantity, f.price, f.fee, acct.quote.as_str(), now_ms, rec.id],
-                    )
-                    .await?;
-                    tx.commit().await?;
-                }
-                Err(e) => {
-                    drop(tx);
-                    set_status(store, rec.id, "rejected", Some(&format!("{e:#}")), now_ms).await?;
+                quantity: rec.quantity,
+                client_order_id: rec.client_order_id.clone(),
+                reduce_only: true,
+            })
+            .await
+        }
+        _ => {
+            c.place_spot_market_order(&MarketOrder {
+                symbol: rec.symbol.clone(),
+                side: rec.side,
+                amount: OrderAmount::Base(rec.quantity),
+                client_order_id: rec.client_order_id.clone(),
+            })
+            .await
+        }
+    };
+    // A -1021 resync during the send moved our idea of the exchange's clock back: the journal
+    // time must be on the clock the request was signed with.
+    let shift = c.clock_offset_ms() - offset_before;
+    let mut rec = rec.clone();
+    if shift < 0
+        && let Some(t) = rec.exchange_time_ms
+    {
+        rec.exchange_time_ms = Some(t + shift);
+        store
+            .exec(
+                "UPDATE orders SET exchange_time_ms = ? WHERE id = ?",
+                vals![t + shift, rec.id],
+            )
+            .await?;
+    }
+    match res {
+        Ok(rep) => match identity_mismatch(&rec, &rep) {
+            None => settle(store, acct, venue, &rec, &rep, now_ms).await?,
+            Some(why) => {
+                tracing::warn!(
+                    "order {}: the answer is not about this order ({why}); asking the exchange for it by client id",
+                    rec.client_order_id
+                );
+                reconcile_one(store, acct, venue, &rec, None, now_ms).await?;
+            }
+        },
+        Err(ExchangeError::OutcomeUnknown {
+            detail,
+            signed_at_ms,
+            ..
+        }) => {
+            tracing::warn!(
+                "order {}: outcome unknown ({detail}); asking the exchange for it by client id",
+                rec.client_order_id
+            );
+            // Not found is final only once the request can no longer reach the matching
+            // engine; wait for that (a few seconds) so the answer is definite now.
+            let gone_after = signed_at_ms.map(|t| settled_after(c, t));
+            if let Some(g) = gone_after {
+                let wait = g - c.server_now_ms();
+                if wait > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(wait.min(65_000) as u64))
+                        .await;
                 }
             }
+            reconcile_one(store, acct, venue, &rec, gone_after, now_ms).await?;
         }
-        Venue::Spot(c) | Venue::Futures(c) => {
-            store
-                .exec(
-                    "UPDATE orders SET status = 'sent', updated_ms = ? WHERE id = ?",
-                    vals![now_ms, rec.id],
-                )
-                .await?;
-            let res = match venue {
-                Venue::Spot(_) => {
-                    c.place_spot_market_order(&MarketOrder {
-                        symbol: rec.symbol.clone(),
-                        side: rec.side,
-                        amount: OrderAmount::Base(rec.quantity),
-                        client_order_id: rec.client_order_id.clone(),
-                    })
-                    .await
-                }
-                _ => {
-                    c.place_futures_market_order(&FuturesMarketOrder {
-                        symbol: rec.symbol.clone(),
-                        side: rec.side,
-                        quantity: rec.quantity,
-                        client_order_id: rec.client_order_id.clone(),
-                        reduce_only: true,
-                    })
-                    .await
-                }
-            };
-            match res {
-                Ok(rep) => apply_report(store, acct, rec.id, &rep, now_ms).await?,
-                Err(e) if matches!(e, ExchangeError::OutcomeUnknown { .. }) || is_duplicate(&e) => {
-                    tracing::warn!(
-                        "order {}: {e}; asking the exchange for it by client id",
-                        rec.client_order_id
-                    );
-                    reconcile_one(store, acct, venue, rec, now_ms).await?;
-                }
-                Err(e) => {
-                    set_status(store, rec.id, "rejected", Some(&e.to_string()), now_ms).await?
-                }
-            }
+        Err(e) if is_duplicate(&e) => {
+            tracing::warn!(
+                "order {}: {e}; asking the exchange for it by client id",
+                rec.client_order_id
+            );
+            reconcile_one(store, acct, venue, &rec, None, now_ms).await?;
         }
+        Err(e @ (ExchangeError::Transport { .. } | ExchangeError::Banned { fresh: false, .. })) => {
+            // Every attempt failed to connect, or a back-off kept it from being sent: the
+            // request never reached the exchange.
+            set_status(store, rec.id, "not_placed", Some(&e.to_string()), now_ms).await?
+        }
+        Err(e) => set_status(store, rec.id, "rejected", Some(&e.to_string()), now_ms).await?,
     }
     get(store, &rec.client_order_id).await
 }
 
-/// Find out what happened to a journaled order whose outcome is not known.
+async fn execute_paper(
+    store: &Store,
+    acct: &Account,
+    rec: &OrderRecord,
+    mark: Option<Decimal>,
+    now_ms: i64,
+) -> Result<()> {
+    let mark = mark.context("no price for a paper fill")?;
+    let tx = store.begin().await?;
+    let order = PaperOrder {
+        symbol: rec.symbol.clone(),
+        side: rec.side,
+        quantity: Some(rec.quantity),
+        quote_amount: None,
+        client_order_id: Some(rec.client_order_id.clone()),
+    };
+    match paper::place_market_order(&tx, acct, &order, mark, now_ms).await {
+        Ok(f) => {
+            tx.exec(
+                "UPDATE orders SET status = 'filled', filled_qty = ?, avg_price = ?, fee = ?, fee_asset = ?, updated_ms = ? WHERE id = ?",
+                vals![f.quantity, f.price, f.fee, acct.quote.as_str(), now_ms, rec.id],
+            )
+            .await?;
+            tx.commit().await
+        }
+        Err(e) => {
+            drop(tx);
+            set_status(store, rec.id, "rejected", Some(&format!("{e:#}")), now_ms).await
+        }
+    }
+}
+
+/// Find out what happened to a journaled order whose outcome is not known. `gone_after_ms`:
+/// from this time on (exchange clock) "no such order" means it was never placed; before it,
+/// or when `None`, the order stays `unknown` and is asked about again next run.
 async fn reconcile_one(
     store: &Store,
     acct: &Account,
     venue: &Venue<'_>,
     rec: &OrderRecord,
+    gone_after_ms: Option<i64>,
     now_ms: i64,
 ) -> Result<()> {
     match query(venue, &rec.symbol, &rec.client_order_id).await {
-        Ok(Some(rep)) => apply_report(store, acct, rec.id, &rep, now_ms).await,
+        Ok(Some(rep)) => match identity_mismatch(rec, &rep) {
+            None => settle(store, acct, venue, rec, &rep, now_ms).await,
+            Some(why) => mark_foreign(store, rec, &rep, &why, now_ms).await,
+        },
         Ok(None) => {
-            set_status(
-                store,
-                rec.id,
-                "not_placed",
-                Some("the exchange has no order with this client id; it was never placed"),
-                now_ms,
-            )
-            .await
+            let exchange_now = venue.client().map(BinanceClient::server_now_ms);
+            let definite = match (gone_after_ms, exchange_now) {
+                (Some(g), Some(n)) => n >= g,
+                _ => false,
+            };
+            if definite {
+                set_status(
+                    store,
+                    rec.id,
+                    "not_placed",
+                    Some("the exchange has no order with this client id; it was never placed"),
+                    now_ms,
+                )
+                .await
+            } else {
+                set_status(
+                    store,
+                    rec.id,
+                    "unknown",
+                    Some("the exchange has no order with this client id yet; will ask again next run"),
+                    now_ms,
+                )
+                .await
+            }
         }
         Err(e) => {
             set_status(
@@ -310,18 +661,33 @@ async fn reconcile_one(
     }
 }
 
-/// Orders a killed or interrupted run left `new`, `sent` or `unknown`: ask the exchange
-/// (never resend). Paper orders that never filled are marked `not_placed`.
+/// Orders a killed or interrupted run left pending (`new`, `sent`, `unknown`, or not yet
+/// final on the exchange): ask the exchange, never resend. Paper orders that never filled
+/// are marked `not_placed`. `foreign` and other final orders are never asked about again.
+/// `reason` limits it to the orders one job makes (each job reconciles its own, under its
+/// own lock, so two jobs never settle the same order at once).
 pub async fn reconcile_pending(
     store: &Store,
     acct: &Account,
     venue: &Venue<'_>,
+    reason: Option<&str>,
     now_ms: i64,
 ) -> Result<Vec<OrderRecord>> {
+    let placeholders = vec!["?"; PENDING.len()].join(", ");
+    let mut params = vals![acct.id].to_vec();
+    params.extend(reason.map(crate::core::store::Value::from));
+    params.extend(PENDING.iter().map(|s| crate::core::store::Value::from(*s)));
+    let by_reason = if reason.is_some() {
+        " AND reason = ?"
+    } else {
+        ""
+    };
     let ids: Vec<String> = store
         .query(
-            "SELECT client_order_id FROM orders WHERE account_id = ? AND status IN ('new', 'sent', 'unknown') ORDER BY id",
-            vals![acct.id],
+            &format!(
+                "SELECT client_order_id FROM orders WHERE account_id = ?{by_reason} AND status IN ({placeholders}) ORDER BY id"
+            ),
+            &params,
         )
         .await?
         .iter()
@@ -330,8 +696,8 @@ pub async fn reconcile_pending(
     let mut out = Vec::new();
     for cid in ids {
         let rec = get(store, &cid).await?;
-        match venue {
-            Venue::Paper => {
+        match venue.client() {
+            None => {
                 set_status(
                     store,
                     rec.id,
@@ -341,7 +707,21 @@ pub async fn reconcile_pending(
                 )
                 .await?
             }
-            _ => reconcile_one(store, acct, venue, &rec, now_ms).await?,
+            Some(c) => {
+                let gone_after = if rec.status == "new" {
+                    // Never sent (the status turns `sent` before the request goes out).
+                    Some(i64::MIN)
+                } else {
+                    // The request went out right after the journal row was written; allow
+                    // for its attempts and timeouts before "no such order" is final.
+                    let cfg = c.config();
+                    let in_flight = cfg.recv_window_ms as i64
+                        + cfg.timeout.as_millis() as i64 * cfg.max_attempts.max(1) as i64
+                        + 60_000;
+                    Some(rec.exchange_time_ms.map_or(i64::MIN, |t| t + in_flight))
+                };
+                reconcile_one(store, acct, venue, &rec, gone_after, now_ms).await?
+            }
         }
         out.push(get(store, &cid).await?);
     }
@@ -365,5 +745,117 @@ pub fn closing_side(side: positions::PositionSide) -> Side {
     match side {
         positions::PositionSide::Long => Side::Sell,
         positions::PositionSide::Short => Side::Buy,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn trade(qty: &str, price: &str, fee: &str, asset: &str) -> Trade {
+        Trade {
+            symbol: Symbol("BTCUSDT".into()),
+            trade_id: 1,
+            order_id: 7,
+            price: d(price),
+            qty: d(qty),
+            commission: d(fee),
+            commission_asset: asset.into(),
+            realized_pnl: Some(d("1.5")),
+            time: Some(10),
+        }
+    }
+
+    #[test]
+    fn fills_group_by_commission_asset_exactly() {
+        let rows = fill_rows(&[
+            trade("0.1", "50000", "0.0001", "BTC"),
+            trade("0.3", "50010", "0.00022", "BNB"),
+            trade("0.2", "50001", "0.00001", "BNB"),
+        ]);
+        assert_eq!(rows.len(), 2);
+        let bnb = &rows[0];
+        assert_eq!(bnb.fee_asset, "BNB");
+        assert_eq!(bnb.quantity, d("0.5"));
+        assert_eq!(bnb.fee, d("0.00023"));
+        // (0.3 × 50010 + 0.2 × 50001) / 0.5
+        assert_eq!(bnb.price, d("50006.4"));
+        assert_eq!(bnb.realized_pnl, d("3"));
+        assert_eq!(rows[1].quantity + bnb.quantity, d("0.6"), "nothing lost");
+    }
+
+    fn rec() -> OrderRecord {
+        OrderRecord {
+            id: 1,
+            client_order_id: "fks-AAAAAAAA00000000000000000000".into(),
+            symbol: Symbol("BTCUSDT".into()),
+            side: Side::Buy,
+            quantity: d("0.008"),
+            status: "sent".into(),
+            exchange_order_id: None,
+            filled_qty: None,
+            avg_price: None,
+            fee: None,
+            fee_asset: None,
+            reason: "rebalance".into(),
+            error: None,
+            exchange_time_ms: Some(1_000_000),
+        }
+    }
+
+    fn rep() -> OrderReport {
+        OrderReport {
+            symbol: Symbol("BTCUSDT".into()),
+            order_id: 5,
+            client_order_id: "fks-AAAAAAAA00000000000000000000".into(),
+            status: OrderStatus::Filled,
+            side: Side::Buy,
+            order_type: "MARKET".into(),
+            orig_qty: d("0.00800000"),
+            executed_qty: d("0.008"),
+            cumulative_quote_qty: d("400"),
+            avg_price: Some(d("50000")),
+            reduce_only: false,
+            time: Some(1_000_100),
+            created_time: Some(1_000_100),
+            fills: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_the_journaled_order_is_ours() {
+        assert_eq!(identity_mismatch(&rec(), &rep()), None);
+        let mut r = rep();
+        r.created_time = Some(1_000_000 - ORDER_TIME_TOLERANCE_MS);
+        assert_eq!(identity_mismatch(&rec(), &r), None, "within the tolerance");
+        r.created_time = Some(1_000_000 - ORDER_TIME_TOLERANCE_MS - 1);
+        assert!(identity_mismatch(&rec(), &r).unwrap().contains("before"));
+        for (f, what) in [
+            (
+                (|r: &mut OrderReport| r.client_order_id = "fks-other".into())
+                    as fn(&mut OrderReport),
+                "client order id",
+            ),
+            (|r| r.symbol = Symbol("ETHUSDT".into()), "symbol"),
+            (|r| r.side = Side::Sell, "side"),
+            (|r| r.orig_qty = d("0.009"), "quantity"),
+        ] {
+            let mut r = rep();
+            f(&mut r);
+            assert!(
+                identity_mismatch(&rec(), &r).unwrap().contains(what),
+                "{what}"
+            );
+        }
+        // Rows journaled before the exchange time was kept: the other checks still apply.
+        let mut old = rec();
+        old.exchange_time_ms = None;
+        let mut r = rep();
+        r.created_time = Some(0);
+        assert_eq!(identity_mismatch(&old, &r), None);
     }
 }

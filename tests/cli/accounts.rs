@@ -606,7 +606,7 @@ fn every_job_reports_the_same_spot_equity() {
             .and(path("/api/v3/exchangeInfo"))
             .respond_with(
                 ResponseTemplate::new(200)
-                    .set_body_raw(crate::execution::EXCHANGE_INFO, "application/json"),
+                    .set_body_raw(crate::support::binance::EXCHANGE_INFO, "application/json"),
             )
             .mount(&server)
             .await;

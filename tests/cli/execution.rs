@@ -1,154 +1,52 @@
 //! rebalance-portfolio and check-stop-loss: dry runs send nothing, exchange rules, exactly
 //! once under a lost answer and a killed run, stop alerts once, paper execution.
 
-use crate::support::signed::SignedBy;
-use crate::support::{Sandbox, binance, rt, run_json};
-use std::sync::{Arc, Mutex};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use crate::support::binance::{self, Desk, KEY, PostMode, SECRET, mount_account};
+use crate::support::{Sandbox, rt, run_json};
+use wiremock::MockServer;
 
 const H: i64 = 3_600_000;
 const T0: i64 = 1_704_067_200_000;
-const KEY: &str = "test-key-0123456789";
-const SECRET: &str = "test-secret-abcdefghijklmnop";
 
-fn q(req: &Request, k: &str) -> Option<String> {
-    req.url
-        .query_pairs()
-        .find(|(a, _)| a == k)
-        .map(|(_, v)| v.to_string())
+async fn spot_exchange(server: &MockServer, desk: &Desk) {
+    mount_account(server, desk).await;
 }
 
-pub(crate) const EXCHANGE_INFO: &str = r#"{"timezone":"UTC","serverTime":1704067200000,"rateLimits":[{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":6000}],"exchangeFilters":[],"symbols":[
-{"symbol":"BTCUSDT","status":"TRADING","baseAsset":"BTC","baseAssetPrecision":8,"quoteAsset":"USDT","quotePrecision":8,"quoteAssetPrecision":8,"baseCommissionPrecision":8,"quoteCommissionPrecision":8,"orderTypes":["LIMIT","MARKET"],"icebergAllowed":true,"ocoAllowed":true,"isSpotTradingAllowed":true,"isMarginTradingAllowed":true,"filters":[{"filterType":"PRICE_FILTER","minPrice":"0.01000000","maxPrice":"1000000.00000000","tickSize":"0.01000000"},{"filterType":"LOT_SIZE","minQty":"0.00001000","maxQty":"9000.00000000","stepSize":"0.00001000"},{"filterType":"NOTIONAL","minNotional":"5.00000000","applyMinToMarket":true,"maxNotional":"9000000.00000000","applyMaxToMarket":false,"avgPriceMins":5},{"filterType":"MARKET_LOT_SIZE","minQty":"0.00000000","maxQty":"110.00000000","stepSize":"0.00000000"}],"permissions":[],"permissionSets":[["SPOT"]],"defaultSelfTradePreventionMode":"EXPIRE_MAKER","allowedSelfTradePreventionModes":["EXPIRE_TAKER","EXPIRE_MAKER","EXPIRE_BOTH"]},
-{"symbol":"ETHUSDT","status":"TRADING","baseAsset":"ETH","baseAssetPrecision":8,"quoteAsset":"USDT","quotePrecision":8,"quoteAssetPrecision":8,"baseCommissionPrecision":8,"quoteCommissionPrecision":8,"orderTypes":["LIMIT","MARKET"],"icebergAllowed":true,"ocoAllowed":true,"isSpotTradingAllowed":true,"isMarginTradingAllowed":true,"filters":[{"filterType":"PRICE_FILTER","minPrice":"0.01000000","maxPrice":"1000000.00000000","tickSize":"0.01000000"},{"filterType":"LOT_SIZE","minQty":"0.00010000","maxQty":"9000.00000000","stepSize":"0.00010000"},{"filterType":"NOTIONAL","minNotional":"5.00000000","applyMinToMarket":true,"maxNotional":"9000000.00000000","applyMaxToMarket":false,"avgPriceMins":5}],"permissions":[],"permissionSets":[["SPOT"]]}]}"#;
-
-const ACCOUNT: &str = r#"{"makerCommission":10,"takerCommission":10,"buyerCommission":0,"sellerCommission":0,"canTrade":true,"canWithdraw":true,"canDeposit":true,"brokered":false,"requireSelfTradePrevention":false,"preventSor":false,"updateTime":1704067200000,"accountType":"SPOT","balances":[{"asset":"BTC","free":"0.00200000","locked":"0.00000000"},{"asset":"ETH","free":"0.00000000","locked":"0.00000000"},{"asset":"USDT","free":"900.00000000","locked":"0.00000000"}],"permissions":["SPOT"],"uid":1}"#;
-
-const PRICES: &str = r#"[{"symbol":"BTCUSDT","price":"50000.00000000"},{"symbol":"ETHUSDT","price":"2500.00000000"}]"#;
-
-/// Accepts orders (remembering them by client id) and answers in Binance's FULL format,
-/// optionally after a delay longer than fks's timeout (the answer is "lost").
-#[derive(Clone, Default)]
-struct OrderDesk {
-    placed: Arc<Mutex<Vec<(String, String, String, String)>>>,
-    lose_answer: bool,
-    /// Orders for this symbol are refused with -2010 (insufficient balance).
-    reject: Option<&'static str>,
-}
-
-fn order_json(cid: &str, symbol: &str, side: &str, qty: &str, fills: bool) -> String {
-    let price = if symbol == "BTCUSDT" {
-        "50000.00"
-    } else {
-        "2500.00"
-    };
-    let quote: f64 = qty.parse::<f64>().unwrap() * price.parse::<f64>().unwrap();
-    let f = if fills {
-        format!(
-            r#","fills":[{{"price":"{price}","qty":"{qty}","commission":"{:.8}","commissionAsset":"USDT","tradeId":77}}]"#,
-            quote * 0.001
-        )
-    } else {
-        String::new()
-    };
-    format!(
-        r#"{{"symbol":"{symbol}","orderId":9780331417,"orderListId":-1,"clientOrderId":"{cid}","transactTime":1704070800000,"price":"0.00000000","origQty":"{qty}","executedQty":"{qty}","origQuoteOrderQty":"0.00000000","cummulativeQuoteQty":"{quote:.8}","status":"FILLED","timeInForce":"GTC","type":"MARKET","side":"{side}","workingTime":1704070800000,"selfTradePreventionMode":"EXPIRE_MAKER"{f}}}"#
-    )
-}
-
-impl Respond for OrderDesk {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let (cid, sym, side, qty) = (
-            q(req, "newClientOrderId").unwrap_or_default(),
-            q(req, "symbol").unwrap_or_default(),
-            q(req, "side").unwrap_or_default(),
-            q(req, "quantity").unwrap_or_default(),
-        );
-        if self.reject == Some(sym.as_str()) {
-            return ResponseTemplate::new(400).set_body_raw(
-                r#"{"code":-2010,"msg":"Account has insufficient balance for requested action."}"#,
-                "application/json",
-            );
-        }
-        self.placed
-            .lock()
-            .unwrap()
-            .push((cid.clone(), sym.clone(), side.clone(), qty.clone()));
-        let t = ResponseTemplate::new(200).set_body_raw(
-            order_json(&cid, &sym, &side, &qty, true),
-            "application/json",
-        );
-        if self.lose_answer {
-            t.set_delay(std::time::Duration::from_secs(3))
-        } else {
-            t
-        }
-    }
-}
-
-/// `GET /api/v3/order?origClientOrderId=`: the remembered order, or -2013.
-struct OrderQuery(Arc<Mutex<Vec<(String, String, String, String)>>>);
-impl Respond for OrderQuery {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let cid = q(req, "origClientOrderId").unwrap_or_default();
-        match self.0.lock().unwrap().iter().find(|o| o.0 == cid) {
-            Some((c, s, side, qty)) => ResponseTemplate::new(200)
-                .set_body_raw(order_json(c, s, side, qty, false), "application/json"),
-            None => ResponseTemplate::new(400).set_body_raw(
-                r#"{"code":-2013,"msg":"Order does not exist."}"#,
-                "application/json",
-            ),
-        }
-    }
-}
-
-async fn spot_exchange(server: &MockServer, desk: &OrderDesk) {
-    spot_exchange_with(server, desk, ACCOUNT).await;
-}
-
-async fn spot_exchange_with(server: &MockServer, desk: &OrderDesk, account: &str) {
-    let signed = || SignedBy {
-        key: KEY.into(),
-        secret: SECRET.into(),
-    };
-    Mock::given(path("/api/v3/exchangeInfo"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(EXCHANGE_INFO, "application/json"))
-        .mount(server)
-        .await;
-    Mock::given(path("/api/v3/ticker/price"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(PRICES, "application/json"))
-        .mount(server)
-        .await;
-    Mock::given(path("/api/v3/account"))
-        .and(signed())
+/// The loopback account, its spot balances answered by `account` instead.
+async fn spot_exchange_with_account(server: &MockServer, desk: &Desk, account: &str) {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    // Mounted first and with a higher priority than the account's own balances.
+    Mock::given(method("GET"))
+        .and(path("/api/v3/account"))
+        .and(crate::support::signed::SignedBy {
+            key: KEY.into(),
+            secret: SECRET.into(),
+        })
         .respond_with(
             ResponseTemplate::new(200).set_body_raw(account.to_string(), "application/json"),
         )
+        .with_priority(1)
         .mount(server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/api/v3/order"))
-        .and(signed())
-        .respond_with(desk.clone())
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v3/order"))
-        .and(signed())
-        .respond_with(OrderQuery(desk.placed.clone()))
-        .mount(server)
-        .await;
+    mount_account(server, desk).await;
 }
 
 fn spot_sandbox(
     server: &MockServer,
     trading: bool,
-) -> (Sandbox, impl Fn(&Sandbox) -> assert_cmd::Command) {
-    let sb = Sandbox::new();
-    sb.write("fks.toml", &format!("[exchange]\ntimeout_secs = 1\n[trading]\nenabled = {trading}\nmax_order_notional = \"2000\"\nmax_run_notional = \"5000\"\n"));
-    sb.write("targets.json", r#"{"BTCUSDT": 0.3, "ETHUSDT": 0.5}"#);
-    run_json(sb.fks().args([
+) -> (Sandbox, impl Fn(&Sandbox) -> assert_cmd::Command + use<>) {
+    spot_setup(Sandbox::new(), server, trading)
+}
+
+/// A store with one binance-spot account (id 1) trading on the loopback account at `server`.
+fn spot_setup(
+    sb: Sandbox,
+    server: &MockServer,
+    trading: bool,
+) -> (Sandbox, impl Fn(&Sandbox) -> assert_cmd::Command + use<>) {
+    spot_files(&sb, trading);
+    let (code, v, _) = run_json(sb.fks().args([
         "account",
         "add",
         "Spot",
@@ -157,15 +55,86 @@ fn spot_sandbox(
         "--fee-rate",
         "0.001",
     ]));
+    assert_eq!(code, 0, "{v}");
+    (sb, exchange_cmd(server))
+}
+
+fn spot_files(sb: &Sandbox, trading: bool) {
+    sb.write("fks.toml", &format!("[exchange]\ntimeout_secs = 1\nrecv_window_ms = 1000\n[trading]\nenabled = {trading}\nmax_order_notional = \"2000\"\nmax_run_notional = \"5000\"\n"));
+    sb.write("targets.json", r#"{"BTCUSDT": 0.3, "ETHUSDT": 0.5}"#);
+    sb.write("one.json", r#"{"BTCUSDT": 0.5}"#);
+}
+
+/// `fks` talking to the loopback account at `server` with the test keys.
+fn exchange_cmd(server: &MockServer) -> impl Fn(&Sandbox) -> assert_cmd::Command + use<> {
     let uri = server.uri();
-    let cmd = move |sb: &Sandbox| {
+    move |sb: &Sandbox| {
         let mut c = sb.fks();
         c.env("FKS_BINANCE_BASE_URL", &uri)
+            .env("FKS_BINANCE_FUTURES_BASE_URL", &uri)
             .env("BINANCE_API_KEY", KEY)
             .env("BINANCE_API_SECRET", SECRET);
         c
-    };
-    (sb, cmd)
+    }
+}
+
+/// One value from the store (SQLite through rusqlite, Postgres through psql), as text.
+fn scalar(sb: &Sandbox, sql: &str) -> String {
+    if sb.db.starts_with("postgres") {
+        let out = std::process::Command::new("psql")
+            .args([sb.db.as_str(), "-tAc", sql])
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return String::from_utf8_lossy(&out.stdout).trim().to_string();
+    }
+    let c = rusqlite::Connection::open(&sb.db).unwrap();
+    c.query_row(sql, [], |r| {
+        Ok(match r.get_ref(0)? {
+            rusqlite::types::ValueRef::Null => String::new(),
+            rusqlite::types::ValueRef::Integer(i) => i.to_string(),
+            rusqlite::types::ValueRef::Real(f) => f.to_string(),
+            rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).to_string(),
+            rusqlite::types::ValueRef::Blob(_) => "<blob>".into(),
+        })
+    })
+    .unwrap()
+}
+
+/// A copy of a store, as a restore from a backup makes it: the SQLite file (with its WAL), or
+/// a Postgres database created from the original as a template.
+fn restore_copy(sb: &Sandbox) -> Sandbox {
+    if sb.db.starts_with("postgres") {
+        let (root, name) = sb.db.rsplit_once('/').unwrap();
+        let copy = format!("{name}_restored");
+        let admin = std::env::var("FKS_TEST_DATABASE_URL").unwrap();
+        let st = std::process::Command::new("psql")
+            .args([
+                admin.as_str(),
+                "-qc",
+                &format!("CREATE DATABASE {copy} TEMPLATE {name}"),
+            ])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let dir = tempfile::tempdir().unwrap();
+        return Sandbox {
+            dir,
+            db: format!("{root}/{copy}"),
+        };
+    }
+    let out = Sandbox::new();
+    for ext in ["", "-wal", "-shm"] {
+        let from = format!("{}{ext}", sb.db);
+        if std::path::Path::new(&from).exists() {
+            std::fs::copy(&from, format!("{}{ext}", out.db)).unwrap();
+        }
+    }
+    out
 }
 
 fn posts(rt: &tokio::runtime::Runtime, server: &MockServer) -> usize {
@@ -180,7 +149,7 @@ fn posts(rt: &tokio::runtime::Runtime, server: &MockServer) -> usize {
 fn dry_run_plans_with_exchange_rules_and_sends_nothing() {
     let rt = rt();
     let server = rt.block_on(MockServer::start());
-    let desk = OrderDesk::default();
+    let desk = Desk::default();
     rt.block_on(spot_exchange(&server, &desk));
     let (sb, fks) = spot_sandbox(&server, true);
     // Total 0.002 BTC * 50000 + 900 = 1000 USDT: BTC 10% -> 30%, ETH 0% -> 50%.
@@ -250,10 +219,8 @@ fn dry_run_plans_with_exchange_rules_and_sends_nothing() {
 fn lost_answer_is_resolved_by_client_id_and_the_order_exists_once() {
     let rt = rt();
     let server = rt.block_on(MockServer::start());
-    let desk = OrderDesk {
-        lose_answer: true,
-        ..Default::default()
-    };
+    let desk = Desk::default();
+    desk.0.lock().unwrap().mode = PostMode::LoseAnswer;
     rt.block_on(spot_exchange(&server, &desk));
     let (sb, fks) = spot_sandbox(&server, true);
     sb.write("one.json", r#"{"BTCUSDT": 0.5}"#);
@@ -271,7 +238,7 @@ fn lost_answer_is_resolved_by_client_id_and_the_order_exists_once() {
         "found by its client id: {v}"
     );
     assert_eq!(
-        desk.placed.lock().unwrap().len(),
+        desk.0.lock().unwrap().placed.len(),
         1,
         "exactly one order reached the exchange"
     );
@@ -286,7 +253,7 @@ fn lost_answer_is_resolved_by_client_id_and_the_order_exists_once() {
         .unwrap();
     assert_eq!(n, 1);
     assert_eq!(
-        desk.placed.lock().unwrap()[0].0,
+        desk.0.lock().unwrap().placed[0].cid,
         cid,
         "the id sent is the one journaled before sending"
     );
@@ -297,7 +264,7 @@ fn lost_answer_is_resolved_by_client_id_and_the_order_exists_once() {
 fn killed_run_between_journal_and_send_is_never_resent() {
     let rt = rt();
     let server = rt.block_on(MockServer::start());
-    let desk = OrderDesk::default();
+    let desk = Desk::default();
     rt.block_on(spot_exchange(&server, &desk));
     let (sb, fks) = spot_sandbox(&server, true);
     run_json(fks(&sb).args(["runs"]));
@@ -472,6 +439,20 @@ fn paper_rebalance_executes_sells_before_buys() {
     assert_eq!(v["orders"][0]["side"], "SELL");
     assert_eq!(v["orders"][0]["quantity"], "55");
     assert_eq!(v["orders"][0]["fill"]["status"], "filled");
+    // Paper orders get ids like any other: fks- + this store's tag + 20 random characters.
+    let cid = v["orders"][0]["fill"]["client_order_id"].as_str().unwrap();
+    let store_id = scalar(&sb, "SELECT value FROM kv WHERE key = 'store_id'");
+    assert!(
+        cid.starts_with(&format!("fks-{store_id}")) && cid.len() == 32,
+        "{cid}"
+    );
+    assert_eq!(
+        scalar(
+            &sb,
+            "SELECT fee_asset FROM fills WHERE client_order_id IS NOT NULL"
+        ),
+        "USDT"
+    );
     let (_, v, _) = run_json(sb.fks().env("FKS_NOW", &now).args([
         "rebalance-portfolio",
         "--account-id",
@@ -490,10 +471,8 @@ fn paper_rebalance_executes_sells_before_buys() {
 fn a_rejected_order_is_a_clear_per_order_error_and_the_run_is_partial() {
     let rt = rt();
     let server = rt.block_on(MockServer::start());
-    let desk = OrderDesk {
-        reject: Some("ETHUSDT"),
-        ..Default::default()
-    };
+    let desk = Desk::default();
+    desk.0.lock().unwrap().reject_symbol = Some("ETHUSDT".into());
     rt.block_on(spot_exchange(&server, &desk));
     let (sb, fks) = spot_sandbox(&server, true);
     let (code, v, _) = run_json(fks(&sb).args([
@@ -714,11 +693,11 @@ fn unlisted_holdings_are_left_untouched_postgres() {
 fn spot_rebalance_leaves_unlisted_assets_untouched() {
     let rt = rt();
     let server = rt.block_on(MockServer::start());
-    let desk = OrderDesk::default();
-    rt.block_on(spot_exchange_with(
+    let desk = Desk::default();
+    rt.block_on(spot_exchange_with_account(
         &server,
         &desk,
-        &ACCOUNT.replace(
+        &binance::SPOT_ACCOUNT.replace(
             r#"{"asset":"ETH","free":"0.00000000","locked":"0.00000000"}"#,
             r#"{"asset":"ETH","free":"0.20000000","locked":"0.00000000"}"#,
         ),
@@ -863,4 +842,399 @@ fn paper_rebalance_with_slippage_never_overspends() {
     let a = &v["results"]["Main"];
     assert!(a["cash"].as_f64().unwrap() >= 0.0, "{a}");
     assert!(a["margin_available"].as_f64().unwrap() >= 0.0, "{a}");
+}
+
+// ---- Order identity (issue 12 §2) ------------------------------------------------------------
+
+fn rebalance_one(
+    fks: &impl Fn(&Sandbox) -> assert_cmd::Command,
+    sb: &Sandbox,
+) -> (i32, serde_json::Value) {
+    let (code, v, err) = run_json(fks(sb).args([
+        "rebalance-portfolio",
+        "--account-id",
+        "1",
+        "--targets",
+        "one.json",
+        "--execute",
+    ]));
+    assert!(!err.contains("panicked"), "{err}");
+    (code, v)
+}
+
+/// Store B trades on the account store A already traded on. Both have account 1 and the same
+/// run ids, so ids derived from them would repeat. B's order gets a 5xx and never reaches the
+/// matching engine: asking the exchange for B's id must not find A's order.
+fn second_store_order_lost_to_a_5xx(
+    a: &Sandbox,
+    b: &Sandbox,
+    desk: &Desk,
+    fks: &impl Fn(&Sandbox) -> assert_cmd::Command,
+) {
+    let (code, v) = rebalance_one(fks, a);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["orders"][0]["fill"]["status"], "filled", "{v}");
+    assert_eq!(desk.0.lock().unwrap().placed.len(), 1);
+
+    desk.0.lock().unwrap().mode = PostMode::ServerError;
+    let (code, v) = rebalance_one(fks, b);
+    assert_eq!(code, 3, "a run whose order was not placed is partial: {v}");
+    assert_eq!(v["status"], "partial");
+    let fill = &v["orders"][0]["fill"];
+    assert_eq!(fill["status"], "not_placed", "{v}");
+    assert!(fill["filled_qty"].is_null(), "{v}");
+    assert_eq!(
+        scalar(b, "SELECT COUNT(*) FROM fills"),
+        "0",
+        "nothing booked in B"
+    );
+    assert_eq!(scalar(b, "SELECT status FROM orders"), "not_placed");
+    let s = desk.0.lock().unwrap();
+    assert_eq!(
+        s.placed.len(),
+        1,
+        "B's order never reached the matching engine"
+    );
+    assert_eq!(s.seen.len(), 2);
+    assert_ne!(s.seen[0].cid, s.seen[1].cid, "two stores never share an id");
+    for o in &s.seen {
+        assert!(o.cid.starts_with("fks-") && o.cid.len() <= 36, "{}", o.cid);
+        assert!(
+            o.cid
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-'),
+            "{}",
+            o.cid
+        );
+    }
+    drop(s);
+    assert_eq!(
+        scalar(a, "SELECT COUNT(*) FROM fills"),
+        "1",
+        "A keeps its one fill"
+    );
+}
+
+fn two_stores_on_one_account(a: Sandbox, b: Sandbox) {
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let desk = Desk::default();
+    rt.block_on(spot_exchange(&server, &desk));
+    let (a, fks) = spot_setup(a, &server, true);
+    let (b, _) = spot_setup(b, &server, true);
+    second_store_order_lost_to_a_5xx(&a, &b, &desk, &fks);
+    // Each store keeps its own store id, and the ids it journals carry it.
+    let (ida, idb) = (
+        scalar(&a, "SELECT value FROM kv WHERE key = 'store_id'"),
+        scalar(&b, "SELECT value FROM kv WHERE key = 'store_id'"),
+    );
+    assert_eq!(ida.len(), 8, "{ida}");
+    assert_ne!(ida, idb);
+    let cid_a = scalar(&a, "SELECT client_order_id FROM orders");
+    assert!(cid_a.starts_with(&format!("fks-{ida}")), "{cid_a}");
+    assert_eq!(cid_a.len(), 32);
+}
+
+#[test]
+fn two_stores_on_one_account_never_book_each_others_orders_sqlite() {
+    two_stores_on_one_account(Sandbox::new(), Sandbox::new());
+}
+
+#[test]
+fn two_stores_on_one_account_never_book_each_others_orders_postgres() {
+    let (Some(a), Some(b)) = (Sandbox::postgres(), Sandbox::postgres()) else {
+        return;
+    };
+    two_stores_on_one_account(a, b);
+}
+
+fn restored_backup(a: Sandbox) {
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let desk = Desk::default();
+    rt.block_on(spot_exchange(&server, &desk));
+    let (a, fks) = spot_setup(a, &server, true);
+    // A backup taken before A trades, restored later as store B (same store id, same runs).
+    let b = restore_copy(&a);
+    spot_files(&b, true);
+    second_store_order_lost_to_a_5xx(&a, &b, &desk, &fks);
+}
+
+#[test]
+fn a_store_restored_from_a_backup_never_books_the_originals_order_sqlite() {
+    restored_backup(Sandbox::new());
+}
+
+#[test]
+fn a_store_restored_from_a_backup_never_books_the_originals_order_postgres() {
+    if let Some(sb) = Sandbox::postgres() {
+        restored_backup(sb);
+    }
+}
+
+/// The exchange answers the query for fks's id with an order that is not the one journaled:
+/// made an hour before the journal row, or for another quantity or side, or carrying another
+/// id. It is `foreign`: nothing booked, the run partial, and no later run asks about it again.
+fn foreign_orders(make: impl Fn() -> Option<Sandbox>) {
+    let cases = [
+        (
+            "an hour older",
+            binance::Forge {
+                time_shift_ms: -3_600_000,
+                ..Default::default()
+            },
+        ),
+        (
+            "another quantity",
+            binance::Forge {
+                qty: Some("0.00700000".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "another side",
+            binance::Forge {
+                side: Some("SELL".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "another id",
+            binance::Forge {
+                cid: Some("fks-someoneelse0000000000000000".into()),
+                ..Default::default()
+            },
+        ),
+    ];
+    for (what, forge) in cases {
+        let Some(sb) = make() else { return };
+        let rt = rt();
+        let server = rt.block_on(MockServer::start());
+        let desk = Desk::default();
+        rt.block_on(spot_exchange(&server, &desk));
+        let (sb, fks) = spot_setup(sb, &server, true);
+        {
+            let mut s = desk.0.lock().unwrap();
+            s.mode = PostMode::ServerError;
+            s.forge = Some(forge);
+        }
+        let (code, v) = rebalance_one(&fks, &sb);
+        assert_eq!(code, 3, "{what}: {v}");
+        let fill = &v["orders"][0]["fill"];
+        assert_eq!(fill["status"], "foreign", "{what}: {v}");
+        assert!(
+            fill["error"].as_str().unwrap().contains("not the order"),
+            "{what}: {v}"
+        );
+        assert_eq!(scalar(&sb, "SELECT COUNT(*) FROM fills"), "0", "{what}");
+        assert_eq!(
+            scalar(&sb, "SELECT COALESCE(exchange_order_id, '') FROM orders"),
+            "",
+            "{what}"
+        );
+        // Never revisited: the next run does not ask the exchange about it again.
+        let queries = |rt: &tokio::runtime::Runtime| {
+            rt.block_on(server.received_requests())
+                .unwrap()
+                .iter()
+                .filter(|r| r.method.as_str() == "GET" && r.url.path() == "/api/v3/order")
+                .count()
+        };
+        let before = queries(&rt);
+        let (code, v, _) = run_json(fks(&sb).args([
+            "rebalance-portfolio",
+            "--account-id",
+            "1",
+            "--targets",
+            "one.json",
+        ]));
+        assert_eq!(code, 0, "{what}: {v}");
+        assert_eq!(v["reconciled_orders"], serde_json::json!([]), "{what}: {v}");
+        assert_eq!(queries(&rt), before, "{what}");
+        assert_eq!(
+            scalar(&sb, "SELECT status FROM orders WHERE id = 1"),
+            "foreign"
+        );
+    }
+}
+
+#[test]
+fn an_exchange_order_that_is_not_the_journaled_one_is_foreign_sqlite() {
+    foreign_orders(|| Some(Sandbox::new()));
+}
+
+#[test]
+fn an_exchange_order_that_is_not_the_journaled_one_is_foreign_postgres() {
+    foreign_orders(Sandbox::postgres);
+}
+
+/// The answer to the order is lost (a timeout, or a 200 cut short): fks asks by client id,
+/// finds its order filled, and books the commission the order's trades say (BNB here), not 0.
+fn reconciled_commission(make: impl Fn() -> Option<Sandbox>) {
+    for mode in [PostMode::LoseAnswer, PostMode::Garble] {
+        let Some(sb) = make() else { return };
+        let rt = rt();
+        let server = rt.block_on(MockServer::start());
+        let desk = Desk::default();
+        rt.block_on(spot_exchange(&server, &desk));
+        let (sb, fks) = spot_setup(sb, &server, true);
+        desk.0.lock().unwrap().mode = mode;
+        let (code, v) = rebalance_one(&fks, &sb);
+        assert_eq!(code, 0, "{mode:?}: {v}");
+        let fill = &v["orders"][0]["fill"];
+        assert_eq!(fill["status"], "filled", "{mode:?}: {v}");
+        assert_eq!(fill["fee"], "0.00012345", "{mode:?}: {v}");
+        assert_eq!(fill["fee_asset"], "BNB", "{mode:?}: {v}");
+        assert_eq!(posts(&rt, &server), 1, "{mode:?}: sent once, never resent");
+        assert_eq!(scalar(&sb, "SELECT COUNT(*) FROM fills"), "1");
+        assert_eq!(scalar(&sb, "SELECT fee FROM fills"), "0.00012345");
+        assert_eq!(scalar(&sb, "SELECT fee_asset FROM fills"), "BNB");
+        let trades = rt
+            .block_on(server.received_requests())
+            .unwrap()
+            .iter()
+            .filter(|r| r.url.path() == "/api/v3/myTrades")
+            .map(|r| r.url.query().unwrap_or_default().to_string())
+            .collect::<Vec<_>>();
+        assert_eq!(trades.len(), 1, "{mode:?}");
+        let id = desk.0.lock().unwrap().placed[0].order_id;
+        assert!(trades[0].contains(&format!("orderId={id}")), "{trades:?}");
+    }
+}
+
+/// The exchange's clock runs two hours behind this host's: an order made after its journal row
+/// is ours by the exchange's clock (not foreign by the local one); one made an hour before
+/// the journal row by the exchange's clock is not.
+#[test]
+fn order_times_are_judged_by_the_exchange_clock() {
+    for (mode, forge, want) in [
+        (PostMode::LoseAnswer, None, "filled"),
+        (
+            PostMode::ServerError,
+            Some(binance::Forge {
+                time_shift_ms: -3_600_000,
+                ..Default::default()
+            }),
+            "foreign",
+        ),
+    ] {
+        let rt = rt();
+        let server = rt.block_on(MockServer::start());
+        let desk = Desk::default();
+        rt.block_on(spot_exchange(&server, &desk));
+        let (sb, fks) = spot_setup(Sandbox::new(), &server, true);
+        {
+            let mut s = desk.0.lock().unwrap();
+            s.clock_skew_ms = -2 * 3_600_000;
+            s.mode = mode;
+            s.forge = forge;
+        }
+        let (_, v) = rebalance_one(&fks, &sb);
+        assert_eq!(v["orders"][0]["fill"]["status"], want, "{v}");
+        let journaled: i64 = scalar(&sb, "SELECT exchange_time_ms FROM orders")
+            .parse()
+            .unwrap();
+        let local = binance::now_ms();
+        assert!(
+            (local - 2 * 3_600_000 - journaled).abs() < 60_000,
+            "journaled on the exchange's clock: {journaled} vs local {local}"
+        );
+    }
+}
+
+#[test]
+fn a_reconciled_fill_records_the_real_commission_sqlite() {
+    reconciled_commission(|| Some(Sandbox::new()));
+}
+
+#[test]
+fn a_reconciled_fill_records_the_real_commission_postgres() {
+    reconciled_commission(Sandbox::postgres);
+}
+
+/// A futures account's LONG hits its stop; the reduce-only close is sent through the journal.
+fn futures_stop_setup(
+    sb: Sandbox,
+    server: &MockServer,
+) -> (Sandbox, impl Fn(&Sandbox) -> assert_cmd::Command + use<>) {
+    sb.write("fks.toml", "[exchange]\ntimeout_secs = 1\nrecv_window_ms = 1000\n[trading]\nenabled = true\nmax_order_notional = \"100000\"\nmax_run_notional = \"100000\"\n");
+    let (code, v, _) =
+        run_json(
+            sb.fks()
+                .args(["account", "add", "Fut", "--kind", "binance-futures"]),
+        );
+    assert_eq!(code, 0, "{v}");
+    let fks = exchange_cmd(server);
+    let (code, v, _) = run_json(fks(&sb).arg("update-positions"));
+    assert_eq!(code, 0, "{v}");
+    let (code, v, _) = run_json(sb.fks().args([
+        "position",
+        "stop",
+        "--account-id",
+        "1",
+        "--symbol",
+        "BTCUSDT",
+        "--price",
+        "43000",
+    ]));
+    assert_eq!(code, 0, "{v}");
+    (sb, fks)
+}
+
+fn futures_close(make: impl Fn() -> Option<Sandbox>) {
+    // The answer to the close is cut short: it was placed; fks finds it by client id and books
+    // it with the commission and realized PnL of its trades.
+    let Some(sb) = make() else { return };
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let desk = Desk::default();
+    rt.block_on(mount_account(&server, &desk));
+    {
+        let mut s = desk.0.lock().unwrap();
+        s.mode = PostMode::Garble;
+        s.commission = ("3.15000000".into(), "USDT".into());
+    }
+    let (sb, fks) = futures_stop_setup(sb, &server);
+    let (code, v, _) = run_json(fks(&sb).args(["check-stop-loss", "--execute"]));
+    assert_eq!(code, 0, "{v}");
+    let order = &v["results"]["Fut"]["triggered"][0]["action"]["order"];
+    assert_eq!(order["status"], "filled", "{v}");
+    assert_eq!(order["quantity"], "0.15", "{v}");
+    assert_eq!(order["fee"], "3.15000000", "{v}");
+    assert_eq!(order["fee_asset"], "USDT", "{v}");
+    let placed = desk.0.lock().unwrap().placed.clone();
+    assert_eq!(placed.len(), 1);
+    assert_eq!(
+        (placed[0].side.as_str(), placed[0].qty.as_str()),
+        ("SELL", "0.15")
+    );
+    assert_eq!(
+        scalar(
+            &sb,
+            "SELECT fee || ' ' || fee_asset || ' ' || realized_pnl FROM fills"
+        ),
+        "3.15000000 USDT 12.50000000"
+    );
+
+    // Another store trades the same account; its close gets a 5xx and is never placed.
+    let Some(sb2) = make() else { return };
+    desk.0.lock().unwrap().mode = PostMode::Fill;
+    let (sb2, fks) = futures_stop_setup(sb2, &server);
+    desk.0.lock().unwrap().mode = PostMode::ServerError;
+    let (code, v, _) = run_json(fks(&sb2).args(["check-stop-loss", "--execute"]));
+    assert_eq!(code, 3, "{v}");
+    let order = &v["results"]["Fut"]["triggered"][0]["action"]["order"];
+    assert_eq!(order["status"], "not_placed", "{v}");
+    assert_eq!(scalar(&sb2, "SELECT COUNT(*) FROM fills"), "0");
+    assert_eq!(desk.0.lock().unwrap().placed.len(), 1);
+}
+
+#[test]
+fn futures_stop_loss_close_is_reconciled_by_identity_and_booked_with_its_commission_sqlite() {
+    futures_close(|| Some(Sandbox::new()));
+}
+
+#[test]
+fn futures_stop_loss_close_is_reconciled_by_identity_and_booked_with_its_commission_postgres() {
+    futures_close(Sandbox::postgres);
 }

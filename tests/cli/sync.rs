@@ -313,7 +313,7 @@ fn ban_418_stops_and_is_shared_through_the_store() {
         v["results"]["BTCUSDT"]["error"]
             .as_str()
             .unwrap()
-            .contains("waits the ban out"),
+            .contains("waits it out"),
         "{v}"
     );
     assert_eq!(rt.block_on(server.received_requests()).unwrap().len(), n);
@@ -481,4 +481,250 @@ fn a_slow_exchange_times_out_with_a_clear_error() {
     assert_eq!(rt.block_on(server.received_requests()).unwrap().len(), 2);
     let (_, v, _) = run_json(sb.fks().arg("list-data"));
     assert_eq!(v["series"], serde_json::json!([]), "nothing half-written");
+}
+
+// ---- Back-offs shared by every job (issue 12 §4) --------------------------------------------
+
+/// A 429 whose Retry-After (an hour) is longer than exchange.max_retry_wait_secs ends the sync
+/// at once, is stored, and no fks job sends anything to that host until it is over: not the
+/// market data sync, not the account and position jobs, not orders, not exchange info.
+fn long_retry_after(sb: Sandbox) {
+    use crate::support::binance::{Desk, KEY, SECRET, mount_account};
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        Mock::given(path("/api/v3/klines"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after", "3600")
+                    .set_body_raw(binance::TOO_MUCH_WEIGHT, "application/json"),
+            )
+            .mount(&server)
+            .await;
+        mount_account(&server, &Desk::default()).await;
+    });
+    sb.write(
+        "fks.toml",
+        "[trading]\nenabled = true\nmax_order_notional = \"2000\"\nmax_run_notional = \"5000\"\n",
+    );
+    sb.write("one.json", r#"{"BTCUSDT": 0.5}"#);
+    run_json(
+        sb.fks()
+            .args(["account", "add", "Spot", "--kind", "binance-spot"]),
+    );
+    run_json(
+        sb.fks()
+            .args(["account", "add", "Fut", "--kind", "binance-futures"]),
+    );
+    let fks = |sb: &Sandbox| {
+        let mut c = sb.fks();
+        c.env("FKS_BINANCE_BASE_URL", server.uri())
+            .env("FKS_BINANCE_FUTURES_BASE_URL", server.uri())
+            .env("BINANCE_API_KEY", KEY)
+            .env("BINANCE_API_SECRET", SECRET)
+            .env("FKS_SYMBOLS", "BTCUSDT,ETHUSDT")
+            .timeout(std::time::Duration::from_secs(60));
+        c
+    };
+    let requests = || rt.block_on(server.received_requests()).unwrap().len();
+    let (code, v, err) = run_json(fks(&sb).arg("sync-market-data"));
+    assert_eq!(code, 1, "{v} {err}");
+    let msg = v["results"]["BTCUSDT"]["error"].as_str().unwrap();
+    assert!(
+        msg.contains("429") && msg.contains("max_retry_wait_secs"),
+        "{msg}"
+    );
+    assert!(err.contains("Retry-After"), "{err}");
+    let after_first = requests();
+    assert!(
+        after_first <= 2,
+        "one request per symbol at most, no retry: {after_first}"
+    );
+
+    // Every job that talks to that host honours the stored back-off: no request, a clear error.
+    let jobs: Vec<Vec<&str>> = vec![
+        vec!["sync-market-data"],
+        vec!["sync-account-balance"],
+        vec!["update-positions"],
+        vec![
+            "rebalance-portfolio",
+            "--account-id",
+            "1",
+            "--targets",
+            "one.json",
+            "--execute",
+        ],
+        vec![
+            "rebalance-portfolio",
+            "--account-id",
+            "1",
+            "--targets",
+            "one.json",
+        ],
+    ];
+    for args in jobs {
+        let (code, v, _) = run_json(fks(&sb).args(&args));
+        assert_ne!(code, 0, "{args:?}: {v}");
+        let text = v.to_string();
+        assert!(
+            text.contains("no request") && text.contains("429"),
+            "{args:?}: a clear error naming the back-off: {v}"
+        );
+        assert_eq!(
+            requests(),
+            after_first,
+            "{args:?} sent a request during the back-off"
+        );
+    }
+    // An exchange account's stop check needs a price: it asks nothing either.
+    let now = crate::support::binance::now_ms();
+    let pos = format!(
+        "INSERT INTO positions (account_id, symbol, side, quantity, entry_price, current_price, unrealized_pnl, pnl_pct, leverage, status, opened_ms, updated_ms, price_time, stop_loss) VALUES (1, 'BTCUSDT', 'LONG', '0.001', '50000', '50000', '0', 0, '1', 'open', {now}, {now}, {now}, '40000')"
+    );
+    if sb.db.starts_with("postgres") {
+        assert!(
+            std::process::Command::new("psql")
+                .args([sb.db.as_str(), "-qc", &pos])
+                .status()
+                .unwrap()
+                .success()
+        );
+    } else {
+        rusqlite::Connection::open(&sb.db)
+            .unwrap()
+            .execute(&pos, [])
+            .unwrap();
+    }
+    let (code, v, _) = run_json(fks(&sb).arg("check-stop-loss"));
+    assert_ne!(code, 0, "{v}");
+    assert!(v.to_string().contains("no request"), "{v}");
+    assert_eq!(requests(), after_first);
+}
+
+#[test]
+fn a_long_retry_after_is_stored_and_every_job_honours_it_sqlite() {
+    long_retry_after(Sandbox::new());
+}
+
+#[test]
+fn a_long_retry_after_is_stored_and_every_job_honours_it_postgres() {
+    if let Some(sb) = Sandbox::postgres() {
+        long_retry_after(sb);
+    }
+}
+
+/// A stored back-off ends: once it is over, jobs talk to the exchange again.
+#[test]
+fn a_stored_back_off_expires() {
+    let sb = Sandbox::new();
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        Mock::given(path("/api/v3/klines"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after", "2")
+                    .set_body_raw(binance::TOO_MUCH_WEIGHT, "application/json"),
+            )
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(path("/api/v3/klines"))
+            .respond_with(KlinesResponder::new(binance::series(T0, H, 10, 10.0), H))
+            .mount(&server)
+            .await;
+    });
+    sb.write("fks.toml", "[exchange]\nmax_retry_wait_secs = 1\n");
+    let run = || {
+        run_json(
+            setup(&sb, &server)
+                .env("FKS_NOW", (T0 + 10 * H).to_string())
+                .args(["sync-market-data", "--since", "2024-01-01"]),
+        )
+    };
+    let (code, v, _) = run();
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(rt.block_on(server.received_requests()).unwrap().len(), 1);
+    let (code, v, _) = run();
+    assert_eq!(code, 1, "still backing off: {v}");
+    assert_eq!(rt.block_on(server.received_requests()).unwrap().len(), 1);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let (code, v, _) = run();
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["results"]["BTCUSDT"]["inserted"], 10);
+}
+
+/// A base URL that is not http(s) is a configuration error: exit 2 at once, nothing retried.
+#[test]
+fn a_base_url_that_is_not_http_is_a_configuration_error() {
+    let sb = Sandbox::new();
+    for (var, url) in [
+        ("FKS_BINANCE_BASE_URL", "notaurl"),
+        ("FKS_BINANCE_BASE_URL", "file:///etc/passwd"),
+        ("FKS_BINANCE_FUTURES_BASE_URL", "ftp://fapi.binance.com"),
+    ] {
+        let (code, v, err) = run_json(sb.fks().env(var, url).arg("sync-market-data"));
+        assert_eq!(code, 2, "{var}={url}: {v} {err}");
+        assert!(err.contains(url) && err.contains("http"), "{err}");
+    }
+    sb.write(
+        "fks.toml",
+        "[exchange]\nspot_base_url = \"api.binance.com\"\n",
+    );
+    let (code, _, err) = run_json(sb.fks().arg("sync-market-data"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("spot_base_url"), "{err}");
+}
+
+/// A 200 whose body is cut short or is not JSON is retried like a 5xx; a symbol that keeps
+/// getting one fails clearly after the attempts, the others go on, the run is partial.
+#[test]
+fn garbled_answers_on_reads_are_retried() {
+    let sb = Sandbox::new();
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        // ETHUSDT: always cut short. BTCUSDT: cut short once, then good.
+        Mock::given(path("/api/v3/klines"))
+            .and(query_param("symbol", "ETHUSDT"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw(r#"[[1704067200000,"1.0","2.0""#, "application/json"),
+            )
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(path("/api/v3/klines"))
+            .and(query_param("symbol", "BTCUSDT"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_raw("<html>502 Bad Gateway", "text/html"),
+            )
+            .up_to_n_times(1)
+            .with_priority(2)
+            .mount(&server)
+            .await;
+        Mock::given(path("/api/v3/klines"))
+            .respond_with(KlinesResponder::new(binance::series(T0, H, 10, 10.0), H))
+            .mount(&server)
+            .await;
+    });
+    let (code, v, _) = run_json(
+        setup(&sb, &server)
+            .env("FKS_SYMBOLS", "BTCUSDT,ETHUSDT")
+            .env("FKS_NOW", (T0 + 10 * H).to_string())
+            .args(["sync-market-data", "--since", "2024-01-01"]),
+    );
+    assert_eq!(code, 3, "{v}");
+    assert_eq!(v["results"]["BTCUSDT"]["inserted"], 10, "{v}");
+    let err = v["results"]["ETHUSDT"]["error"].as_str().unwrap();
+    assert!(err.contains("3 attempts"), "{err}");
+    let reqs = rt.block_on(server.received_requests()).unwrap();
+    let n = |s: &str| {
+        reqs.iter()
+            .filter(|r| r.url.query().unwrap_or("").contains(&format!("symbol={s}")))
+            .count()
+    };
+    assert_eq!(n("ETHUSDT"), 3);
+    assert_eq!(n("BTCUSDT"), 2);
 }

@@ -168,9 +168,9 @@ pub enum OrderAmount {
     Quote(Decimal),
 }
 
-/// A spot MARKET order. `client_order_id` must be deterministic per intent
-/// (`^[a-zA-Z0-9-_]{1,36}$`) and recorded before sending, so a retry after an unknown outcome
-/// can query it instead of placing a second order.
+/// A spot MARKET order. `client_order_id` is made once per order (`^[a-zA-Z0-9-_]{1,36}$`,
+/// see `execution::ids`) and recorded before sending, so a retry after an unknown outcome can
+/// query it instead of placing a second order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MarketOrder {
     pub symbol: Symbol,
@@ -260,8 +260,26 @@ pub struct OrderReport {
     pub reduce_only: bool,
     /// `transactTime` of a placement, else `updateTime`/`time`.
     pub time: Option<i64>,
+    /// When the exchange created the order, by its clock: `time` of a query, `transactTime`
+    /// of a spot placement; futures placements only say `updateTime` (not earlier).
+    pub created_time: Option<i64>,
     /// Spot FULL answers only; empty otherwise.
     pub fills: Vec<Fill>,
+}
+
+/// One trade (execution) of an order: spot `myTrades`, futures `userTrades`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Trade {
+    pub symbol: Symbol,
+    pub trade_id: i64,
+    pub order_id: i64,
+    pub price: Decimal,
+    pub qty: Decimal,
+    pub commission: Decimal,
+    pub commission_asset: String,
+    /// Futures only.
+    pub realized_pnl: Option<Decimal>,
+    pub time: Option<i64>,
 }
 
 impl OrderReport {

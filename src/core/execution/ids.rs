@@ -1,55 +1,88 @@
-//! Deterministic client order ids (`newClientOrderId`).
+//! Client order ids (`newClientOrderId`): random, made once per order when it is journaled.
 //!
-//! Why deterministic: the id is derived from what the order *is* (account, run, symbol, side,
-//! reason) and written to the order journal **before** the request is sent. If the request
-//! times out or the connection drops, fks asks the exchange for that id
-//! (`GET /api/v3/order?origClientOrderId=`) instead of sending again; a run resumed after being
-//! killed between the journal write and the send finds the same row and the same id. Either way
-//! a retry can never place a second order: the exchange either knows the id (use that order) or
-//! does not (the send never happened, so sending it now is the first and only time). One run
-//! places at most one order per (symbol, side, reason), which keeps the ids unique per run.
+//! Why random: an id must never repeat, across runs, across stores, and across a store and its
+//! restored backup. Ids derived from what the order is (account, run, symbol, side …) repeat
+//! whenever those repeat — run ids start at 1 in every fresh store, and a backup restored on
+//! another host replays the same run ids — and then asking the exchange for "our" order after
+//! a lost answer finds another store's order and books it as ours. So each order gets 119 bits
+//! from the operating system's random source when it is written to the journal, and the
+//! journal row is committed **before** the request is sent: a retry of that order (the client
+//! resending after a failed connection, a later run reconciling it) reuses the stored id, and
+//! never makes a new one.
 //!
-//! Format: `fks-` followed by the first 32 hex digits (128 bits) of SHA-256 over the fields,
-//! 36 characters in all, inside Binance's `^[a-zA-Z0-9-_]{1,36}$`.
+//! Format: `fks-` + the store's 8-character tag + 20 random base62 characters, 32 characters
+//! in all. Only `[0-9A-Za-z-]`: inside both of Binance's documented patterns (spot
+//! `^[a-zA-Z0-9-_]{1,36}$`, USDⓈ-M `^[\.A-Z\:/a-z0-9_-]{1,36}$`). The store tag (from the
+//! store id kept in the store, see [`store_tag`]) makes the orders of one store recognisable on
+//! the exchange; uniqueness rests on the random part alone, since a restored backup carries
+//! the original's store id.
 
-use super::Side;
-use crate::core::market::Symbol;
 use sha2::{Digest, Sha256};
 
 /// Prefix of every client order id fks makes (so its orders are recognisable on the exchange).
 pub const CLIENT_ORDER_ID_PREFIX: &str = "fks-";
 /// Binance's maximum length of `newClientOrderId`.
 pub const MAX_CLIENT_ORDER_ID_LEN: usize = 36;
+/// Length of the store tag in an id.
+pub const STORE_TAG_LEN: usize = 8;
+/// Random base62 characters per id (20 × log2(62) ≈ 119 bits).
+pub const RANDOM_LEN: usize = 20;
 
-/// The client order id of the order `(account, run, symbol, side, reason)`; the same inputs
-/// always give the same id, different inputs give different ids (up to a 128-bit hash).
-pub fn client_order_id(
-    account_id: i64,
-    run_id: i64,
-    symbol: &Symbol,
-    side: Side,
-    reason: &str,
-) -> String {
-    let mut h = Sha256::new();
-    // Versioned and length-prefixed, so no two field lists can produce the same bytes.
-    h.update(b"fks-client-order-id/v1");
-    for field in [
-        account_id.to_string().as_str(),
-        run_id.to_string().as_str(),
-        symbol.as_str(),
-        side.as_str(),
-        reason,
-    ] {
-        h.update((field.len() as u64).to_be_bytes());
-        h.update(field.as_bytes());
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// The operating system's random source failed (it practically never does).
+#[derive(Debug, thiserror::Error)]
+#[error("could not read random bytes from the operating system: {0}")]
+pub struct RandomError(String);
+
+/// `n` uniformly random base62 characters from the OS random source (rejection sampling, so
+/// no character is likelier than another).
+pub fn random_base62(n: usize) -> Result<String, RandomError> {
+    let mut out = String::with_capacity(n);
+    let mut buf = [0u8; 64];
+    while out.len() < n {
+        getrandom::getrandom(&mut buf).map_err(|e| RandomError(e.to_string()))?;
+        // 248 = 4 × 62: bytes at or above it would favour the first characters.
+        for b in buf.iter().filter(|b| **b < 248) {
+            if out.len() == n {
+                break;
+            }
+            out.push(BASE62[(*b % 62) as usize] as char);
+        }
     }
-    let digest = h.finalize();
-    let hex = hex::encode(digest);
-    let keep = MAX_CLIENT_ORDER_ID_LEN - CLIENT_ORDER_ID_PREFIX.len();
-    format!("{CLIENT_ORDER_ID_PREFIX}{}", &hex[..keep])
+    Ok(out)
 }
 
-/// Whether `id` matches Binance's `^[a-zA-Z0-9-_]{1,36}$`.
+/// A new store id: 8 random base62 characters (kept in the store's `kv` under `store_id`).
+pub fn new_store_id() -> Result<String, RandomError> {
+    random_base62(STORE_TAG_LEN)
+}
+
+/// The 8-character tag of a store id in client order ids: the id itself when it is 8 base62
+/// characters (as fks makes them), else derived from it (a store id written in another form,
+/// e.g. a UUID, still gives a stable tag of the allowed characters).
+pub fn store_tag(store_id: &str) -> String {
+    if store_id.len() == STORE_TAG_LEN && store_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return store_id.to_string();
+    }
+    let digest = Sha256::digest(store_id.as_bytes());
+    digest
+        .iter()
+        .take(STORE_TAG_LEN)
+        .map(|b| BASE62[(*b % 62) as usize] as char)
+        .collect()
+}
+
+/// A new client order id for the store with tag `store_tag`: `fks-<tag><20 random>`.
+pub fn new_client_order_id(store_tag: &str) -> Result<String, RandomError> {
+    Ok(format!(
+        "{CLIENT_ORDER_ID_PREFIX}{store_tag}{}",
+        random_base62(RANDOM_LEN)?
+    ))
+}
+
+/// Whether `id` is allowed by both of Binance's patterns (spot `^[a-zA-Z0-9-_]{1,36}$`,
+/// futures `^[\.A-Z\:/a-z0-9_-]{1,36}$`), i.e. `^[a-zA-Z0-9-_]{1,36}$`.
 pub fn is_valid_client_order_id(id: &str) -> bool {
     (1..=MAX_CLIENT_ORDER_ID_LEN).contains(&id.len())
         && id
@@ -60,48 +93,65 @@ pub fn is_valid_client_order_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::execution::test_support::sym;
-    use std::collections::BTreeSet;
+    use proptest::prelude::*;
+    use std::collections::{BTreeMap, BTreeSet};
 
     #[test]
-    fn client_ids_are_stable() {
-        let id = client_order_id(7, 42, &sym("BTCUSDT"), Side::Buy, "rebalance");
-        // Pinned (computed independently with Python's hashlib): changing the formula would
-        // give a resumed run a different id for the same journal row.
-        assert_eq!(id, "fks-084d8d160f13ac96b79b77d6051107e7");
-        assert_eq!(
-            client_order_id(7, 42, &sym("BTCUSDT"), Side::Buy, "rebalance"),
-            id
+    fn ids_have_the_documented_shape() {
+        let tag = store_tag(&new_store_id().unwrap());
+        let id = new_client_order_id(&tag).unwrap();
+        assert_eq!(id.len(), 4 + STORE_TAG_LEN + RANDOM_LEN);
+        assert!(id.len() <= MAX_CLIENT_ORDER_ID_LEN);
+        assert!(id.starts_with(&format!("fks-{tag}")), "{id}");
+        assert!(is_valid_client_order_id(&id), "{id}");
+        assert!(
+            id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+            "only characters both patterns allow: {id}"
         );
     }
 
     #[test]
-    fn client_ids_are_valid_for_binance_and_distinct() {
-        let mut ids = BTreeSet::new();
-        let mut n = 0;
-        for account in [1, 2, 1_000_000] {
-            for run in [1, 2, 12, 123] {
-                for symbol in ["BTCUSDT", "ETHUSDT", "BTCUSD"] {
-                    for side in [Side::Buy, Side::Sell] {
-                        for reason in ["rebalance", "stop-loss", "manual"] {
-                            let id = client_order_id(account, run, &sym(symbol), side, reason);
-                            assert!(is_valid_client_order_id(&id), "{id}");
-                            assert!(id.len() <= 36 && id.starts_with("fks-"), "{id}");
-                            ids.insert(id);
-                            n += 1;
-                        }
-                    }
-                }
-            }
+    fn ids_never_repeat_even_for_the_same_store() {
+        let tag = "AbCd1234";
+        let ids: BTreeSet<String> = (0..20_000)
+            .map(|_| new_client_order_id(tag).unwrap())
+            .collect();
+        assert_eq!(ids.len(), 20_000);
+    }
+
+    #[test]
+    fn random_characters_are_spread_over_the_whole_alphabet() {
+        let s = random_base62(62 * 400).unwrap();
+        let mut counts: BTreeMap<char, usize> = BTreeMap::new();
+        for c in s.chars() {
+            *counts.entry(c).or_default() += 1;
         }
-        assert_eq!(ids.len(), n);
-        // field boundaries matter: (1, 12) and (11, 2) must not collide
-        assert_ne!(
-            client_order_id(1, 12, &sym("BTCUSDT"), Side::Buy, "manual"),
-            client_order_id(11, 2, &sym("BTCUSDT"), Side::Buy, "manual")
-        );
+        assert_eq!(counts.len(), 62, "every base62 character appears");
+        // 400 expected each; a biased modulo would give the first 8 about 25 % more.
+        for (c, n) in counts {
+            assert!((250..=550).contains(&n), "{c}: {n}");
+        }
+    }
+
+    #[test]
+    fn store_tags_are_stable_and_of_allowed_characters() {
+        assert_eq!(store_tag("Zz09aBcD"), "Zz09aBcD");
+        let uuid = "4f0c8f2e-6b1d-4c2a-9a57-0d6b8f3c2e11";
+        assert_eq!(store_tag(uuid), store_tag(uuid));
+        assert_eq!(store_tag(uuid).len(), STORE_TAG_LEN);
+        assert!(store_tag(uuid).bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_ne!(store_tag(uuid), store_tag("another store"));
         assert!(!is_valid_client_order_id(""));
         assert!(!is_valid_client_order_id("has space"));
         assert!(!is_valid_client_order_id(&"a".repeat(37)));
+    }
+
+    proptest! {
+        #[test]
+        fn any_store_id_gives_a_valid_id(store_id in ".{0,80}") {
+            let id = new_client_order_id(&store_tag(&store_id)).unwrap();
+            prop_assert!(is_valid_client_order_id(&id));
+            prop_assert_eq!(id.len(), 32);
+        }
     }
 }

@@ -1,6 +1,5 @@
 //! Pure decision logic for placing orders (issue 7): exchange-rule rounding and validation,
-//! the rebalance planner, stop-loss / trailing-stop evaluation and deterministic client order
-//! ids. No store, no HTTP, no clock: data in, decision out. The commands
+//! the rebalance planner, stop-loss / trailing-stop evaluation and random client order ids. No store, no HTTP, no clock: data in, decision out. The commands
 //! (`rebalance-portfolio`, `check-stop-loss`) load state, call these, write the order journal
 //! and talk to the exchange.
 
@@ -15,7 +14,7 @@ pub mod stops;
 pub use crate::core::exchange::{LotSize, PriceFilter, SymbolInfo};
 pub use crate::core::positions::{PositionSide, Side};
 
-pub use ids::{client_order_id, is_valid_client_order_id};
+pub use ids::{is_valid_client_order_id, new_client_order_id, store_tag};
 pub use rebalance::{
     Holding, PlanError, PlannedOrder, RebalanceInput, RebalancePlan, Skipped, ValuedInput,
     plan_rebalance,

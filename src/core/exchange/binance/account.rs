@@ -3,9 +3,12 @@
 use super::client::BinanceClient;
 use super::error::ExchangeError;
 use super::requests::{self, Request};
-use super::wire::{FuturesAccountW, FuturesOrderW, PositionRiskW, SpotAccountW, SpotOrderW};
+use super::wire::{
+    FuturesAccountW, FuturesOrderW, PositionRiskW, SpotAccountW, SpotOrderW, TradeW,
+};
 use crate::core::exchange::{
-    FuturesAccount, FuturesMarketOrder, FuturesPosition, MarketOrder, OrderReport, SpotAccount,
+    FuturesAccount, FuturesMarketOrder, FuturesPosition, Market, MarketOrder, OrderReport,
+    SpotAccount, Trade,
 };
 use crate::core::market::Symbol;
 
@@ -77,6 +80,24 @@ impl BinanceClient {
         w.into_core().map_err(|detail| decode(&req, detail))
     }
 
+    /// The trades of one order (spot `GET /api/v3/myTrades`, futures `GET /fapi/v1/userTrades`,
+    /// by `orderId`): what it really traded, its commission and the commission's asset.
+    pub async fn order_trades(
+        &self,
+        symbol: &Symbol,
+        order_id: i64,
+    ) -> Result<Vec<Trade>, ExchangeError> {
+        let req = match self.market() {
+            Market::Spot => requests::spot_order_trades(symbol, order_id),
+            Market::UsdM => requests::futures_order_trades(symbol, order_id),
+        };
+        let w: Vec<TradeW> = self.call(&req).await?;
+        Ok(w.into_iter()
+            .map(TradeW::into_core)
+            .filter(|t| t.order_id == order_id)
+            .collect())
+    }
+
     /// `GET /fapi/v1/order?symbol=&origClientOrderId=`; `Ok(None)` for -2013.
     pub async fn futures_order_by_client_id(
         &self,
@@ -92,9 +113,8 @@ impl BinanceClient {
     }
 }
 
+/// An answer that parsed but does not make sense (e.g. an unknown side): on a placement the
+/// order exists but is unknown to us, so it is looked up by client id.
 fn decode(req: &Request, detail: String) -> ExchangeError {
-    ExchangeError::Decode {
-        endpoint: req.path,
-        detail,
-    }
+    super::client::decode_error(req, detail)
 }

@@ -4,6 +4,7 @@
 //! No variant ever carries the API key, the secret or a signature: request URLs are stripped
 //! from transport errors before they are stored here.
 
+use super::bans::Backoff;
 use crate::core::exchange::Market;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,9 +41,16 @@ pub enum ExchangeError {
         retry_after_s: u64,
     },
 
-    /// HTTP 418: the IP is banned until `until_ms`; nothing may be sent before then.
-    #[error("banned by binance (HTTP 418) until {} ({until_ms} ms); stopping", fmt_ms(*.until_ms))]
-    Banned { until_ms: i64 },
+    /// A ban (HTTP 418) or a back-off longer than `exchange.max_retry_wait_secs` (a 429's
+    /// `Retry-After`) is in force for `host`: nothing is sent to it before `backoff.until_ms`.
+    /// `fresh` when this request received it, else it was recorded earlier (by this process or
+    /// another fks job through the store) and this request was never sent.
+    #[error("{}", banned_msg(host, backoff, *fresh))]
+    Banned {
+        host: String,
+        backoff: Backoff,
+        fresh: bool,
+    },
 
     /// 5xx or 408 on every attempt.
     #[error("binance {endpoint} failed after {attempts} attempts: HTTP {status} {detail}")]
@@ -70,6 +78,9 @@ pub enum ExchangeError {
     OutcomeUnknown {
         endpoint: &'static str,
         detail: String,
+        /// The `timestamp` of the last signed attempt (exchange clock, ms): Binance refuses
+        /// the request at its matching engine once `recvWindow` has passed since then.
+        signed_at_ms: Option<i64>,
     },
 
     /// Any other non-success HTTP status without a Binance error body (403 WAF, 404 …).
@@ -86,6 +97,24 @@ pub enum ExchangeError {
         endpoint: &'static str,
         detail: String,
     },
+
+    /// A success status whose body was cut short or not JSON on every attempt (a transport
+    /// fault, retried like a 5xx).
+    #[error(
+        "could not decode binance {endpoint} response after {attempts} attempts \
+         (the body was cut short or not JSON): {detail}"
+    )]
+    Garbled {
+        endpoint: &'static str,
+        attempts: u32,
+        detail: String,
+    },
+
+    /// The configured base URL cannot be used (not http(s), no host).
+    #[error(
+        "binance base URL {url:?} {why}; expected an http(s) URL such as https://api.binance.com"
+    )]
+    BaseUrl { url: String, why: String },
 
     #[error("missing BINANCE_API_KEY or BINANCE_API_SECRET; set them in the environment or .env")]
     MissingCredentials,
@@ -125,6 +154,32 @@ impl ExchangeError {
                 | ExchangeError::Server { .. }
                 | ExchangeError::Transport { .. }
                 | ExchangeError::OutcomeUnknown { .. }
+                | ExchangeError::Garbled { .. }
+                | ExchangeError::Banned { .. }
+        )
+    }
+
+    /// When a ban or back-off ends, if this is one.
+    pub fn banned_until_ms(&self) -> Option<i64> {
+        match self {
+            ExchangeError::Banned { backoff, .. } => Some(backoff.until_ms),
+            _ => None,
+        }
+    }
+}
+
+fn banned_msg(host: &str, b: &Backoff, fresh: bool) -> String {
+    let until = fmt_ms(b.until_ms);
+    if fresh {
+        format!(
+            "{}; no request is sent to {host} until {until} (every fks job waits it out)",
+            b.reason
+        )
+    } else {
+        format!(
+            "no request sent to {host}: a binance back-off is in force until {until} ({}); \
+             every fks job waits it out",
+            b.reason
         )
     }
 }

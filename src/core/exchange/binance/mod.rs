@@ -8,8 +8,10 @@
 //! - `wire.rs`: Binance's JSON shapes (private), converted at the edge.
 //! - `weight.rs`: the shared per-minute request-weight budget.
 //! - `error.rs`: `ExchangeError`.
+//! - `bans.rs`: bans and back-offs per host, shared by a process's clients and kept in the store.
 
 mod account;
+pub mod bans;
 mod client;
 mod error;
 mod market_data;
@@ -18,7 +20,8 @@ pub mod sign;
 mod weight;
 mod wire;
 
-pub use client::{BinanceClient, BinanceConfig};
+pub use bans::{Backoff, BanBook};
+pub use client::{BinanceClient, BinanceConfig, check_base_url};
 pub use error::ExchangeError;
 pub use market_data::Kline;
 pub use requests::{FUTURES_KLINES_MAX, SPOT_KLINES_MAX};
@@ -26,3 +29,5 @@ pub use sign::Secret;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wire_props;

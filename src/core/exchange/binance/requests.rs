@@ -208,6 +208,24 @@ pub(crate) fn futures_order_by_client_id(symbol: &Symbol, client_order_id: &str)
         .signed()
 }
 
+/// `GET /api/v3/myTrades?symbol=&orderId=`: the trades of one order (weight 5 with `orderId`).
+pub(crate) fn spot_order_trades(symbol: &Symbol, order_id: i64) -> Request {
+    Request::get("/api/v3/myTrades", 5)
+        .param("symbol", symbol)
+        .param("orderId", order_id)
+        .param("limit", 1000)
+        .signed()
+}
+
+/// `GET /fapi/v1/userTrades?symbol=&orderId=`: the trades of one order (weight 5).
+pub(crate) fn futures_order_trades(symbol: &Symbol, order_id: i64) -> Request {
+    Request::get("/fapi/v1/userTrades", 5)
+        .param("symbol", symbol)
+        .param("orderId", order_id)
+        .param("limit", 1000)
+        .signed()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -429,7 +429,12 @@ async fn http_418_is_a_ban_never_retried() {
         .await
         .unwrap_err();
     let after = chrono::Utc::now().timestamp_millis();
-    let ExchangeError::Banned { until_ms } = e else {
+    let ExchangeError::Banned {
+        backoff: Backoff { until_ms, .. },
+        fresh: true,
+        ..
+    } = e
+    else {
         panic!("expected Banned, got {e}")
     };
     assert!(
@@ -441,7 +446,8 @@ async fn http_418_is_a_ban_never_retried() {
 
     // Later calls fail at once without touching the server.
     let e2 = c.ticker_price(&btc()).await.unwrap_err();
-    assert!(matches!(e2, ExchangeError::Banned { .. }));
+    assert!(matches!(e2, ExchangeError::Banned { fresh: false, .. }));
+    assert!(e2.to_string().contains("no request sent"), "{e2}");
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
 
@@ -574,7 +580,25 @@ async fn malformed_and_truncated_json_are_decode_errors() {
         .mount(&server)
         .await;
     let c = client(&server, Market::Spot);
-    for sym in ["BTCUSDT", "ETHUSDT", "BNBUSDT"] {
+    // A body cut short is a transport fault: retried like a 5xx, then a clear error.
+    let e = c
+        .klines(&btc(), Timeframe::H1, None, None, 10)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ExchangeError::Garbled {
+                endpoint: "/api/v3/klines",
+                attempts: 3,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.is_transient());
+    // Well-formed JSON of the wrong shape or with bad values: a decode error, not retried.
+    for sym in ["ETHUSDT", "BNBUSDT"] {
         let e = c
             .klines(&Symbol(sym.into()), Timeframe::H1, None, None, 10)
             .await
@@ -595,8 +619,10 @@ async fn malformed_and_truncated_json_are_decode_errors() {
             "{e}"
         );
     }
-    // Not retried: each answered once.
-    assert_eq!(requests_to(&server, "/api/v3/klines").await.len(), 3);
+    assert_eq!(
+        requests_to(&server, "/api/v3/klines").await.len(),
+        3 + 1 + 1
+    );
 }
 
 #[tokio::test]
@@ -1300,7 +1326,7 @@ async fn secrets_never_appear_in_errors_or_debug_output() {
     }
     // And they are real, distinct errors.
     assert!(matches!(errors[0], ExchangeError::Auth { .. }));
-    assert!(matches!(errors[1], ExchangeError::Decode { .. }));
+    assert!(matches!(errors[1], ExchangeError::Garbled { .. }));
     assert!(matches!(errors[2], ExchangeError::OutcomeUnknown { .. }));
     assert!(matches!(errors[3], ExchangeError::Api { .. }));
     assert!(matches!(
@@ -1369,4 +1395,330 @@ async fn client_futures_and_page_streams_can_be_spawned() {
             .await
             .unwrap();
     assert_eq!(n.into_iter().map(Result::unwrap).sum::<usize>(), 10);
+}
+
+// ------------------------------------------------ back-offs, garbled answers, base URLs (issue 12/13)
+
+#[tokio::test]
+async fn a_long_retry_after_is_a_back_off_recorded_for_every_client_of_the_host() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/v3/klines"))
+        .respond_with(
+            error_body(429, -1003, "Too much request weight used; current limit is 6000 request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.")
+                .insert_header("Retry-After", "3600"),
+        )
+        .mount(&server)
+        .await;
+    let book = std::sync::Arc::new(BanBook::new());
+    let mut cfg = config(&server, Market::Spot);
+    cfg.bans = Some(book.clone());
+    let c = BinanceClient::new(cfg.clone()).unwrap();
+    let before = chrono::Utc::now().timestamp_millis();
+    let started = Instant::now();
+    let e = c
+        .klines(&btc(), Timeframe::H1, None, None, 10)
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "not waited out"
+    );
+    let ExchangeError::Banned {
+        backoff,
+        fresh: true,
+        ..
+    } = &e
+    else {
+        panic!("expected a back-off, got {e:?}")
+    };
+    assert_eq!(backoff.status, 429);
+    assert!(backoff.until_ms >= before + 3_600_000, "{backoff:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("3600s") && msg.contains("max_retry_wait_secs") && msg.contains("no request"),
+        "{msg}"
+    );
+    assert_eq!(book.unsaved().len(), 1, "recorded for the store");
+    // Another client on the same book (another job's client in this process, e.g. a signed
+    // one) sends nothing to that host either.
+    let other = BinanceClient::new(cfg.with_credentials(KEY, Secret::new(SECRET))).unwrap();
+    let e = other.spot_account().await.unwrap_err();
+    assert!(
+        matches!(e, ExchangeError::Banned { fresh: false, .. }),
+        "{e:?}"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_short_retry_after_is_waited_within_the_limit() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/v3/ticker/price"))
+        .respond_with(
+            error_body(429, -1003, "Too much request weight used;")
+                .insert_header("Retry-After", "1"),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/v3/ticker/price"))
+        .respond_with(json(
+            200,
+            r#"{"symbol":"BTCUSDT","price":"42000.10000000"}"#,
+        ))
+        .mount(&server)
+        .await;
+    let mut cfg = config(&server, Market::Spot);
+    cfg.max_retry_wait = Duration::from_secs(1);
+    let c = BinanceClient::new(cfg).unwrap();
+    assert_eq!(c.ticker_price(&btc()).await.unwrap(), d("42000.1"));
+    assert_eq!(c.banned_until_ms(), None);
+}
+
+/// Every idempotent read gets its garbled 200 retried: the second answer is good.
+#[tokio::test]
+async fn garbled_answers_on_every_read_are_retried() {
+    let server = MockServer::start().await;
+    let good: &[(&str, &str)] = &[
+        (
+            "/api/v3/account",
+            r#"{"canTrade":true,"updateTime":1,"balances":[{"asset":"BTC","free":"1.00000000","locked":"0.00000000"}]}"#,
+        ),
+        (
+            "/api/v3/ticker/price",
+            r#"{"symbol":"BTCUSDT","price":"42000.10000000"}"#,
+        ),
+        (
+            "/api/v3/exchangeInfo",
+            r#"{"timezone":"UTC","serverTime":1,"rateLimits":[],"symbols":[]}"#,
+        ),
+        ("/api/v3/order", SPOT_FILLED),
+        (
+            "/api/v3/myTrades",
+            r#"[{"symbol":"BTCUSDT","id":"309520010","orderId":"7328606773","orderListId":"-1","price":"47477.70000000","qty":"0.00052000","quoteQty":"24.68840400","commission":"0.00000052","commissionAsset":"BTC","time":"1630065942942","isBuyer":true,"isMaker":false,"isBestMatch":true}]"#,
+        ),
+        ("/api/v3/time", r#"{"serverTime":1499827319559}"#),
+    ];
+    for (p, body) in good {
+        Mock::given(method("GET"))
+            .and(path(*p))
+            .respond_with(json(200, &body[..body.len() / 2]))
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(*p))
+            .respond_with(json(200, body))
+            .mount(&server)
+            .await;
+    }
+    let c = signed_client(&server, Market::Spot);
+    c.spot_account().await.unwrap();
+    c.ticker_price(&btc()).await.unwrap();
+    c.exchange_info(&[]).await.unwrap();
+    c.spot_order_by_client_id(&btc(), "fks-abc-1")
+        .await
+        .unwrap()
+        .unwrap();
+    let trades = c.order_trades(&btc(), 7328606773).await.unwrap();
+    assert_eq!(trades.len(), 1);
+    assert_eq!(trades[0].commission, d("0.00000052"));
+    assert_eq!(trades[0].commission_asset, "BTC");
+    c.server_time().await.unwrap();
+    for (p, _) in good {
+        assert_eq!(requests_to(&server, p).await.len(), 2, "{p}");
+    }
+}
+
+#[tokio::test]
+async fn garbled_futures_reads_are_retried_and_trades_carry_realized_pnl() {
+    let server = MockServer::start().await;
+    let trades = r#"[{"buyer":false,"commission":"3.15000000","commissionAsset":"USDT","id":698759,"maker":false,"orderId":25851813,"price":"42000.00","qty":"0.150","quoteQty":"6300.00000","realizedPnl":"12.50000000","side":"SELL","positionSide":"BOTH","symbol":"BTCUSDT","time":1569514978020}]"#;
+    for (p, body) in [
+        ("/fapi/v1/userTrades", trades),
+        ("/fapi/v2/positionRisk", "[]"),
+    ] {
+        Mock::given(path(p))
+            .respond_with(json(200, "<html><body>502 Bad Gateway</body></html>"))
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(path(p))
+            .respond_with(json(200, body))
+            .mount(&server)
+            .await;
+    }
+    let c = signed_client(&server, Market::UsdM);
+    let t = c.order_trades(&btc(), 25851813).await.unwrap();
+    assert_eq!(t[0].realized_pnl, Some(d("12.5")));
+    assert_eq!(t[0].qty, d("0.150"));
+    assert!(c.positions(None).await.unwrap().is_empty());
+    assert_eq!(requests_to(&server, "/fapi/v1/userTrades").await.len(), 2);
+    let q = requests_to(&server, "/fapi/v1/userTrades").await[1]
+        .url
+        .query()
+        .unwrap()
+        .to_string();
+    assert!(
+        q.starts_with("symbol=BTCUSDT&orderId=25851813&limit=1000&"),
+        "{q}"
+    );
+}
+
+/// An order placement whose 200 answer cannot be read is never resent: its outcome is unknown
+/// (the exchange accepted it), and the caller asks for it by client id.
+#[tokio::test]
+async fn a_garbled_answer_to_an_order_is_an_unknown_outcome_never_resent() {
+    let server = MockServer::start().await;
+    for (p, market) in [
+        ("/api/v3/order", Market::Spot),
+        ("/fapi/v1/order", Market::UsdM),
+    ] {
+        Mock::given(method("POST"))
+            .and(path(p))
+            .respond_with(json(200, &SPOT_FILLED[..60]))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let c = signed_client(&server, market);
+        let e = match market {
+            Market::Spot => c
+                .place_spot_market_order(&MarketOrder {
+                    symbol: btc(),
+                    side: OrderSide::Buy,
+                    amount: OrderAmount::Base(d("0.001")),
+                    client_order_id: "fks-garbled".into(),
+                })
+                .await
+                .unwrap_err(),
+            Market::UsdM => c
+                .place_futures_market_order(&FuturesMarketOrder {
+                    symbol: btc(),
+                    side: OrderSide::Sell,
+                    quantity: d("0.001"),
+                    client_order_id: "fks-garbled".into(),
+                    reduce_only: true,
+                })
+                .await
+                .unwrap_err(),
+        };
+        assert!(
+            matches!(
+                e,
+                ExchangeError::OutcomeUnknown {
+                    signed_at_ms: None,
+                    ..
+                }
+            ),
+            "{p}: {e:?}"
+        );
+        assert!(e.to_string().contains("accepted"), "{e}");
+        assert_eq!(requests_to(&server, p).await.len(), 1, "{p}");
+    }
+}
+
+#[tokio::test]
+async fn a_5xx_on_an_order_says_when_it_was_signed() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/v3/order"))
+        .respond_with(error_body(
+            503,
+            -1001,
+            "Internal error; unable to process your request. Please try again.",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = signed_client(&server, Market::Spot);
+    let before = c.server_now_ms();
+    let e = c
+        .place_spot_market_order(&MarketOrder {
+            symbol: btc(),
+            side: OrderSide::Buy,
+            amount: OrderAmount::Base(d("0.001")),
+            client_order_id: "fks-5xx".into(),
+        })
+        .await
+        .unwrap_err();
+    let ExchangeError::OutcomeUnknown {
+        signed_at_ms: Some(t),
+        ..
+    } = e
+    else {
+        panic!("{e:?}")
+    };
+    assert!(t >= before && t <= c.server_now_ms());
+    let sent = requests_to(&server, "/api/v3/order").await;
+    assert!(
+        sent[0]
+            .url
+            .query()
+            .unwrap()
+            .contains(&format!("timestamp={t}"))
+    );
+}
+
+#[test]
+fn base_urls_must_be_http() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    for bad in [
+        "notaurl",
+        "file:///etc/passwd",
+        "ftp://api.binance.com",
+        "http://",
+        "https://x/?a=1",
+    ] {
+        let e =
+            BinanceClient::new(BinanceConfig::new(Market::Spot).with_base_url(bad)).unwrap_err();
+        assert!(matches!(e, ExchangeError::BaseUrl { .. }), "{bad}: {e:?}");
+        assert!(
+            e.to_string().contains(bad) && e.to_string().contains("http"),
+            "{e}"
+        );
+    }
+    for good in [
+        "https://api.binance.com",
+        "http://127.0.0.1:8080",
+        "https://testnet.binance.vision/",
+    ] {
+        assert!(check_base_url(good).is_ok(), "{good}");
+    }
+}
+
+/// Waiting for the next minute of the weight budget is a wait too: longer than
+/// `max_retry_wait`, the call stops at once and the back-off is recorded for every job.
+#[tokio::test]
+async fn a_budget_wait_longer_than_allowed_stops_and_is_recorded() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/v3/time"))
+        .respond_with(
+            json(200, r#"{"serverTime":1}"#)
+                .insert_header("x-mbx-used-weight-1m", "95")
+                .insert_header("Date", "Mon, 28 Nov 2022 22:42:10 GMT"),
+        )
+        .mount(&server)
+        .await;
+    let mut cfg = config(&server, Market::Spot);
+    cfg.weight_limit_per_minute = 100;
+    cfg.max_retry_wait = Duration::from_secs(5);
+    let c = BinanceClient::new(cfg).unwrap();
+    c.server_time().await.unwrap();
+    let started = Instant::now();
+    let e = c.server_time().await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5), "not waited");
+    assert!(
+        matches!(e, ExchangeError::Banned { fresh: true, .. }),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("max_retry_wait_secs"), "{e}");
+    let until = c.banned_until_ms().unwrap();
+    let left = until - chrono::Utc::now().timestamp_millis();
+    assert!(
+        (40_000..=51_000).contains(&left),
+        "until the next minute: {left}"
+    );
+    assert_eq!(requests_to(&server, "/api/v3/time").await.len(), 1);
 }

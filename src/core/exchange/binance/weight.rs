@@ -89,7 +89,22 @@ impl WeightBudget {
 
     /// Reserve `weight` for a request about to be sent, first waiting out a 429 pause and,
     /// when the window is nearly used up, the rest of the window. Returns the time waited.
+    #[cfg(test)]
     pub async fn acquire(&self, weight: u32, wall_now_ms: impl Fn() -> i64) -> Duration {
+        self.acquire_within(weight, wall_now_ms, Duration::MAX)
+            .await
+            .unwrap_or_else(|w| w)
+    }
+
+    /// Like `acquire`, but a single wait longer than `max_wait` is not waited: `Err` gives how
+    /// long it would have been (nothing is reserved), so the caller can stop instead of
+    /// holding its job's lock through it.
+    pub async fn acquire_within(
+        &self,
+        weight: u32,
+        wall_now_ms: impl Fn() -> i64,
+        max_wait: Duration,
+    ) -> Result<Duration, Duration> {
         let started = Instant::now();
         loop {
             let wait = {
@@ -117,10 +132,15 @@ impl WeightBudget {
                 }
             };
             match wait {
-                None => return started.elapsed(),
+                None => return Ok(started.elapsed()),
+                Some(d) if d > max_wait => return Err(d),
                 Some(d) => tokio::time::sleep(d).await,
             }
         }
+    }
+
+    pub fn limit(&self) -> u32 {
+        self.limit
     }
 
     /// Record a response's `x-mbx-used-weight-1m` and, when known, the second-of-minute of its
@@ -187,6 +207,23 @@ mod tests {
         let b = WeightBudget::new(6000);
         b.pause(Duration::from_secs(3));
         assert_eq!(b.acquire(1, || 0).await, Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_longer_than_allowed_is_refused_not_waited() {
+        let b = WeightBudget::new(100);
+        b.observe(95, Some(10), 0); // 50 s left in the server's minute
+        let started = Instant::now();
+        assert_eq!(
+            b.acquire_within(2, || 0, Duration::from_secs(30)).await,
+            Err(Duration::from_secs(50))
+        );
+        assert_eq!(started.elapsed(), Duration::ZERO, "nothing waited");
+        assert_eq!(b.used(), 95, "nothing reserved");
+        assert_eq!(
+            b.acquire_within(2, || 0, Duration::from_secs(60)).await,
+            Ok(Duration::from_secs(50))
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -7,7 +7,7 @@
 use super::Kline;
 use crate::core::exchange::{
     Balance, ExchangeInfo, Fill, FuturesAccount, FuturesAssetBalance, FuturesPosition, LotSize,
-    OrderReport, OrderSide, OrderStatus, PositionSide, PriceFilter, SymbolInfo,
+    OrderReport, OrderSide, OrderStatus, PositionSide, PriceFilter, SymbolInfo, Trade,
 };
 use crate::core::market::Symbol;
 use rust_decimal::Decimal;
@@ -443,6 +443,8 @@ pub(crate) struct SpotOrderW {
     pub update_time: Option<i64>,
     #[serde(default, deserialize_with = "lenient::opt_i64")]
     pub time: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub working_time: Option<i64>,
     #[serde(default)]
     pub orig_qty: Decimal,
     #[serde(default)]
@@ -486,6 +488,11 @@ impl SpotOrderW {
             avg_price,
             reduce_only: false,
             time: self.transact_time.or(self.update_time).or(self.time),
+            created_time: self
+                .time
+                .or(self.transact_time)
+                .or(self.working_time)
+                .or(self.update_time),
             fills: self
                 .fills
                 .into_iter()
@@ -498,6 +505,41 @@ impl SpotOrderW {
                 })
                 .collect(),
         })
+    }
+}
+
+/// A trade of spot `myTrades` or futures `userTrades`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TradeW {
+    pub symbol: String,
+    #[serde(deserialize_with = "lenient::i64")]
+    pub id: i64,
+    #[serde(deserialize_with = "lenient::i64")]
+    pub order_id: i64,
+    pub price: Decimal,
+    pub qty: Decimal,
+    pub commission: Decimal,
+    pub commission_asset: String,
+    #[serde(default)]
+    pub realized_pnl: Option<Decimal>,
+    #[serde(default, deserialize_with = "lenient::opt_i64")]
+    pub time: Option<i64>,
+}
+
+impl TradeW {
+    pub fn into_core(self) -> Trade {
+        Trade {
+            symbol: Symbol(self.symbol),
+            trade_id: self.id,
+            order_id: self.order_id,
+            price: self.price,
+            qty: self.qty,
+            commission: self.commission,
+            commission_asset: self.commission_asset,
+            realized_pnl: self.realized_pnl,
+            time: self.time,
+        }
     }
 }
 
@@ -543,6 +585,7 @@ impl FuturesOrderW {
             avg_price: self.avg_price.filter(|p| !p.is_zero()),
             reduce_only: self.reduce_only,
             time: self.update_time.or(self.time),
+            created_time: self.time.or(self.update_time),
             fills: Vec::new(),
         })
     }
