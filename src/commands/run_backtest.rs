@@ -264,6 +264,20 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             optimizations_out.insert(t.label.clone(), entry);
         }
     }
+    // Failed symbols get a row too, so a table never hides why a run failed.
+    let ncols = if args.optimize {
+        OPTIMIZE_HEADER.len()
+    } else {
+        9
+    };
+    for (key, r) in &results {
+        if let Some(e) = r["error"].as_str() {
+            let (label, sym) = key.rsplit_once('/').unwrap_or((key.as_str(), ""));
+            let mut row = vec![label.to_string(), sym.to_string(), format!("error: {e}")];
+            row.resize(ncols, "-".into());
+            table.add_row(row);
+        }
+    }
     let mut body = json!({
         "config": cfg,
         "open_positions_at_end": "closed at the last close and counted as trades (metrics.closed_at_end)",

@@ -581,6 +581,19 @@ fn the_optimisation_table_shows_in_and_out_of_sample_side_by_side() {
         .as_f64()
         .unwrap();
     assert!(!table.contains(&format!("{all:.2}")), "{table}");
+    // A symbol that could not run says why in the table too.
+    let out = sb
+        .fks()
+        .args(args)
+        .args(["--symbol", "ETHUSDT", "--format", "table"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains("ETHUSDT") && table.contains("error:"),
+        "{table}"
+    );
 }
 
 #[test]
