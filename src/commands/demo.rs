@@ -348,6 +348,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 fee: None,
                 cash: None,
                 output_dir: Some(bt_dir.clone()),
+                apply: true,
             }
         )
     );
@@ -626,10 +627,18 @@ fn summary(s: &Step) -> String {
                 )
             })
             .unwrap_or_default(),
-        "run-backtest" => format!(
-            "{} strategy/symbol runs optimised",
-            o["results"].as_object().map(|m| m.len()).unwrap_or(0)
-        ),
+        "run-backtest" => {
+            let applied = o["optimizations"]
+                .as_object()
+                .map(|m| m.values().filter(|v| v["apply"]["applied"] == true).count())
+                .unwrap_or(0);
+            format!(
+                "{} strategy/symbol runs optimised; {} of {} strategies passed out of sample and were applied",
+                o["results"].as_object().map(|m| m.len()).unwrap_or(0),
+                applied,
+                o["optimizations"].as_object().map(|m| m.len()).unwrap_or(0)
+            )
+        }
         "validate-strategies" => {
             format!("{} passed, {} failed (dry run)", o["passed"], o["failed"])
         }

@@ -60,28 +60,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             }
             let r = run_backtest(&bars, st.timeframe, &st.spec, &cfg)?;
             let m = &r.metrics;
-            let mut why = Vec::new();
-            if m.sharpe.is_none_or(|s| s < c.min_sharpe) {
-                why.push(format!(
-                    "Sharpe {} < {}",
-                    m.sharpe
-                        .map(|s| format!("{s:.2}"))
-                        .unwrap_or_else(|| "undefined".into()),
-                    c.min_sharpe
-                ));
-            }
-            if m.total_return_pct <= c.min_return_pct {
-                why.push(format!(
-                    "return {:.2}% <= {}%",
-                    m.total_return_pct, c.min_return_pct
-                ));
-            }
-            if m.max_drawdown_pct >= c.max_drawdown_pct {
-                why.push(format!(
-                    "max drawdown {:.2}% >= {}%",
-                    m.max_drawdown_pct, c.max_drawdown_pct
-                ));
-            }
+            let why = strategies::criteria_failures(c, m);
             strategies::record_result(
                 store,
                 Some(st.id),

@@ -287,6 +287,11 @@ pub struct BacktestSettings {
     pub max_drawdown_pct: f64,
     /// Fewer bars than this in the validation window is "insufficient_data", not a failure.
     pub min_bars: usize,
+    /// `run-backtest --optimize` refuses a grid with more points than this (the product of
+    /// each parameter's number of values), before running anything.
+    pub max_grid_combinations: u64,
+    /// Grid runs stored per optimisation and symbol: the best ones by the objective.
+    pub max_stored_grid_runs: usize,
 }
 
 impl Default for BacktestSettings {
@@ -299,6 +304,8 @@ impl Default for BacktestSettings {
             min_return_pct: 0.0,
             max_drawdown_pct: 30.0,
             min_bars: 300,
+            max_grid_combinations: 100_000,
+            max_stored_grid_runs: 100,
         }
     }
 }

@@ -1,9 +1,10 @@
 //! Stored strategies: a name, a validated spec (kind, parameters, options), the symbols and
 //! timeframe they trade, and an enabled flag with the reason and time of a disable.
 
-use crate::core::backtest::StrategySpec;
+use crate::core::backtest::{Metrics, StrategySpec};
+use crate::core::config::BacktestSettings;
 use crate::core::market::{Symbol, Timeframe};
-use crate::core::store::{Row, Store};
+use crate::core::store::{Row, Store, Tx};
 use crate::vals;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -134,6 +135,54 @@ pub async fn set_spec(store: &Store, id: i64, spec: &StrategySpec, now_ms: i64) 
     Ok(())
 }
 
+/// Replace a strategy's spec inside `tx`, only if the strategy was not changed since it was
+/// read (its `updated_ms` is still `seen_updated_ms`). Returns whether it was replaced.
+pub async fn set_spec_if_unchanged(
+    tx: &Tx<'_>,
+    id: i64,
+    spec: &StrategySpec,
+    seen_updated_ms: i64,
+    now_ms: i64,
+) -> Result<bool> {
+    let n = tx
+        .exec(
+            "UPDATE strategies SET spec = ?, updated_ms = ? WHERE id = ? AND updated_ms = ?",
+            vals![serde_json::to_string(spec)?, now_ms, id, seen_updated_ms],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Why a backtest fails the `[backtest]` validation criteria (Sharpe >= `min_sharpe`,
+/// return > `min_return_pct`, max drawdown < `max_drawdown_pct`); empty when it passes.
+/// An undefined Sharpe fails. Used by validate-strategies and by `run-backtest --apply`
+/// on the out-of-sample part.
+pub fn criteria_failures(c: &BacktestSettings, m: &Metrics) -> Vec<String> {
+    let mut why = Vec::new();
+    if m.sharpe.is_none_or(|s| s < c.min_sharpe) {
+        why.push(format!(
+            "Sharpe {} < {}",
+            m.sharpe
+                .map(|s| format!("{s:.2}"))
+                .unwrap_or_else(|| "undefined".into()),
+            c.min_sharpe
+        ));
+    }
+    if m.total_return_pct <= c.min_return_pct {
+        why.push(format!(
+            "return {:.2}% <= {}%",
+            m.total_return_pct, c.min_return_pct
+        ));
+    }
+    if m.max_drawdown_pct >= c.max_drawdown_pct {
+        why.push(format!(
+            "max drawdown {:.2}% >= {}%",
+            m.max_drawdown_pct, c.max_drawdown_pct
+        ));
+    }
+    why
+}
+
 /// Record one backtest's figures.
 #[allow(clippy::too_many_arguments)]
 pub async fn record_result(
@@ -153,4 +202,56 @@ pub async fn record_result(
         )
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics(sharpe: Option<f64>, ret: f64, dd: f64) -> Metrics {
+        Metrics {
+            bars: 500,
+            from_time: 0,
+            to_time: 1,
+            initial_equity: 10_000.0,
+            final_equity: 10_000.0 * (1.0 + ret / 100.0),
+            total_return_pct: ret,
+            cagr_pct: None,
+            sharpe,
+            sortino: None,
+            calmar: None,
+            max_drawdown_pct: dd,
+            total_trades: 3,
+            win_rate_pct: None,
+            profit_factor: None,
+            avg_trade_pct: None,
+            exposure_pct: 50.0,
+            buy_and_hold_return_pct: 0.0,
+            closed_at_end: false,
+        }
+    }
+
+    #[test]
+    fn criteria_name_every_failed_bound_and_pass_inside_them() {
+        let c = BacktestSettings::default();
+        assert!(criteria_failures(&c, &metrics(Some(1.5), 4.0, 12.0)).is_empty());
+        let why = criteria_failures(&c, &metrics(Some(-1.08), -57.89, 61.0));
+        assert_eq!(
+            why,
+            vec![
+                "Sharpe -1.08 < 1",
+                "return -57.89% <= 0%",
+                "max drawdown 61.00% >= 30%"
+            ]
+        );
+        // bounds are strict where the settings say so
+        assert_eq!(
+            criteria_failures(&c, &metrics(Some(1.0), 0.0, 30.0)).len(),
+            2
+        );
+        assert_eq!(
+            criteria_failures(&c, &metrics(None, 5.0, 1.0)),
+            vec!["Sharpe undefined < 1"]
+        );
+    }
 }

@@ -65,7 +65,8 @@ pub use engine::{
 };
 pub use metrics::Metrics;
 pub use optimize::{
-    BestRun, Grid, GridRun, Objective, OptimizeConfig, OptimizeReport, Split, optimize,
+    BestRun, Combinations, Grid, GridLimits, GridRun, JointBest, JointReport, JointRun, Objective,
+    OptimizeConfig, OptimizeReport, Split, SymbolRun, optimize, optimize_symbols, train_bars,
 };
 pub use strategy::{
     Direction, ExitRule, ParamDef, ParamRange, StrategyError, StrategyKind, StrategySpec,
@@ -91,6 +92,8 @@ pub enum BacktestError {
     TrainRatio(f64),
     #[error("the parameter grid has no valid combination")]
     EmptyGrid,
+    #[error("the parameter grid has {size} combinations, more than the limit of {limit}")]
+    GridTooLarge { size: u64, limit: u64 },
     #[error(
         "unknown metric {0:?}: expected sharpe, sortino, total_return (return), cagr, calmar, profit_factor, win_rate or max_drawdown"
     )]

@@ -17,6 +17,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::ReportData;
 use super::format::{compact, pct_plain};
 use super::svg::{nice_ticks, time_ticks, value_label};
+use crate::core::backtest::metrics::drawdown_pct_series;
 
 static FONT: &[u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
 /// The family name the embedded font is registered under.
@@ -77,7 +78,13 @@ pub fn render_equity_png(r: &ReportData, width: u32, height: u32) -> anyhow::Res
             .equity_curve
             .iter()
             .filter(|p| p.equity.is_finite() && p.drawdown_pct.is_finite())
-            .map(|p| (p.time_ms, p.equity, -p.drawdown_pct))
+            .map(|p| {
+                (
+                    p.time_ms,
+                    p.equity,
+                    (0.0 - p.drawdown_pct.max(0.0)).min(0.0),
+                )
+            })
             .collect();
         draw(
             &root,
@@ -93,6 +100,20 @@ pub fn render_equity_png(r: &ReportData, width: u32, height: u32) -> anyhow::Res
     encode_png(&buf, width, height)
 }
 
+/// The points of a backtest chart: `(open_time, equity, drawdown %)` with the drawdown
+/// NEGATIVE or zero (`-12.5` = 12.5% below the running peak; 0 at every new peak), as the
+/// engine measures max drawdown ([`drawdown_pct_series`]). Non-finite equities are
+/// skipped.
+pub fn backtest_chart_series(points: &[(i64, f64)]) -> Vec<(i64, f64, f64)> {
+    let pts: Vec<(i64, f64)> = points.iter().copied().filter(|p| p.1.is_finite()).collect();
+    let equity: Vec<f64> = pts.iter().map(|p| p.1).collect();
+    pts.iter()
+        .zip(drawdown_pct_series(&equity))
+        // `0.0 - d` so a zero drawdown is +0, never -0; never above 0 whatever the input
+        .map(|(&(t, e), d)| (t, e, (0.0 - d.max(0.0)).min(0.0)))
+        .collect()
+}
+
 /// A backtest's equity curve (close-marked, `(open_time, equity)`) with its drawdown, as a
 /// 1200 x 700 PNG.
 pub fn backtest_chart_png(
@@ -101,24 +122,20 @@ pub fn backtest_chart_png(
     initial: f64,
 ) -> anyhow::Result<Vec<u8>> {
     let (width, height) = (1200u32, 700u32);
+    let (buf, _) = render_backtest_rgb(label, points, initial, width, height)?;
+    encode_png(&buf, width, height)
+}
+
+/// The backtest chart as RGB8 pixels, and where its panes ended up.
+fn render_backtest_rgb(
+    label: &str,
+    points: &[(i64, f64)],
+    initial: f64,
+    width: u32,
+    height: u32,
+) -> anyhow::Result<(Vec<u8>, Layout)> {
     ensure_font()?;
-    let mut peak = f64::MIN;
-    let pts: Vec<(i64, f64, f64)> = points
-        .iter()
-        .filter(|p| p.1.is_finite())
-        .map(|&(t, e)| {
-            peak = peak.max(e);
-            (
-                t,
-                e,
-                if peak > 0.0 {
-                    -100.0 * (peak - e) / peak
-                } else {
-                    0.0
-                },
-            )
-        })
-        .collect();
+    let pts = backtest_chart_series(points);
     let max_dd = pts.iter().map(|p| -p.2).fold(0.0, f64::max);
     let ret = points.last().map(|p| 100.0 * (p.1 / initial - 1.0));
     let title = format!("Backtest · {label}");
@@ -128,11 +145,11 @@ pub fn backtest_chart_png(
         pct_plain(Some(max_dd))
     );
     let mut buf = vec![0u8; width as usize * height as usize * 3];
-    {
+    let layout = {
         let backend =
             BitMapBackend::with_buffer_and_format(&mut buf, (width, height)).map_err(plot_err)?;
         let root = backend.into_drawing_area();
-        draw(
+        let layout = draw(
             &root,
             &title,
             &subtitle,
@@ -142,8 +159,9 @@ pub fn backtest_chart_png(
             width,
         )?;
         root.present().map_err(plot_err)?;
-    }
-    encode_png(&buf, width, height)
+        layout
+    };
+    Ok((buf, layout))
 }
 
 /// Encode an RGB8 buffer as PNG.
@@ -161,6 +179,13 @@ fn encode_png(rgb: &[u8], width: u32, height: u32) -> anyhow::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Where [`draw`] put things, in pixels.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Layout {
+    /// Row of the drawdown pane's 0% line (its top), when there is a drawdown pane.
+    dd_zero_y: Option<i32>,
+}
+
 fn draw(
     root: &DrawingArea<BitMapBackend<'_>, Shift>,
     title: &str,
@@ -169,7 +194,7 @@ fn draw(
     start_equity: Option<f64>,
     empty: &str,
     width: u32,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Layout> {
     root.fill(&BG).map_err(plot_err)?;
     let scale = (f64::from(width) / 1200.0).clamp(0.5, 2.5);
     let px = |v: f64| (v * scale).round().max(1.0) as u32;
@@ -200,7 +225,7 @@ fn draw(
             style,
         ))
         .map_err(plot_err)?;
-        return Ok(());
+        return Ok(Layout::default());
     }
 
     let (mut t0, mut t1) = (pts[0].0, pts[pts.len() - 1].0);
@@ -287,11 +312,11 @@ fn draw(
         poly.push((xs(pts[0].0), y0));
         eq.draw_series(std::iter::once(Polygon::new(poly, BLUE.mix(0.12).filled())))
             .map_err(plot_err)?;
-        eq.draw_series(LineSeries::new(
-            pts.iter().map(|p| (xs(p.0), p.1)),
-            BLUE.stroke_width(px(2.0)),
-        ))
-        .map_err(plot_err)?;
+        let line: Vec<(i32, i32)> = pts
+            .iter()
+            .map(|p| eq.backend_coord(&(xs(p.0), p.1.clamp(y0, y1))))
+            .collect();
+        stroke(root, &line, px(2.0), &BLUE)?;
     }
     let last = pts[pts.len() - 1];
     let (lx, ly) = eq.backend_coord(&(xs(last.0), last.1));
@@ -362,16 +387,18 @@ fn draw(
         .map_err(plot_err)?;
     }
     if pts.len() > 1 {
-        let mut poly: Vec<(f64, f64)> = pts.iter().map(|p| (xs(p.0), p.2)).collect();
+        // drawdowns are <= 0; clamp anyway so nothing is drawn above the 0% line
+        let ddv = |p: &(i64, f64, f64)| p.2.clamp(d0, d1);
+        let mut poly: Vec<(f64, f64)> = pts.iter().map(|p| (xs(p.0), ddv(p))).collect();
         poly.push((xs(pts[pts.len() - 1].0), 0.0));
         poly.push((xs(pts[0].0), 0.0));
         dd.draw_series(std::iter::once(Polygon::new(poly, RED.mix(0.18).filled())))
             .map_err(plot_err)?;
-        dd.draw_series(LineSeries::new(
-            pts.iter().map(|p| (xs(p.0), p.2)),
-            RED.stroke_width(px(1.5)),
-        ))
-        .map_err(plot_err)?;
+        let line: Vec<(i32, i32)> = pts
+            .iter()
+            .map(|p| dd.backend_coord(&(xs(p.0), ddv(p))))
+            .collect();
+        stroke(root, &line, px(1.5), &RED)?;
     }
     // pane title just above the drawdown plot, in the label column's right edge
     let (px0, py0) = dd.backend_coord(&(0.0, d1));
@@ -381,6 +408,38 @@ fn draw(
         font(14.0, &MUTED).pos(Pos::new(HPos::Left, VPos::Bottom)),
     ))
     .map_err(plot_err)?;
+    Ok(Layout {
+        dd_zero_y: Some(py0),
+    })
+}
+
+/// Draw a polyline (pixel coordinates) `width` pixels thick with a square brush: the union
+/// of 1-pixel polylines shifted across a `width` x `width` square, lying on and below/right
+/// of the path. plotters draws wider paths as one polygon with mitred joins, and at sharp
+/// turns (a dip and its recovery within a pixel or two, as near every new equity peak)
+/// those joins spike far beyond the data: the drawdown line rose above 0% and crossed
+/// into the equity pane. A brush never strays more than `width` pixels from the data.
+fn stroke(
+    root: &DrawingArea<BitMapBackend<'_>, Shift>,
+    line: &[(i32, i32)],
+    width: u32,
+    color: &RGBColor,
+) -> anyhow::Result<()> {
+    let mut path: Vec<(i32, i32)> = Vec::with_capacity(line.len());
+    for &p in line {
+        if path.last() != Some(&p) {
+            path.push(p);
+        }
+    }
+    let w = width.max(1) as i32;
+    let lo = -((w - 1) / 2);
+    for dx in lo..lo + w {
+        for dy in 0..w {
+            let shifted: Vec<(i32, i32)> = path.iter().map(|&(x, y)| (x + dx, y + dy)).collect();
+            root.draw(&PathElement::new(shifted, color.stroke_width(1)))
+                .map_err(plot_err)?;
+        }
+    }
     Ok(())
 }
 
@@ -414,4 +473,90 @@ fn draw_grid(
         }))
         .map_err(plot_err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::backtest::metrics::max_drawdown_pct;
+
+    const H: i64 = 3_600_000;
+
+    /// A curve that keeps making new peaks, each followed by a sharp one-bar dip: the
+    /// shape that drew the drawdown line above 0% in the demo.
+    fn peaky(n: usize) -> Vec<(i64, f64)> {
+        let mut e = 10_000.0;
+        (0..n)
+            .map(|i| {
+                e *= match i % 7 {
+                    0 => 1.004,
+                    3 => 0.985,
+                    4 => 1.016,
+                    _ => 1.0 + ((i * 37 % 11) as f64 - 5.0) * 0.0004,
+                };
+                (1_700_000_000_000 + i as i64 * H, e)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_drawdown_series_is_never_positive_and_zero_at_new_peaks() {
+        let pts = peaky(2000);
+        let s = backtest_chart_series(&pts);
+        assert_eq!(s.len(), pts.len());
+        let mut peak = f64::MIN;
+        for (&(t, e), &(t2, e2, d)) in pts.iter().zip(&s) {
+            assert_eq!((t, e), (t2, e2));
+            assert!(d <= 0.0, "drawdown {d} above 0 at {t}");
+            assert!(!(d == 0.0 && d.is_sign_negative()), "-0 at {t}");
+            if e >= peak {
+                peak = e;
+                assert_eq!(d, 0.0, "a new peak is 0% below the peak");
+            } else {
+                assert!((d + (peak - e) / peak * 100.0).abs() < 1e-9);
+            }
+        }
+        let equity: Vec<f64> = pts.iter().map(|p| p.1).collect();
+        let deepest = s.iter().map(|p| p.2).fold(0.0, f64::min);
+        assert!((deepest + max_drawdown_pct(&equity)).abs() < 1e-12);
+        // non-finite equities are left out; a curve below zero (liquidation) stays <= 0
+        let odd = [(0, 100.0), (H, f64::NAN), (2 * H, -5.0), (3 * H, 50.0)];
+        let s = backtest_chart_series(&odd);
+        assert_eq!(s.len(), 3);
+        assert!(s.iter().all(|p| p.2 <= 0.0));
+        assert!(backtest_chart_series(&[]).is_empty());
+    }
+
+    #[test]
+    fn the_drawdown_line_is_drawn_below_its_zero_line() {
+        let pts = peaky(2000);
+        let (w, h) = (1200u32, 700u32);
+        let (rgb, layout) = render_backtest_rgb("t", &pts, 10_000.0, w, h).unwrap();
+        let zero = layout.dd_zero_y.unwrap();
+        let (r, g, b) = (RED.0, RED.1, RED.2);
+        let mut above = Vec::new();
+        for y in 0..(zero - 1).max(0) {
+            for x in 0..w as i32 {
+                let i = (y as usize * w as usize + x as usize) * 3;
+                if rgb[i] == r && rgb[i + 1] == g && rgb[i + 2] == b {
+                    above.push((x, y));
+                }
+            }
+        }
+        assert!(
+            above.is_empty(),
+            "{} drawdown pixels above the 0% line (row {zero}), e.g. {:?}",
+            above.len(),
+            &above[..above.len().min(5)]
+        );
+        // and the line is there: red pixels on and below the zero row
+        let below = (zero..h as i32)
+            .flat_map(|y| (0..w as i32).map(move |x| (x, y)))
+            .filter(|&(x, y)| {
+                let i = (y as usize * w as usize + x as usize) * 3;
+                rgb[i] == r && rgb[i + 1] == g && rgb[i + 2] == b
+            })
+            .count();
+        assert!(below > 1000, "{below}");
+    }
 }

@@ -359,7 +359,8 @@ pub fn equity_svg(points: &[(i64, f64)], start: Option<f64>, label: &str) -> Str
 /// Drawdown area: `points` are `(time_ms, drawdown %)` with drawdowns POSITIVE (as
 /// [`super::EquityPoint::drawdown_pct`]); drawn below a zero line.
 pub fn drawdown_svg(points: &[(i64, f64)], label: &str) -> String {
-    let neg: Vec<(i64, f64)> = points.iter().map(|&(t, d)| (t, -d)).collect();
+    // a drawdown is never a gain: anything below 0 is drawn at 0, never above the zero line
+    let neg: Vec<(i64, f64)> = points.iter().map(|&(t, d)| (t, 0.0 - d.max(0.0))).collect();
     chart(&neg, 180.0, Kind::Drawdown, label, None)
 }
 
@@ -413,5 +414,47 @@ mod tests {
         assert!(!flat.contains("NaN") && flat.contains("<path"));
         let neg = drawdown_svg(&[(0, 0.0), (DAY, 0.0)], "Drawdown");
         assert!(!neg.contains("NaN"));
+    }
+
+    /// The y coordinates of the `chart-dd-line` path.
+    fn line_ys(svg: &str) -> Vec<f64> {
+        let at = svg
+            .find(r#"class="chart-dd-line" d=""#)
+            .expect("a drawdown line")
+            + 26;
+        let d = &svg[at..at + svg[at..].find('"').unwrap()];
+        d.split(['M', 'L'])
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split(',').nth(1).unwrap().parse().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_drawdown_line_stays_at_or_below_its_zero_line() {
+        // 0 at new peaks, dips between them; a negative value (bad input) is drawn at 0
+        let pts: Vec<(i64, f64)> = (0..500)
+            .map(|i| {
+                (
+                    i * HOUR,
+                    if i % 5 == 0 {
+                        0.0
+                    } else {
+                        (i % 5) as f64 * 0.7
+                    },
+                )
+            })
+            .chain([(500 * HOUR, -3.0)])
+            .collect();
+        let svg = drawdown_svg(&pts, "Drawdown");
+        let ys = line_ys(&svg);
+        assert_eq!(ys.len(), 501);
+        // the zero tick is the top of the plot: no point of the line is above it
+        let top = ys.iter().copied().fold(f64::INFINITY, f64::min);
+        assert!((top - TOP).abs() < 0.05, "{top}");
+        assert!(
+            svg.contains(&format!(r#"y1="{TOP:.1}" y2="{TOP:.1}""#)),
+            "0% gridline at the top"
+        );
+        assert_eq!(ys[500], ys[0], "a negative drawdown is drawn at 0");
     }
 }

@@ -34,6 +34,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_sync_gaps"),
     migration!(10, "0010_order_identity"),
     migration!(11, "0011_account_valuations"),
+    migration!(14, "0014_optimizations"),
 ];
 
 /// The schema version this binary writes.
