@@ -17,6 +17,42 @@ Environment (also read from ./.env; variables already set win):
 
 Exit codes: 0 success, 1 failed, 2 usage or configuration error, 3 partial, 4 skipped (lock held).";
 
+/// The command tree as fks parses it: every option that takes a value also takes a negative
+/// number (`--fee -0.1`), so a bad value gets fks's own clear error instead of clap's
+/// "unexpected argument '-0'".
+pub fn command() -> clap::Command {
+    fn allow_negative(cmd: clap::Command) -> clap::Command {
+        let cmd = cmd.mut_args(|a| {
+            if a.get_action().takes_values() {
+                a.allow_negative_numbers(true)
+            } else {
+                a
+            }
+        });
+        let names: Vec<String> = cmd
+            .get_subcommands()
+            .map(|s| s.get_name().to_string())
+            .collect();
+        names
+            .into_iter()
+            .fold(cmd, |c, n| c.mut_subcommand(n, allow_negative))
+    }
+    allow_negative(<Cli as clap::CommandFactory>::command())
+}
+
+impl Cli {
+    /// Parse arguments (the first is the program name) with [`command`].
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut cmd = command();
+        let m = cmd.try_get_matches_from_mut(args)?;
+        <Cli as clap::FromArgMatches>::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "fks", version, about = "Automated crypto trading operations, one job per run", after_help = ENV_HELP)]
 pub struct Cli {

@@ -27,6 +27,12 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    let c = args.min_confidence;
+    if !(c.is_finite() && (0.0..=1.0).contains(&c)) {
+        return Err(super::usage(format!(
+            "--min-confidence {c}: must be between 0 and 1"
+        )));
+    }
     let store = ctx.store().await?;
     let cfg = &ctx.settings.file.intelligence;
     let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);

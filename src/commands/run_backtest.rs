@@ -55,7 +55,7 @@ pub struct Args {
     pub grid: Option<String>,
     #[arg(long, value_enum, default_value = "sharpe")]
     pub metric: MetricArg,
-    /// Tune on this share of the bars and report the winner on the rest (0 < r < 1; 1 = no split).
+    /// Tune on this share of the bars and report the winner on the rest (0 < r < 1).
     #[arg(long, default_value_t = 0.7)]
     pub train_ratio: f64,
     #[arg(long)]
@@ -115,7 +115,52 @@ fn write_outputs(dir: &Path, label: &str, bars: &[Bar], r: &BacktestResult) -> R
         .collect())
 }
 
+/// Values the flags' types cannot check: refused before any work, as usage errors (exit 2).
+fn check_flags(args: &Args) -> Result<()> {
+    use super::usage;
+    if let Some(f) = args.fee
+        && !(f.is_finite() && (0.0..1.0).contains(&f))
+    {
+        return Err(usage(format!(
+            "--fee {f}: must be at least 0 and below 1 (a fraction of notional: 0.001 = 0.1%)"
+        )));
+    }
+    if let Some(c) = args.cash
+        && !(c.is_finite() && c > 0.0)
+    {
+        return Err(usage(format!("--cash {c}: must be greater than 0")));
+    }
+    if args.grid.is_some() && !args.optimize {
+        return Err(usage(
+            "--grid needs --optimize (the grid is what the optimisation searches)",
+        ));
+    }
+    let r = args.train_ratio;
+    if !(r.is_finite() && r > 0.0 && r < 1.0) {
+        return Err(usage(format!(
+            "--train-ratio {r}: must be between 0 and 1, both excluded (0.7 tunes on the first 70% of the bars and tests the winner on the rest)"
+        )));
+    }
+    Ok(())
+}
+
+/// `--grid` for one strategy: parsed, within the parameters' bounds, and with at least one
+/// valid combination; a usage error otherwise.
+fn grid_for(spec: &StrategySpec, text: Option<&str>) -> Result<Grid> {
+    let grid = match text {
+        Some(g) => Grid::parse(spec.kind, g)
+            .map_err(|e| super::usage(format!("--grid {g:?} for {}: {e}", spec.kind)))?,
+        None => Grid::default_for(spec.kind),
+    };
+    if let Some(g) = text {
+        grid.check(spec)
+            .map_err(|e| super::usage(format!("--grid {g:?}: {e}")))?;
+    }
+    Ok(grid)
+}
+
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    check_flags(&args)?;
     let store = ctx.store().await?;
     let now = ctx.now_ms();
     let s = &ctx.settings.file.backtest;
@@ -128,7 +173,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let tf_flag = args.timeframe;
     let mut targets = Vec::new();
     if let Some(kind) = &args.kind {
-        let spec = StrategySpec::parse(kind, &args.params)?;
+        let spec = StrategySpec::parse(kind, &args.params)
+            .map_err(|e| super::usage(format!("--params {:?}: {e}", args.params)))?;
         let syms = if args.symbols.is_empty() {
             ctx.settings.symbols().to_vec()
         } else {
@@ -167,6 +213,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             });
         }
     }
+    // Every target's grid is checked before the first backtest runs.
+    let mut grids = Vec::with_capacity(targets.len());
+    for t in &targets {
+        grids.push(if args.optimize {
+            Some(grid_for(&t.spec, args.grid.as_deref())?)
+        } else {
+            None
+        });
+    }
     let pairs: usize = targets.iter().map(|t| t.symbols.len()).sum();
     let mut results = BTreeMap::new();
     let mut table = new_table();
@@ -181,7 +236,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         "win %",
         "buy&hold %",
     ]);
-    for t in &targets {
+    for (t, grid) in targets.iter().zip(&grids) {
         for sym in &t.symbols {
             let key = format!("{}/{}", t.label, sym);
             let res: Result<Value> = async {
@@ -197,11 +252,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                     );
                 }
                 let sid = t.strategy.as_ref().map(|s| s.id);
-                let (result, mut extra) = if args.optimize {
-                    let grid = match &args.grid {
-                        Some(g) => Grid::parse(t.spec.kind, g)?,
-                        None => Grid::default_for(t.spec.kind),
-                    };
+                let (result, mut extra) = if let Some(grid) = grid {
                     let objective = match args.metric {
                         MetricArg::Sharpe => Objective::Sharpe,
                         MetricArg::Sortino => Objective::Sortino,
@@ -224,7 +275,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                         &bars,
                         t.tf,
                         &t.spec,
-                        &grid,
+                        grid,
                         &cfg,
                         &OptimizeConfig {
                             objective,

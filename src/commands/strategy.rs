@@ -81,7 +81,9 @@ pub fn build_spec(
     if long_short {
         kv.push("direction=long_short".into());
     }
-    Ok(StrategySpec::parse(kind, &kv.join(","))?)
+    // Bad parameters are the user's to fix: a usage error (exit 2).
+    StrategySpec::parse(kind, &kv.join(","))
+        .map_err(|e| super::usage(format!("--params {params:?}: {e}")))
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {

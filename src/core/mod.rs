@@ -33,4 +33,5 @@ pub mod schedule;
 pub mod store;
 pub mod strategies;
 pub mod sync;
+pub mod targets;
 pub mod time;

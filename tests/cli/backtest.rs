@@ -99,7 +99,7 @@ fn ad_hoc_backtest_writes_files_in_the_documented_format() {
             .unwrap()
             .contains("candles")
     );
-    // A bad parameter set is refused before anything runs.
+    // A bad parameter set is refused before anything runs, as a usage error.
     let (code, _, err) = run_json(sb.fks().args([
         "run-backtest",
         "--kind",
@@ -107,7 +107,7 @@ fn ad_hoc_backtest_writes_files_in_the_documented_format() {
         "--params",
         "fast=40,slow=30",
     ]));
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(err.contains("fast"), "{err}");
 }
 

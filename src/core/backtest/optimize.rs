@@ -155,8 +155,64 @@ impl Grid {
                 },
                 other => other,
             })?;
+            let def = kind
+                .params()
+                .iter()
+                .find(|p| p.name == k.trim())
+                .copied()
+                .ok_or_else(|| StrategyError::Syntax(item.into()))?;
+            check_range(&def, slot, v.trim())?;
         }
         Ok(g)
+    }
+
+    /// Whether some combination of the grid is a valid strategy (`fast < slow`, ...). The
+    /// strategies' rules only compare an earlier parameter with a later one, so if any
+    /// combination is valid, one of the corners (each range at its start or its end) is:
+    /// at most 2^3 specs are tried, whatever the grid's size.
+    pub fn check(&self, base: &StrategySpec) -> Result<(), StrategyError> {
+        let defs = self.kind.params();
+        let ends: Vec<(f64, f64)> = defs
+            .iter()
+            .map(|d| {
+                let r = self
+                    .ranges
+                    .get(d.name)
+                    .copied()
+                    .unwrap_or(ParamRange::fixed(d.default));
+                let last = r.start + (r.len().saturating_sub(1)) as f64 * r.step;
+                (r.start, ((last * 1e9).round() / 1e9).min(r.end))
+            })
+            .collect();
+        let mut base = base.clone();
+        base.kind = self.kind;
+        let mut first_err = None;
+        for mask in 0..(1u32 << defs.len()) {
+            let params: BTreeMap<String, f64> = defs
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let (lo, hi) = ends[i];
+                    (
+                        d.name.to_string(),
+                        if mask & (1 << i) == 0 { lo } else { hi },
+                    )
+                })
+                .collect();
+            match base.with_params(&params) {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        Err(StrategyError::Invalid {
+            kind: self.kind,
+            reason: format!(
+                "no combination of the grid is valid ({})",
+                first_err.map(|e| e.to_string()).unwrap_or_default()
+            ),
+        })
     }
 
     /// Valid specs of the grid in the fixed order, with `base`'s options.
@@ -202,6 +258,30 @@ impl Grid {
             }
         }
     }
+}
+
+/// A grid range must stay within the parameter's declared bounds (and be whole numbers for
+/// periods), so no value of it is silently skipped.
+fn check_range(
+    def: &super::strategy::ParamDef,
+    r: &ParamRange,
+    text: &str,
+) -> Result<(), StrategyError> {
+    let bad = |reason: String| StrategyError::InvalidValue {
+        name: def.name.into(),
+        value: text.to_string(),
+        reason,
+    };
+    if r.start < def.min || r.end > def.max {
+        return Err(bad(format!(
+            "every value must be between {} and {}",
+            def.min, def.max
+        )));
+    }
+    if def.integer && (r.start.fract() != 0.0 || r.step.fract() != 0.0) {
+        return Err(bad("start and step must be whole numbers (a period)".into()));
+    }
+    Ok(())
 }
 
 /// What to optimise and how to split.
