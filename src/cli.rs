@@ -157,3 +157,58 @@ pub enum Command {
     /// Print shell completions.
     Completions(commands::completions::Args),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every argument of every subcommand has a help line (`///` above it): `--help` is the
+    /// reference a person at a terminal has.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            if cmd.get_about().is_none() && path != "fks" {
+                missing.push(format!("{path} (the subcommand itself)"));
+            }
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                let has = a
+                    .get_help()
+                    .or_else(|| a.get_long_help())
+                    .is_some_and(|h| !h.to_string().trim().is_empty());
+                if !has {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for s in cmd.get_subcommands() {
+                if s.get_name() == "help" {
+                    continue;
+                }
+                walk(s, &format!("{path} {}", s.get_name()), missing);
+            }
+        }
+        let mut cmd = command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, "fks", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "arguments without help:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    #[test]
+    fn negative_numbers_reach_the_value_parsers() {
+        let cli = Cli::try_parse_args(["fks", "run-backtest", "--fee", "-0.1"]).unwrap();
+        let Command::RunBacktest(a) = cli.command else {
+            panic!("parsed another command")
+        };
+        assert_eq!(a.fee, Some(-0.1));
+        // Flags are still flags.
+        assert!(Cli::try_parse_args(["fks", "runs", "-q"]).is_ok());
+    }
+}

@@ -18,10 +18,13 @@ pub struct Args {
     /// Comma-separated symbols (default: the configured symbols).
     #[arg(long, value_delimiter = ',')]
     pub symbols: Vec<Symbol>,
+    /// Notify only recommendations at least this confident (0 to 1).
     #[arg(long, default_value_t = 0.7)]
     pub min_confidence: f64,
+    /// Candle interval (1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w; default: market.timeframe).
     #[arg(long)]
     pub timeframe: Option<Timeframe>,
+    /// Decide as of this time, from what had closed by then (YYYY-MM-DD, RFC 3339 or milliseconds, UTC); default: now.
     #[arg(long, value_parser = time_arg)]
     pub as_of: Option<i64>,
 }

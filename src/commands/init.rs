@@ -63,7 +63,12 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     }
     write_private(&path, DEFAULT_CONFIG.as_bytes())?;
     // The store: the resolved URL if one was given, else fks.db beside the config.
-    let url = if ctx.global.db.is_some() || ctx.settings.config_path.is_some() {
+    let url = if ctx.global.db.is_some()
+        || ctx
+            .env_var(crate::core::config::env::DATABASE_URL)
+            .is_some()
+        || ctx.settings.config_path.is_some()
+    {
         ctx.settings.database_url.clone()
     } else {
         path.parent()

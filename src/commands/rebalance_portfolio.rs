@@ -22,6 +22,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// The account to rebalance (see `fks account list`).
     #[arg(long)]
     pub account_id: i64,
     /// Send the orders (also needs trading.enabled = true).

@@ -30,6 +30,7 @@ pub struct Args {
     /// A stored strategy by name (default: every enabled strategy).
     #[arg(long)]
     pub strategy: Option<String>,
+    /// A stored strategy by id (see `fks strategy list`).
     #[arg(long)]
     pub strategy_id: Option<i64>,
     /// Ad hoc run without a stored strategy: sma_cross, ema_cross, rsi_reversion, macd_cross, bollinger_reversion.
@@ -41,10 +42,13 @@ pub struct Args {
     /// Only this symbol (repeatable).
     #[arg(long = "symbol")]
     pub symbols: Vec<Symbol>,
+    /// Candle interval (default: the strategy's, else market.timeframe).
     #[arg(long)]
     pub timeframe: Option<Timeframe>,
+    /// First bar's open time (YYYY-MM-DD, RFC 3339 or milliseconds, UTC).
     #[arg(long, value_parser = time_arg)]
     pub from: Option<i64>,
+    /// Last bar's open time, inclusive (YYYY-MM-DD, RFC 3339 or milliseconds, UTC).
     #[arg(long, value_parser = time_arg)]
     pub to: Option<i64>,
     /// Search the strategy's parameter grid.
@@ -53,13 +57,16 @@ pub struct Args {
     /// Grid override: `fast=5:50:5,slow=20:200:20`.
     #[arg(long)]
     pub grid: Option<String>,
+    /// What --optimize maximises: sharpe, sortino, return or calmar.
     #[arg(long, value_enum, default_value = "sharpe")]
     pub metric: MetricArg,
     /// Tune on this share of the bars and report the winner on the rest (0 < r < 1).
     #[arg(long, default_value_t = 0.7)]
     pub train_ratio: f64,
+    /// Fee per side, a fraction of notional in [0, 1) (default: backtest.fee_rate, 0.001 = 0.1%).
     #[arg(long)]
     pub fee: Option<f64>,
+    /// Starting cash, greater than 0 (default: backtest.initial_cash).
     #[arg(long)]
     pub cash: Option<f64>,
     /// Write trades.csv, equity.csv, metrics.json and chart.png here.
