@@ -911,4 +911,121 @@ mod tests {
                 .any(|c| c.downcast_ref::<ConfigError>().is_some())
         );
     }
+
+    use proptest::prelude::*;
+
+    const EXAMPLE: &str = include_str!("../../fks.example.toml");
+
+    fn is_config_error(e: &anyhow::Error) -> bool {
+        e.chain().any(|c| c.downcast_ref::<ConfigError>().is_some())
+    }
+
+    #[test]
+    fn settings_round_trip_through_toml() {
+        let text = toml::to_string(&FileConfig::default()).unwrap();
+        let back = parse_config(&text, Path::new("x.toml")).unwrap();
+        assert_eq!(toml::to_string(&back).unwrap(), text);
+        let example = parse_config(EXAMPLE, Path::new("fks.example.toml")).unwrap();
+        let again = parse_config(&toml::to_string(&example).unwrap(), Path::new("y.toml")).unwrap();
+        assert_eq!(
+            toml::to_string(&again).unwrap(),
+            toml::to_string(&example).unwrap()
+        );
+    }
+
+    #[test]
+    fn secret_keys_are_recognised() {
+        for k in [
+            "exchange.api_secret",
+            "exchange.api_key",
+            "notifications.discord.webhook_url",
+            "notifications.webhook.url",
+            "notifications.webhook.secret",
+            "notifications.telegram.bot_token",
+            "notifications.email.password",
+            "news.sources.api_key",
+        ] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in [
+            "intelligence.llm_api_key_env",
+            "exchange.spot_base_url",
+            "market.max_price_age_secs",
+            "store.url",
+        ] {
+            assert!(!is_secret_key(k), "{k}");
+        }
+    }
+
+    /// A secret value of any TOML type, with a marker that must never appear in an error.
+    fn secret_value() -> impl Strategy<Value = (String, String)> {
+        let digits = (10_000_000_000u64..999_999_999_999_999).prop_map(|n| n.to_string());
+        prop_oneof![
+            digits.clone().prop_map(|d| (d.clone(), d)),
+            digits.clone().prop_map(|d| (format!("{d}.5"), d)),
+            digits.clone().prop_map(|d| (format!("-{d}"), d)),
+            "[A-Za-z0-9]{10,20}".prop_map(|w| (format!("\"{w}\""), w)),
+            "[A-Za-z0-9]{10,20}".prop_map(|w| (format!("'{w}'"), w)),
+            "[A-Za-z0-9]{10,20}".prop_map(|w| (format!("[\"{w}\"]"), w)),
+            "[A-Za-z0-9]{10,20}".prop_map(|w| (format!("{{ v = \"{w}\" }}"), w)),
+            "[A-Za-z0-9]{10,20}".prop_map(|w| (w.clone(), w)),
+            digits.prop_map(|d| (format!("\"\"\"{d}\"\"\""), d)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// Arbitrary text: no panic; a refusal is a configuration error naming the file.
+        #[test]
+        fn arbitrary_config_text_never_panics(text in "\\PC{0,200}") {
+            if let Err(e) = parse_config(&text, Path::new("fuzz.toml")) {
+                prop_assert!(is_config_error(&e));
+                let m = format!("{e:#}");
+                prop_assert!(m.contains("fuzz.toml"));
+            }
+        }
+
+        /// The shipped example with one byte changed, removed or added: no panic, and a
+        /// refusal says where.
+        #[test]
+        fn mutated_example_never_panics(pos in any::<prop::sample::Index>(), byte in any::<u8>(), op in 0u8..3) {
+            let mut bytes = EXAMPLE.as_bytes().to_vec();
+            let i = pos.index(bytes.len());
+            match op {
+                0 => bytes[i] = byte,
+                1 => { bytes.remove(i); }
+                _ => bytes.insert(i, byte),
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            if let Err(e) = parse_config(&text, Path::new("fks.toml")) {
+                prop_assert!(is_config_error(&e));
+                let m = format!("{e:#}");
+                prop_assert!(!m.contains('\n'), "{}", m);
+            }
+        }
+
+        /// A secret-named key's value never appears in an error, whatever its type and
+        /// whatever else is wrong in the file.
+        #[test]
+        fn secrets_are_never_echoed(
+            (value, marker) in secret_value(),
+            place in 0usize..7,
+            other in prop_oneof![Just(""), Just("recv_window_ms = \"x\"\n"), Just("nope = 1\n"), Just("timeout_secs = -1\n")],
+        ) {
+            let text = match place {
+                0 => format!("[exchange]\n{other}api_secret = {value}\n"),
+                1 => format!("[exchange]\napi_key = {value}\n{other}"),
+                2 => format!("exchange.api_secret = {value}\n"),
+                3 => format!("[notifications.discord]\nwebhook_url = {value}\n"),
+                4 => format!("[notifications]\ntelegram = {{ bot_token = {value}, chat_id = 1 }}\n"),
+                5 => format!("[notifications.email]\nhost = \"h\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]\npassword = {value}\n"),
+                _ => format!("[[news.sources]]\nname = \"n\"\nkind = \"rss\"\nurl = \"https://x.example\"\napi_key = {value}\n"),
+            };
+            if let Err(e) = parse_config(&text, Path::new("fks.toml")) {
+                let m = format!("{e:#}");
+                prop_assert!(!m.contains(&marker), "secret shown: {} (config {})", m, text);
+            }
+        }
+    }
 }
