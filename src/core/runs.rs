@@ -247,8 +247,8 @@ pub async fn list(
         return Ok(Vec::new());
     }
     let me = Holder::current();
-    // Conditions are added only for the filters given: a parameter that may be NULL in
-    // `? IS NULL OR ...` has no type Postgres can infer (error 42P18).
+    // Conditions are added only for the filters given: a parameter that is only compared
+    // with NULL ("param is null or task = param") has no type Postgres can infer (42P18).
     let mut conds: Vec<&str> = Vec::new();
     let mut params: Vec<crate::core::store::Value> = Vec::new();
     if let Some(t) = task {

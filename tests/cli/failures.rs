@@ -2,9 +2,9 @@
 //! says why, usage errors as one JSON object (exit 2), bad values after parsing as usage
 //! errors, no colour codes in logs, one-line connection errors, no store created by mistake.
 
-use crate::support::binance::{self, KlinesResponder};
+use crate::support::binance;
 use crate::support::{Sandbox, rt, run_json};
-use wiremock::matchers::{path, query_param};
+use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const H: i64 = 3_600_000;

@@ -8,7 +8,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const H: i64 = 3_600_000;
 const T0: i64 = 1_704_067_200_000; // 2024-01-01T00:00Z
-const N: usize = 300;
+const N: usize = 400;
 
 const RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Test feed</title><link>https://example.test/</link>
@@ -186,6 +186,17 @@ fn read_only_commands() -> Vec<Vec<&'static str>> {
         vec!["strategy", "show", "trend"],
         vec!["account", "list"],
         vec!["account", "list", "--all"],
+        vec![
+            "evaluate-signals",
+            "--symbol",
+            "BTCUSDT",
+            "--timeframe",
+            "1h",
+            "--min-history",
+            "50",
+            "--horizon",
+            "12",
+        ],
     ]
 }
 
@@ -352,6 +363,65 @@ fn check(outputs: &[(Vec<&str>, Value)]) {
             .len(),
         1
     );
+
+    let ev = get(&[
+        "evaluate-signals",
+        "--symbol",
+        "BTCUSDT",
+        "--timeframe",
+        "1h",
+        "--min-history",
+        "50",
+        "--horizon",
+        "12",
+    ]);
+    assert_eq!(ev["status"], "success", "{ev}");
+    assert!(ev["rag"]["decisions"].as_i64().unwrap() > 0, "{ev}");
+    assert!(ev["legacy"]["decisions"].as_i64().unwrap() > 0, "{ev}");
+}
+
+/// Postgres cannot infer the type of a parameter that is only compared with NULL
+/// (`? IS NULL OR col = ?`: error 42P18 when it is NULL); no SQL of the crate may use one.
+#[test]
+fn no_sql_binds_a_parameter_postgres_cannot_type() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let mut bad = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let flat = text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_ascii_uppercase();
+        for pattern in [
+            "? IS NULL",
+            "? IS NOT NULL",
+            "?) IS NULL",
+            "?) IS NOT NULL",
+            "COALESCE(?, ?",
+            "NULLIF(?, ?",
+            "CASE WHEN ? ",
+        ] {
+            if flat.contains(pattern) {
+                bad.push(format!("{}: {pattern}", f.display()));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "untyped parameters in SQL: {bad:?}");
 }
 
 fn outputs(sb: &Sandbox) -> Vec<(Vec<&'static str>, Value)> {
