@@ -624,6 +624,9 @@ impl FileConfig {
                 b.slippage_bps
             ));
         }
+        // News sources and aliases (symbols as `--symbol` takes them) are checked at load,
+        // so every command reports a bad one, not only fetch-news.
+        self.news.validate().map_err(|e| format!("news: {e}"))?;
         Ok(())
     }
 }

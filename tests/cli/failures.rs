@@ -374,6 +374,17 @@ fn symbols_in_the_config_follow_the_symbol_flag_rules() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
+    // News aliases name symbols too.
+    sb.write("fks.toml", "[news.aliases]\n\"BTC/USDT\" = [\"bitcoin\"]\n");
+    let (code, out, _) = run(sb.fks().arg("list-data"));
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        one_json(&out)["error"]
+            .as_str()
+            .unwrap()
+            .contains("BTC/USDT"),
+        "{out}"
+    );
     // Backtest settings follow the flags' ranges.
     sb.write("fks.toml", "[backtest]\nfee_rate = 1.5\n");
     let (code, out, _) = run(sb.fks().arg("list-data"));
