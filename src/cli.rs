@@ -17,6 +17,42 @@ Environment (also read from ./.env; variables already set win):
 
 Exit codes: 0 success, 1 failed, 2 usage or configuration error, 3 partial, 4 skipped (lock held).";
 
+/// The command tree as fks parses it: every option that takes a value also takes a negative
+/// number (`--fee -0.1`), so a bad value gets fks's own clear error instead of clap's
+/// "unexpected argument '-0'".
+pub fn command() -> clap::Command {
+    fn allow_negative(cmd: clap::Command) -> clap::Command {
+        let cmd = cmd.mut_args(|a| {
+            if a.get_action().takes_values() {
+                a.allow_negative_numbers(true)
+            } else {
+                a
+            }
+        });
+        let names: Vec<String> = cmd
+            .get_subcommands()
+            .map(|s| s.get_name().to_string())
+            .collect();
+        names
+            .into_iter()
+            .fold(cmd, |c, n| c.mut_subcommand(n, allow_negative))
+    }
+    allow_negative(<Cli as clap::CommandFactory>::command())
+}
+
+impl Cli {
+    /// Parse arguments (the first is the program name) with [`command`].
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut cmd = command();
+        let m = cmd.try_get_matches_from_mut(args)?;
+        <Cli as clap::FromArgMatches>::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "fks", version, about = "Automated crypto trading operations, one job per run", after_help = ENV_HELP)]
 pub struct Cli {
@@ -120,4 +156,59 @@ pub enum Command {
     Cron(commands::cron::Args),
     /// Print shell completions.
     Completions(commands::completions::Args),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every argument of every subcommand has a help line (`///` above it): `--help` is the
+    /// reference a person at a terminal has.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            if cmd.get_about().is_none() && path != "fks" {
+                missing.push(format!("{path} (the subcommand itself)"));
+            }
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                let has = a
+                    .get_help()
+                    .or_else(|| a.get_long_help())
+                    .is_some_and(|h| !h.to_string().trim().is_empty());
+                if !has {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for s in cmd.get_subcommands() {
+                if s.get_name() == "help" {
+                    continue;
+                }
+                walk(s, &format!("{path} {}", s.get_name()), missing);
+            }
+        }
+        let mut cmd = command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, "fks", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "arguments without help:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    #[test]
+    fn negative_numbers_reach_the_value_parsers() {
+        let cli = Cli::try_parse_args(["fks", "run-backtest", "--fee", "-0.1"]).unwrap();
+        let Command::RunBacktest(a) = cli.command else {
+            panic!("parsed another command")
+        };
+        assert_eq!(a.fee, Some(-0.1));
+        // Flags are still flags.
+        assert!(Cli::try_parse_args(["fks", "runs", "-q"]).is_ok());
+    }
 }

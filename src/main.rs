@@ -1,10 +1,19 @@
-use clap::Parser;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let argv: Vec<String> = std::env::args().collect();
-    let cli = fks::cli::Cli::parse();
+    // Arguments that are not UTF-8 reach clap as they are (it refuses them with a usage
+    // error); the journal gets a lossy copy.
+    let args_os: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let argv: Vec<String> = args_os
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let cli = match fks::cli::Cli::try_parse_args(&args_os) {
+        Ok(cli) => cli,
+        Err(e) => return ExitCode::from(fks::commands::report_usage_error(&argv, &e)),
+    };
     let level = match (cli.global.quiet, cli.global.verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -16,6 +25,8 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal: cron logs and pipes get plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -28,5 +39,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    ExitCode::from(rt.block_on(fks::commands::main_entry(cli, argv)))
+    let name = fks::commands::command_name(&cli.command);
+    let format = cli.global.format;
+    // A bug must still end in one `error:` line (and the JSON object), exit 1.
+    std::panic::set_hook(Box::new(fks::commands::remember_panic));
+    let run = std::panic::AssertUnwindSafe(|| rt.block_on(fks::commands::main_entry(cli, argv)));
+    match std::panic::catch_unwind(run) {
+        Ok(code) => ExitCode::from(code),
+        Err(panic) => ExitCode::from(fks::commands::report_panic(name, format, panic.as_ref())),
+    }
 }

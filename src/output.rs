@@ -110,6 +110,20 @@ impl Outcome {
         }
     }
 
+    /// Why a failed run failed: its `error` field, else a summary of the errors of its
+    /// entries (symbols, accounts, channels, orders). The summary is stored as `error`, so
+    /// the JSON, the journal and the `error:` line on stderr say the same.
+    pub fn ensure_error(&mut self) -> String {
+        if let Some(Value::String(e)) = self.body.get("error")
+            && !e.trim().is_empty()
+        {
+            return e.clone();
+        }
+        let msg = failure_summary(&self.body);
+        self.body.insert("error".into(), Value::String(msg.clone()));
+        msg
+    }
+
     pub fn with_table(mut self, t: Table) -> Self {
         self.table = Some(t);
         self
@@ -150,6 +164,96 @@ impl Outcome {
             }
         }
     }
+}
+
+/// Errors found in a result body, labelled by the entry they belong to.
+fn collect_errors(label: &str, v: &Value, depth: usize, out: &mut Vec<(String, String)>) {
+    if depth > 4 {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            let mut own = false;
+            if let Some(Value::String(e)) = m.get("error")
+                && !e.trim().is_empty()
+            {
+                out.push((label.to_string(), e.clone()));
+                own = true;
+            }
+            if let Some(Value::Array(es)) = m.get("errors") {
+                for e in es.iter().filter_map(Value::as_str) {
+                    out.push((label.to_string(), e.to_string()));
+                    own = true;
+                }
+            }
+            if own {
+                return;
+            }
+            for (k, child) in m {
+                if matches!(child, Value::Object(_) | Value::Array(_)) {
+                    // Entries are named by their key (a symbol, an account, a channel);
+                    // what is nested deeper belongs to that entry.
+                    let l = if depth <= 1 { k.as_str() } else { label };
+                    collect_errors(l, child, depth + 1, out);
+                }
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                let name = ["symbol", "name", "account", "source", "target", "key"]
+                    .iter()
+                    .find_map(|k| child.get(*k).and_then(Value::as_str))
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{label}[{i}]"));
+                collect_errors(&name, child, depth + 1, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// One sentence on why a run whose outcome is `error` failed.
+fn failure_summary(body: &Map<String, Value>) -> String {
+    let mut errs = Vec::new();
+    collect_errors("", &Value::Object(body.clone()), 0, &mut errs);
+    if errs.is_empty() {
+        if let Some(Value::Array(m)) = body.get("missing_data")
+            && !m.is_empty()
+        {
+            let names: Vec<String> = m.iter().map(cell).collect();
+            return format!("no usable data for {}", names.join(", "));
+        }
+        return "the run failed: no entry succeeded (see the run's JSON result)".into();
+    }
+    let total = match body.get("results") {
+        Some(Value::Object(m)) => m.len(),
+        Some(Value::Array(a)) => a.len(),
+        _ => 0,
+    };
+    let lead = if total > 0 && errs.len() == total {
+        format!("all {total} failed")
+    } else if total > 0 {
+        format!("{} of {total} failed", errs.len())
+    } else {
+        "failed".to_string()
+    };
+    let shown: Vec<String> = errs
+        .iter()
+        .take(3)
+        .map(|(k, e)| {
+            if k.is_empty() {
+                e.clone()
+            } else {
+                format!("{k}: {e}")
+            }
+        })
+        .collect();
+    let more = if errs.len() > 3 {
+        format!("; and {} more", errs.len() - 3)
+    } else {
+        String::new()
+    };
+    format!("{lead}: {}{more}", shown.join("; "))
 }
 
 pub fn new_table() -> Table {
@@ -276,5 +380,41 @@ mod tests {
         let j = o.to_json("x");
         assert_eq!(j["status"], "error");
         assert_eq!(j["command"], "x");
+    }
+
+    #[test]
+    fn a_failed_outcome_says_why() {
+        let mut o = Outcome::from_results(serde_json::json!({"results": {
+            "BTCUSDT": {"status": "error", "error": "binance rejected klines: -1121 Invalid symbol"},
+            "ETHUSDT": {"status": "error", "error": "timeout"},
+        }}))
+        .unwrap();
+        let msg = o.ensure_error();
+        assert_eq!(
+            msg,
+            "all 2 failed: BTCUSDT: binance rejected klines: -1121 Invalid symbol; ETHUSDT: timeout"
+        );
+        assert_eq!(o.to_json("x")["error"], msg.as_str());
+        // An error of its own wins and is kept.
+        let mut o = Outcome::new(Status::Error, serde_json::json!({"error": "boom"})).unwrap();
+        assert_eq!(o.ensure_error(), "boom");
+        // Channels with error lists, orders with nested fills.
+        let mut o = Outcome::new(
+            Status::Error,
+            serde_json::json!({"channels": {"discord": {"failed": 1, "errors": ["HTTP 500"]}},
+                "orders": [{"symbol": "BTCUSDT", "fill": {"status": "rejected", "error": "-2010 insufficient balance"}}]}),
+        )
+        .unwrap();
+        let msg = o.ensure_error();
+        assert!(msg.contains("discord: HTTP 500"), "{msg}");
+        assert!(msg.contains("BTCUSDT: -2010 insufficient balance"), "{msg}");
+        let mut o = Outcome::new(
+            Status::Error,
+            serde_json::json!({"missing_data": ["BTCUSDT"]}),
+        )
+        .unwrap();
+        assert_eq!(o.ensure_error(), "no usable data for BTCUSDT");
+        let mut o = Outcome::new(Status::Error, serde_json::json!({})).unwrap();
+        assert!(!o.ensure_error().is_empty());
     }
 }

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Only this account (default: every active account).
     #[arg(long)]
     pub account_id: Option<i64>,
 }

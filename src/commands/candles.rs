@@ -15,8 +15,10 @@ pub enum ExportFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Symbol to export (BTCUSDT).
     #[arg(long)]
     pub symbol: Symbol,
+    /// Candle interval (1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w; default: market.timeframe).
     #[arg(long)]
     pub timeframe: Option<Timeframe>,
     /// First open time (YYYY-MM-DD, RFC 3339 or ms).

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Only this account (default: every active account).
     #[arg(long)]
     pub account_id: Option<i64>,
     /// Close triggered positions with a market order (also needs trading.enabled = true).

@@ -19,15 +19,24 @@ pub struct Args {
     /// Comma-separated symbols (default: the configured symbols).
     #[arg(long, value_delimiter = ',')]
     pub symbols: Vec<Symbol>,
+    /// Notify only recommendations at least this confident (0 to 1).
     #[arg(long, default_value_t = 0.7)]
     pub min_confidence: f64,
+    /// Candle interval (1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w; default: market.timeframe).
     #[arg(long)]
     pub timeframe: Option<Timeframe>,
+    /// Decide as of this time, from what had closed by then (YYYY-MM-DD, RFC 3339 or milliseconds, UTC); default: now.
     #[arg(long, value_parser = time_arg)]
     pub as_of: Option<i64>,
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    let c = args.min_confidence;
+    if !(c.is_finite() && (0.0..=1.0).contains(&c)) {
+        return Err(super::usage(format!(
+            "--min-confidence {c}: must be between 0 and 1"
+        )));
+    }
     let store = ctx.store().await?;
     let cfg = &ctx.settings.file.intelligence;
     let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);

@@ -16,14 +16,27 @@ pub struct Args {
     pub limit: usize,
 }
 
+/// What a run says when no source is configured.
+pub const NO_SOURCE: &str = "no news source is configured, so nothing was fetched: add [[news.sources]] entries (name, kind = rss|atom|cryptocompare, url) to fks.toml";
+
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let store = ctx.store().await?;
     let cfg = &ctx.settings.file.news;
     if cfg.sources.is_empty() {
-        return Err(crate::core::config::ConfigError(
-            "no news sources configured: add [[news.sources]] entries (name, kind = rss|atom|cryptocompare, url) to fks.toml".into(),
-        )
-        .into());
+        // Not an error: news is optional, and the default schedule runs this job hourly.
+        // fks ships no default feeds: which sites to poll (and their terms of use) is the
+        // operator's choice.
+        return Outcome::new(
+            crate::output::Status::Success,
+            json!({
+                "fetched": 0,
+                "new": 0,
+                "average_sentiment": null,
+                "sources": 0,
+                "note": NO_SOURCE,
+                "results": {},
+            }),
+        );
     }
     cfg.validate()
         .map_err(|e| crate::core::config::ConfigError(format!("news: {e}")))?;

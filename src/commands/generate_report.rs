@@ -24,8 +24,10 @@ pub enum Kind {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Only this account (default: every active account).
     #[arg(long)]
     pub account_id: Option<i64>,
+    /// daily, weekly or monthly: the period the report covers.
     #[arg(long, value_enum, default_value = "daily")]
     pub report_type: Kind,
     /// Write the report: `.md` for Markdown, `.html` for a self-contained page.

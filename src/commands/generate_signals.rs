@@ -23,6 +23,7 @@ pub struct Args {
     /// Account whose cash sizes the suggestions (default: the first active account).
     #[arg(long)]
     pub account_id: Option<i64>,
+    /// Candle interval (1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w; default: market.timeframe).
     #[arg(long)]
     pub timeframe: Option<Timeframe>,
     /// Decide as of this time, from what had closed by then (default: now).

@@ -15,8 +15,10 @@ pub struct Args {
     /// CSV or ZIP files as published by Binance (monthly or daily klines).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Symbol the files hold, in Binance spelling (BTCUSDT).
     #[arg(long)]
     pub symbol: Symbol,
+    /// Candle interval of the files (1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w).
     #[arg(long)]
     pub timeframe: Timeframe,
 }

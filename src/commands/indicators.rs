@@ -10,12 +10,16 @@ use anyhow::Result;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Symbol to export (BTCUSDT).
     #[arg(long)]
     pub symbol: Symbol,
+    /// Candle interval (1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w; default: market.timeframe).
     #[arg(long)]
     pub timeframe: Option<Timeframe>,
+    /// First open time (YYYY-MM-DD, RFC 3339 or milliseconds, UTC).
     #[arg(long, value_parser = time_arg)]
     pub from: Option<i64>,
+    /// Last open time, inclusive (YYYY-MM-DD, RFC 3339 or milliseconds, UTC).
     #[arg(long, value_parser = time_arg)]
     pub to: Option<i64>,
     /// csv (empty cells during warm-up) or json.

@@ -20,6 +20,7 @@ pub enum Action {
     Stats,
     /// Add snapshots for new candles and outcomes that became known.
     Update {
+        /// Candle interval (1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w; default: market.timeframe).
         #[arg(long)]
         timeframe: Option<Timeframe>,
     },
@@ -27,13 +28,16 @@ pub enum Action {
     Search {
         /// Words that must all appear.
         query: String,
+        /// Only documents about this symbol.
         #[arg(long)]
         symbol: Option<crate::core::market::Symbol>,
+        /// Show at most this many documents.
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
     /// Drop and rebuild every snapshot from the stored candles.
     Rebuild {
+        /// Candle interval (1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w; default: market.timeframe).
         #[arg(long)]
         timeframe: Option<Timeframe>,
     },

@@ -39,7 +39,7 @@ pub mod validate_strategies;
 
 use crate::cli::{Command, GlobalArgs};
 use crate::core::clock::{Clock, SystemClock};
-use crate::core::config::{ConfigError, Overrides, ProcessEnv, Settings};
+use crate::core::config::{ConfigError, Overrides, ProcessEnv, Settings, UsageError};
 use crate::core::exchange::Market;
 use crate::core::exchange::binance::{self as binance, BanBook, BinanceClient, BinanceConfig};
 use crate::core::market::Symbol;
@@ -384,6 +384,11 @@ pub async fn main_entry(cli: crate::cli::Cli, argv: Vec<String>) -> u8 {
             );
         }
     };
+    if !global.quiet {
+        for w in &settings.warnings {
+            eprintln!("warning: {}", one_line(w));
+        }
+    }
     let clock: Arc<dyn Clock> = match crate::core::clock::from_env(&env) {
         Ok(Some(c)) => c,
         Ok(None) => Arc::new(SystemClock),
@@ -399,14 +404,14 @@ pub async fn main_entry(cli: crate::cli::Cli, argv: Vec<String>) -> u8 {
     let ctx = Ctx::new(global, settings, clock, Arc::new(env));
     let result = dispatch(&ctx, cli.command, &argv).await;
     match result {
-        Ok(outcome) => {
+        Ok(mut outcome) => {
+            // A run that failed without an error of its own (every symbol failed) still
+            // says why, on stderr and in its JSON.
+            let failed = (outcome.status == Status::Error).then(|| outcome.ensure_error());
             let bytes = outcome.render(name, ctx.format);
             write_stdout(&bytes);
-            // A job that failed as a whole (every symbol stale, ...) says why on stderr too.
-            if outcome.status == Status::Error
-                && let Some(msg) = outcome.body.get("error").and_then(|v| v.as_str())
-            {
-                eprintln!("error: {msg}");
+            if let Some(msg) = failed {
+                eprintln!("error: {}", one_line(&msg));
             }
             outcome.status.exit_code()
         }
@@ -429,10 +434,30 @@ pub fn write_stdout(bytes: &[u8]) {
     let _ = out.write_all(bytes).and_then(|_| out.flush());
 }
 
+/// A message on one line: line breaks (Postgres DETAIL/HINT, multi-line causes) become `; `.
+pub fn one_line(msg: &str) -> String {
+    msg.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Whether an error is the user's to fix by changing a flag or the configuration (exit 2).
+pub fn is_usage_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<ConfigError>().is_some() || c.downcast_ref::<UsageError>().is_some()
+    })
+}
+
+/// A bad value given on the command line (exit 2), e.g. `usage(format!("--fee {x}: ..."))`.
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
 /// Print one clear line on stderr (and the JSON object in JSON mode); pick the exit code.
 pub fn report_error(command: &str, format: Format, e: &anyhow::Error, verbose: u8) -> u8 {
-    let config = e.chain().any(|c| c.downcast_ref::<ConfigError>().is_some());
-    let msg = format!("{e:#}");
+    let msg = one_line(&format!("{e:#}"));
     if format == Format::Json {
         let v = serde_json::json!({"status": "error", "command": command, "error": msg});
         write_stdout(format!("{v}\n").as_bytes());
@@ -440,10 +465,159 @@ pub fn report_error(command: &str, format: Format, e: &anyhow::Error, verbose: u
     eprintln!("error: {msg}");
     if verbose > 0 {
         for c in e.chain().skip(1) {
-            eprintln!("  caused by: {c}");
+            eprintln!("  caused by: {}", one_line(&c.to_string()));
         }
     }
-    if config { 2 } else { 1 }
+    if is_usage_error(e) { 2 } else { 1 }
+}
+
+/// Global options that take a value (`--format json`), to find the subcommand in argv.
+const GLOBAL_VALUE_FLAGS: [&str; 4] = ["--config", "--db", "--format", "--wait"];
+
+/// The `--format` given on the command line, read without clap (for its own errors).
+fn format_in_argv(argv: &[String]) -> Option<Format> {
+    let mut found = None;
+    let mut it = argv.iter().skip(1);
+    while let Some(a) = it.next() {
+        if a == "--" {
+            break;
+        }
+        let v = if a == "--format" {
+            it.next().map(String::as_str)
+        } else {
+            a.strip_prefix("--format=")
+        };
+        match v {
+            Some("json") => found = Some(Format::Json),
+            Some("table") => found = Some(Format::Table),
+            _ => {}
+        }
+    }
+    found
+}
+
+/// The subcommand named in argv, if it is one of ours.
+fn subcommand_in_argv(argv: &[String]) -> Option<String> {
+    use clap::CommandFactory;
+    let mut it = argv.iter().skip(1);
+    while let Some(a) = it.next() {
+        if a == "--" {
+            return None;
+        }
+        if GLOBAL_VALUE_FLAGS.contains(&a.as_str()) {
+            it.next();
+            continue;
+        }
+        if a.starts_with('-') {
+            continue;
+        }
+        return crate::cli::Cli::command()
+            .find_subcommand(a)
+            .map(|c| c.get_name().to_string());
+    }
+    None
+}
+
+/// A usage error found by clap: help and version go to stdout (exit 0); anything else is
+/// one JSON object on stdout when the output is JSON, one `error:` line on stderr, exit 2.
+pub fn report_usage_error(argv: &[String], e: &clap::Error) -> u8 {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return 0;
+    }
+    let format = format_in_argv(argv).unwrap_or_else(default_format);
+    let command = subcommand_in_argv(argv);
+    let see = match &command {
+        Some(c) => format!("see `fks {c} --help`"),
+        None => "see `fks --help`".to_string(),
+    };
+    let rendered = e.render().to_string();
+    let msg = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        format!("a subcommand is required; {see}")
+    } else {
+        let mut parts: Vec<String> = Vec::new();
+        // The lines under `error:` up to the first blank one belong to it (the missing
+        // arguments of "the following required arguments were not provided:").
+        let mut in_error = false;
+        for raw in rendered.lines() {
+            let l = raw.trim();
+            if let Some(m) = l.strip_prefix("error: ") {
+                parts.push(m.to_string());
+                in_error = true;
+            } else if l.starts_with("tip:") || l.starts_with("[possible values:") {
+                parts.push(l.to_string());
+                in_error = false;
+            } else if l.is_empty() {
+                in_error = false;
+            } else if in_error && let Some(last) = parts.last_mut() {
+                let sep = if last.ends_with(':') { " " } else { ", " };
+                last.push_str(sep);
+                last.push_str(l);
+            }
+        }
+        if parts.is_empty() {
+            parts.push(one_line(&rendered));
+        }
+        parts.push(see);
+        parts.join("; ")
+    };
+    if format == Format::Json {
+        let v = serde_json::json!({
+            "status": "error",
+            "command": command.as_deref().unwrap_or("fks"),
+            "error": msg,
+        });
+        write_stdout(format!("{v}\n").as_bytes());
+        eprintln!("error: {msg}");
+    } else if std::io::stderr().is_terminal() {
+        // A person at a terminal gets clap's full message with the usage line.
+        let _ = e.print();
+    } else {
+        eprintln!("error: {msg}");
+    }
+    2
+}
+
+static PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Panic hook: keep the message for [`report_panic`] instead of printing several lines.
+pub fn remember_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let what = info
+        .payload()
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| info.payload().downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into());
+    let at = info
+        .location()
+        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    if let Ok(mut p) = PANIC.lock()
+        && p.is_none()
+    {
+        *p = Some(format!("{what}{at}"));
+    }
+}
+
+/// A panic (a bug in fks) still ends as one `error:` line and the JSON object, exit 1.
+pub fn report_panic(
+    command: &str,
+    format: Option<Format>,
+    payload: &(dyn std::any::Any + Send),
+) -> u8 {
+    let what = PANIC
+        .lock()
+        .ok()
+        .and_then(|p| p.clone())
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into());
+    let e = anyhow::anyhow!(
+        "internal error (a bug in fks, please report it): {}",
+        one_line(&what)
+    );
+    report_error(command, format.unwrap_or_else(default_format), &e, 0)
 }
 
 pub fn command_name(c: &Command) -> &'static str {
@@ -624,7 +798,7 @@ pub async fn job(
     let id = journal::start(store, task, &journal_args(argv), ctx.now_ms(), &me).await?;
     ctx.run_id.store(id, std::sync::atomic::Ordering::SeqCst);
     // Bans and back-offs are in real time (the exchange's), not the job's clock.
-    let res =
+    let mut res =
         match binance::bans::load(store, &ctx.exchange_bans, binance::bans::wall_now_ms()).await {
             Ok(()) => work.await,
             Err(e) => Err(e),
@@ -635,19 +809,25 @@ pub async fn job(
         tracing::error!("could not store the exchange back-off: {e:#}");
     }
     let now = ctx.now_ms();
-    let journal = match &res {
+    let journal = match &mut res {
         Ok(o) => {
+            // Every failed run says why in the journal's error column, also when the job
+            // returned an outcome (every symbol failed) rather than an error.
+            let error = (o.status == Status::Error).then(|| one_line(&o.ensure_error()));
             journal::finish(
                 store,
                 id,
                 o.status.as_str(),
                 Some(&o.to_json(task).to_string()),
-                o.body.get("error").and_then(|v| v.as_str()),
+                error.as_deref(),
                 now,
             )
             .await
         }
-        Err(e) => journal::finish(store, id, "error", None, Some(&format!("{e:#}")), now).await,
+        Err(e) => {
+            let msg = one_line(&format!("{e:#}"));
+            journal::finish(store, id, "error", None, Some(&msg), now).await
+        }
     };
     let released = journal::release(store, lock).await;
     let out = res?;

@@ -9,6 +9,7 @@ use anyhow::Result;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Only items that mention this symbol (BTCUSDT).
     #[arg(long)]
     pub symbol: Option<Symbol>,
     /// Only items published since (YYYY-MM-DD, RFC 3339 or ms).
@@ -17,6 +18,7 @@ pub struct Args {
     /// Full-text search: items containing all these words.
     #[arg(long)]
     pub query: Option<String>,
+    /// Show at most this many items, newest first.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
 }

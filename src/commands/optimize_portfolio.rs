@@ -30,12 +30,16 @@ pub enum Method {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Account whose holdings and cash are allocated (default: the first active account).
     #[arg(long)]
     pub account_id: Option<i64>,
+    /// rag (retrieval over fks's history), legacy (50% mains / 50% others), risk-parity or min-variance.
     #[arg(long, value_enum, default_value = "rag")]
     pub method: Method,
+    /// Candle interval (1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w; default: market.timeframe).
     #[arg(long)]
     pub timeframe: Option<Timeframe>,
+    /// Allocate as of this time, from what had closed by then (YYYY-MM-DD, RFC 3339 or milliseconds, UTC); default: now.
     #[arg(long, value_parser = time_arg)]
     pub as_of: Option<i64>,
 }

@@ -19,10 +19,13 @@ pub struct Args {
 pub enum Action {
     /// A market order filled at the latest stored close, with the account's fee and slippage.
     Order {
+        /// The paper account's name or id.
         #[arg(long)]
         account: String,
+        /// Symbol to trade (BTCUSDT).
         #[arg(long)]
         symbol: Symbol,
+        /// buy or sell.
         #[arg(long, value_enum)]
         side: Side,
         /// Base quantity.

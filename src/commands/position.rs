@@ -20,8 +20,10 @@ pub struct Args {
 pub enum Action {
     /// `fks position stop --account-id 1 --symbol BTCUSDT --price 40000 [--trailing-pct 5 | --trailing-atr 2]`
     Stop {
+        /// The account holding the position.
         #[arg(long)]
         account_id: i64,
+        /// The position's symbol (BTCUSDT).
         #[arg(long)]
         symbol: Symbol,
         /// Fixed stop price.

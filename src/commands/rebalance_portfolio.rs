@@ -23,6 +23,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// The account to rebalance (see `fks account list`).
     #[arg(long)]
     pub account_id: i64,
     /// Send the orders (also needs trading.enabled = true).
@@ -117,17 +118,10 @@ pub async fn load_targets(
 ) -> Result<(BTreeMap<Symbol, Decimal>, String)> {
     if let Some(f) = file {
         let text = std::fs::read_to_string(f)
-            .with_context(|| format!("read targets file {}", f.display()))?;
-        let raw: BTreeMap<String, Decimal> = serde_json::from_str(&text).map_err(|e| {
-            crate::core::config::ConfigError(format!(
-                "targets file {}: {e} (expected {{\"BTCUSDT\": 0.5, ...}})",
-                f.display()
-            ))
-        })?;
-        let mut t = BTreeMap::new();
-        for (k, v) in raw {
-            t.insert(k.parse::<Symbol>()?, v);
-        }
+            .map_err(|e| super::usage(format!("--targets {}: cannot read it: {e}", f.display())))?;
+        // Checked whole before anything is planned: a usage error (exit 2) names the file.
+        let t = crate::core::targets::parse(&text)
+            .map_err(|e| super::usage(format!("--targets {}: {e}", f.display())))?;
         return Ok((t, format!("file {}", f.display())));
     }
     let row = ctx
@@ -148,6 +142,12 @@ pub async fn load_targets(
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    if args.band < Decimal::ZERO || args.band >= Decimal::ONE {
+        return Err(super::usage(format!(
+            "--band {}: must be at least 0 and below 1 (an absolute fraction: 0.02 = 2 points)",
+            args.band
+        )));
+    }
     let store = ctx.store().await?;
     let now = ctx.now_ms();
     let acct = accounts::get(store, args.account_id).await?;

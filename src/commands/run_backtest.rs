@@ -39,6 +39,7 @@ pub struct Args {
     /// A stored strategy by name (default: every enabled strategy).
     #[arg(long)]
     pub strategy: Option<String>,
+    /// A stored strategy by id (see `fks strategy list`).
     #[arg(long)]
     pub strategy_id: Option<i64>,
     /// Ad hoc run without a stored strategy: sma_cross, ema_cross, rsi_reversion, macd_cross, bollinger_reversion.
@@ -50,10 +51,13 @@ pub struct Args {
     /// Only this symbol (repeatable).
     #[arg(long = "symbol")]
     pub symbols: Vec<Symbol>,
+    /// Candle interval (default: the strategy's, else market.timeframe).
     #[arg(long)]
     pub timeframe: Option<Timeframe>,
+    /// First bar's open time (YYYY-MM-DD, RFC 3339 or milliseconds, UTC).
     #[arg(long, value_parser = time_arg)]
     pub from: Option<i64>,
+    /// Last bar's open time, inclusive (YYYY-MM-DD, RFC 3339 or milliseconds, UTC).
     #[arg(long, value_parser = time_arg)]
     pub to: Option<i64>,
     /// Search the parameter grid: ONE parameter set for all of a strategy's symbols, the
@@ -65,13 +69,16 @@ pub struct Args {
     /// `backtest.max_grid_combinations` (default 100000) is refused.
     #[arg(long)]
     pub grid: Option<String>,
+    /// What --optimize maximises: sharpe, sortino, return or calmar.
     #[arg(long, value_enum, default_value = "sharpe")]
     pub metric: MetricArg,
-    /// Tune on this share of the bars and report the winner on the rest (0 < r < 1; 1 = no split).
+    /// Tune on this share of the bars and report the winner on the rest (0 < r < 1).
     #[arg(long, default_value_t = 0.7)]
     pub train_ratio: f64,
+    /// Fee per side, a fraction of notional in [0, 1) (default: backtest.fee_rate, 0.001 = 0.1%).
     #[arg(long)]
     pub fee: Option<f64>,
+    /// Starting cash, greater than 0 (default: backtest.initial_cash).
     #[arg(long)]
     pub cash: Option<f64>,
     /// Write trades.csv, equity.csv, metrics.json and chart.png here.
@@ -132,7 +139,39 @@ fn write_outputs(dir: &Path, label: &str, bars: &[Bar], r: &BacktestResult) -> R
         .collect())
 }
 
+/// Values the flags' types cannot check: refused before any work, as usage errors (exit 2).
+fn check_flags(args: &Args) -> Result<()> {
+    use super::usage;
+    if let Some(f) = args.fee
+        && !(f.is_finite() && (0.0..1.0).contains(&f))
+    {
+        return Err(usage(format!(
+            "--fee {f}: must be at least 0 and below 1 (a fraction of notional: 0.001 = 0.1%)"
+        )));
+    }
+    if let Some(c) = args.cash
+        && !(c.is_finite() && c > 0.0)
+    {
+        return Err(usage(format!("--cash {c}: must be greater than 0")));
+    }
+    if args.grid.is_some() && !args.optimize {
+        return Err(usage(
+            "--grid needs --optimize (the grid is what the optimisation searches)",
+        ));
+    }
+    // Below 1: an optimisation always has an out-of-sample part to validate (and --apply)
+    // its winner on.
+    let r = args.train_ratio;
+    if !(r.is_finite() && r > 0.0 && r < 1.0) {
+        return Err(usage(format!(
+            "--train-ratio {r}: must be between 0 and 1, both excluded (0.7 tunes on the first 70% of the bars and tests the winner on the rest)"
+        )));
+    }
+    Ok(())
+}
+
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    check_flags(&args)?;
     let store = ctx.store().await?;
     let now = ctx.now_ms();
     let s = &ctx.settings.file.backtest;
@@ -145,7 +184,6 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let targets = targets(ctx, store, &args).await?;
     // Every grid is parsed and counted before any candle is read or any run allocated.
     let grids = if args.optimize {
-        check_optimize_args(&args)?;
         targets
             .iter()
             .map(|t| target_grid(t, args.grid.as_deref(), s.max_grid_combinations))
@@ -298,7 +336,8 @@ async fn targets(ctx: &Ctx, store: &Store, args: &Args) -> Result<Vec<Target>> {
     let tf_flag = args.timeframe;
     let mut targets = Vec::new();
     if let Some(kind) = &args.kind {
-        let spec = StrategySpec::parse(kind, &args.params)?;
+        let spec = StrategySpec::parse(kind, &args.params)
+            .map_err(|e| super::usage(format!("--params {:?}: {e}", args.params)))?;
         let syms = if args.symbols.is_empty() {
             ctx.settings.symbols().to_vec()
         } else {
@@ -358,36 +397,24 @@ const OPTIMIZE_HEADER: [&str; 12] = [
     "out-of-sample verdict",
 ];
 
+/// The split of an optimisation: `check_flags` keeps `--train-ratio` strictly between 0 and
+/// 1, so there is always an out-of-sample part.
 fn train_ratio(args: &Args) -> Option<f64> {
-    (args.train_ratio < 1.0).then_some(args.train_ratio)
+    Some(args.train_ratio)
 }
 
-/// Usage checks of an optimisation, before anything is read.
-fn check_optimize_args(args: &Args) -> Result<()> {
-    if !(args.train_ratio > 0.0 && args.train_ratio <= 1.0) {
-        return Err(ConfigError(format!(
-            "--train-ratio must be above 0 and at most 1 (1 = no out-of-sample part), got {}",
-            args.train_ratio
-        ))
-        .into());
-    }
-    if args.apply && args.train_ratio >= 1.0 {
-        return Err(ConfigError(
-            "--apply needs an out-of-sample part to validate the winner on: use a --train-ratio below 1"
-                .into(),
-        )
-        .into());
-    }
-    Ok(())
-}
-
-/// The target's grid, refused (exit 2) when it has more points than `limit`.
-fn target_grid(t: &Target, spec: Option<&str>, limit: u64) -> Result<Grid> {
-    let grid = match spec {
+/// The target's grid: `--grid` parsed, within the parameters' bounds and with at least one
+/// valid combination; refused (exit 2) otherwise or when it has more points than `limit`.
+fn target_grid(t: &Target, text: Option<&str>, limit: u64) -> Result<Grid> {
+    let grid = match text {
         Some(g) => Grid::parse(t.spec.kind, g)
-            .map_err(|e| ConfigError(format!("--grid for {}: {e}", t.label)))?,
+            .map_err(|e| super::usage(format!("--grid {g:?} for {}: {e}", t.label)))?,
         None => Grid::default_for(t.spec.kind),
     };
+    if let Some(g) = text {
+        grid.check(&t.spec)
+            .map_err(|e| super::usage(format!("--grid {g:?} for {}: {e}", t.label)))?;
+    }
     let size = grid.size();
     if size > limit {
         let axes = grid.axis_sizes();
@@ -523,7 +550,7 @@ fn symbol_verdict(ctx: &Ctx, oos: Option<&Metrics>) -> SymbolVerdict {
     match oos {
         None => SymbolVerdict {
             verdict: "no_out_of_sample",
-            reasons: vec!["no out-of-sample part (--train-ratio 1)".into()],
+            reasons: vec!["no out-of-sample part".into()],
         },
         Some(m) if m.bars < c.min_bars => SymbolVerdict {
             verdict: "insufficient_data",

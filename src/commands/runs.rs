@@ -12,10 +12,11 @@ pub struct Args {
     #[arg(long)]
     pub task: Option<String>,
     /// Only runs with this status: success, partial, error, skipped, running, killed, or failed (error or killed).
-    #[arg(long)]
+    #[arg(long, value_parser = ["success", "partial", "error", "skipped", "running", "killed", "failed"])]
     pub status: Option<String>,
+    /// Show at most this many runs, newest first (0 shows none).
     #[arg(long, default_value_t = 20)]
-    pub limit: i64,
+    pub limit: u32,
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
@@ -24,7 +25,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         store,
         args.task.as_deref(),
         args.status.as_deref(),
-        args.limit.max(1),
+        args.limit,
     )
     .await?;
     let mut t = new_table();

@@ -17,7 +17,7 @@ pub enum Kind {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Kind of the message given with --message.
+    /// Kind of the message given with --message (trade, alert, report or signal).
     #[arg(long, value_enum, default_value = "alert")]
     pub notification_type: Kind,
     /// Send this text (without it: deliver what is pending).
@@ -26,7 +26,9 @@ pub struct Args {
     /// Title of the message (default: "fks <type>").
     #[arg(long)]
     pub title: Option<String>,
-    /// Mark the message urgent (Discord mention, red colour).
+    /// Mark the message urgent: on Discord a red embed, preceded by notifications.discord.mention
+    /// when one is configured; Slack puts its mention in front; Telegram starts the title with 🚨;
+    /// e-mail prefixes the subject with [URGENT]; the webhook and file channels get "urgent": true.
     #[arg(long)]
     pub urgent: bool,
     /// Alerts with the same key inside the cool-down are recorded but not re-sent.
@@ -53,6 +55,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             text.clone(),
         );
         m.urgent = args.urgent;
+        if args.urgent {
+            // Red whether or not a mention is configured: what --help promises.
+            m.color = Some(crate::core::notify::COLOR_RED);
+        }
         m.dedup_key = args.dedup_key.clone();
         queued = serde_json::to_value(outbox::enqueue(store, cfg, &m, ctx.now_ms()).await?)?;
     }

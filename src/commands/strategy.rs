@@ -20,6 +20,7 @@ pub struct Args {
 pub enum Action {
     /// `fks strategy add trend --kind sma_cross --params fast=10,slow=30 --symbols BTCUSDT,ETHUSDT`
     Add {
+        /// A unique name for the strategy.
         name: String,
         /// sma_cross, ema_cross, rsi_reversion, macd_cross or bollinger_reversion.
         #[arg(long)]
@@ -39,21 +40,28 @@ pub enum Action {
         /// Symbols, comma-separated (default: the configured symbols).
         #[arg(long, value_delimiter = ',')]
         symbols: Vec<Symbol>,
+        /// Candle interval (default: market.timeframe).
         #[arg(long)]
         timeframe: Option<Timeframe>,
     },
     /// List strategies.
     List,
+    /// Turn a strategy on: run-backtest and validate-strategies include it again.
     Enable {
+        /// The strategy's name or id.
         strategy: String,
     },
+    /// Turn a strategy off (its results stay), with a reason.
     Disable {
+        /// The strategy's name or id.
         strategy: String,
+        /// Why, kept with the strategy and shown by `fks strategy list`.
         #[arg(long, default_value = "disabled by hand")]
         reason: String,
     },
     /// A strategy with its parameter ranges and latest results.
     Show {
+        /// The strategy's name or id.
         strategy: String,
     },
 }
@@ -81,7 +89,9 @@ pub fn build_spec(
     if long_short {
         kv.push("direction=long_short".into());
     }
-    Ok(StrategySpec::parse(kind, &kv.join(","))?)
+    // Bad parameters are the user's to fix: a usage error (exit 2).
+    StrategySpec::parse(kind, &kv.join(","))
+        .map_err(|e| super::usage(format!("--params {params:?}: {e}")))
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {

@@ -14,11 +14,13 @@ pub struct Args {
     /// Symbol (repeatable); default: every configured symbol.
     #[arg(long = "symbol")]
     pub symbols: Vec<Symbol>,
+    /// Candle interval (1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w; default: market.timeframe).
     #[arg(long)]
     pub timeframe: Option<Timeframe>,
     /// Recompute everything instead of only new candles.
     #[arg(long)]
     pub full: bool,
+    /// Only this host's share of the symbols: K/N, such as 1/3 (a stable hash of the symbol).
     #[arg(long)]
     pub shard: Option<Shard>,
 }

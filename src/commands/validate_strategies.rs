@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Only this strategy (default: every enabled one).
     #[arg(long)]
     pub strategy_id: Option<i64>,
     /// Days of recent data to validate on.

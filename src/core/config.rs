@@ -81,6 +81,57 @@ impl Serialize for Secret {
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+/// A bad value given on the command line, found after parsing (`--fee 1.5`): exits 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Whether a configuration key names a secret (its value is never echoed in an error and
+/// makes a group- or world-readable fks.toml worth a warning). `key` may be dotted
+/// (`notifications.webhook.url`); names ending in `_env` hold the name of a variable, not
+/// the secret itself.
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key
+        .trim()
+        .trim_matches(|c| c == '"' || c == '\'')
+        .to_ascii_lowercase();
+    if k == "notifications.webhook.url" || k.ends_with("webhook.url") {
+        return true;
+    }
+    let last = k.rsplit('.').next().unwrap_or(&k);
+    if last.ends_with("_env") {
+        return false;
+    }
+    [
+        "secret",
+        "password",
+        "passwd",
+        "token",
+        "api_key",
+        "apikey",
+        "webhook_url",
+        "private_key",
+        "credential",
+    ]
+    .iter()
+    .any(|m| last.contains(m))
+}
+
+/// Symbols in fks.toml obey the rules of `--symbol` (letters and digits, upper-cased).
+fn symbol_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Symbol>, D::Error> {
+    let raw: Vec<String> = Vec::deserialize(d)?;
+    let mut out: Vec<Symbol> = Vec::with_capacity(raw.len());
+    for r in raw {
+        let s: Symbol = r
+            .parse()
+            .map_err(|e: anyhow::Error| serde::de::Error::custom(format!("{e:#}")))?;
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
@@ -102,6 +153,7 @@ impl Default for StoreConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MarketConfig {
+    #[serde(deserialize_with = "symbol_list")]
     pub symbols: Vec<Symbol>,
     pub timeframe: Timeframe,
     /// Candles fetched on the first sync of a pair when no `--since` is given.
@@ -329,6 +381,7 @@ pub struct IntelligenceConfig {
     pub sizing: String,
     pub sizing_fraction: f64,
     /// Main assets of the legacy 50/50 split.
+    #[serde(deserialize_with = "symbol_list")]
     pub mains: Vec<Symbol>,
     /// Largest weight of one asset (rag, risk-parity, min-variance).
     pub max_weight: f64,
@@ -384,6 +437,8 @@ pub struct Settings {
     pub config_path: Option<PathBuf>,
     /// Resolved database URL.
     pub database_url: String,
+    /// Things worth saying on stderr at every run (a readable fks.toml holding secrets).
+    pub warnings: Vec<String>,
 }
 
 /// What the command line contributes.
@@ -410,7 +465,16 @@ impl ProcessEnv {
         let mut dotenv = BTreeMap::new();
         if let Ok(iter) = dotenvy::from_filename_iter(".env") {
             for item in iter {
-                let (k, v) = item.map_err(|e| ConfigError(format!(".env: {e}")))?;
+                // dotenvy's message quotes the whole line, which may hold a secret.
+                let (k, v) = item.map_err(|e| {
+                    ConfigError(match e {
+                        dotenvy::Error::LineParse(_, at) => format!(
+                            ".env: a line cannot be parsed (near character {at}); expected NAME=value"
+                        ),
+                        dotenvy::Error::Io(e) => format!(".env: {e}"),
+                        _ => ".env: cannot be read".to_string(),
+                    })
+                })?;
                 dotenv.insert(k, v);
             }
         }
@@ -441,8 +505,13 @@ impl Settings {
             (None, Some(p)) => (Some(PathBuf::from(p)), true),
             (None, None) => (Some(PathBuf::from("fks.toml")), false),
         };
+        let mut warnings = Vec::new();
         let (mut file, config_path) = match path {
-            Some(p) if p.exists() => (read_file(&p)?, Some(p)),
+            Some(p) if p.exists() => {
+                let file = read_file(&p)?;
+                warnings.extend(exposed_secrets_warning(&p));
+                (file, Some(p))
+            }
             Some(p) if explicit && !ov.config_may_be_missing => {
                 return Err(ConfigError(format!(
                     "config file {} does not exist (run `fks init` to create one)",
@@ -477,6 +546,7 @@ impl Settings {
             file,
             config_path,
             database_url,
+            warnings,
         })
     }
 
@@ -562,24 +632,257 @@ pub fn read_file(path: &Path) -> Result<FileConfig> {
 }
 
 pub fn parse_config(text: &str, path: &Path) -> Result<FileConfig> {
-    toml::from_str::<FileConfig>(text)
+    let file = toml::from_str::<FileConfig>(text)
         .map_err(|e| {
             let mut place = String::new();
+            let mut secret_here = false;
             if let Some(span) = e.span() {
                 let start = span.start.min(text.len());
-                let line_no = text[..start].matches('\n').count() + 1;
+                let before = text.get(..start).unwrap_or(text);
+                let line_no = before.matches('\n').count() + 1;
                 place.push_str(&format!(", line {line_no}"));
                 if let Some(key) = key_at(text, line_no) {
+                    secret_here = is_secret_key(&key);
                     place.push_str(&format!(", key `{key}`"));
                 }
+                // An inline table or a dotted key may hold a secret on the same line.
+                let line = text.lines().nth(line_no - 1).unwrap_or("");
+                secret_here |= assignments(line).iter().any(|(k, _)| is_secret_key(k));
             }
-            let msg = e.message().trim().replace('\n', " ");
+            let mut msg = e.message().trim().replace('\n', " ");
+            if secret_here {
+                msg = hide_quoted(&msg);
+            }
+            msg = hide_values(&msg, &secret_values(text));
             anyhow::Error::from(ConfigError(format!(
                 "bad config file {}{place}: {msg}",
                 path.display()
             )))
         })
-        .context("load configuration")
+        .context("load configuration")?;
+    file.validate()
+        .map_err(|e| ConfigError(format!("bad config file {}: {e}", path.display())))
+        .context("load configuration")?;
+    Ok(file)
+}
+
+impl FileConfig {
+    /// Checks of values serde cannot make (ranges), the same rules as the matching flags.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let b = &self.backtest;
+        if !(b.fee_rate.is_finite() && (0.0..1.0).contains(&b.fee_rate)) {
+            return Err(format!(
+                "backtest.fee_rate = {}: must be at least 0 and below 1 (a fraction of notional, 0.001 = 0.1%)",
+                b.fee_rate
+            ));
+        }
+        if !(b.initial_cash.is_finite() && b.initial_cash > 0.0) {
+            return Err(format!(
+                "backtest.initial_cash = {}: must be greater than 0",
+                b.initial_cash
+            ));
+        }
+        if !(b.slippage_bps.is_finite() && b.slippage_bps >= 0.0) {
+            return Err(format!(
+                "backtest.slippage_bps = {}: must not be negative",
+                b.slippage_bps
+            ));
+        }
+        // News sources and aliases (symbols as `--symbol` takes them) are checked at load,
+        // so every command reports a bad one, not only fetch-news.
+        self.news.validate().map_err(|e| format!("news: {e}"))?;
+        Ok(())
+    }
+}
+
+/// `key = value` assignments on one line (also inside inline tables), as written.
+fn assignments(line: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = line.chars().collect();
+    let mut i = 0;
+    let mut key_start: Option<usize> = None;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '#' => break,
+            '"' | '\'' if key_start.is_none() => {
+                // a quoted key: skip to its end
+                key_start = Some(i);
+                i += 1;
+                while i < chars.len() && chars[i] != c {
+                    i += 1;
+                }
+            }
+            '=' => {
+                let key: String = key_start
+                    .map(|s| chars[s..i].iter().collect::<String>())
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                let mut j = i + 1;
+                while j < chars.len() && chars[j].is_whitespace() {
+                    j += 1;
+                }
+                let start = j;
+                if j < chars.len() && matches!(chars[j], '{' | '[') {
+                    // an inline table or array: its own assignments follow
+                    out.push((key, String::new()));
+                    key_start = None;
+                    i = j;
+                    continue;
+                }
+                if j < chars.len() && (chars[j] == '"' || chars[j] == '\'') {
+                    let q = chars[j];
+                    j += 1;
+                    while j < chars.len() && chars[j] != q {
+                        if chars[j] == '\\' && q == '"' {
+                            j += 1;
+                        }
+                        j += 1;
+                    }
+                    j = (j + 1).min(chars.len());
+                } else {
+                    while j < chars.len() && !matches!(chars[j], ',' | '}' | '#') {
+                        j += 1;
+                    }
+                }
+                let value: String = chars[start.min(chars.len())..j].iter().collect();
+                out.push((key, value.trim().to_string()));
+                key_start = None;
+                i = j;
+                continue;
+            }
+            ',' | '{' | '[' | ']' | '}' => key_start = None,
+            c if !c.is_whitespace() && key_start.is_none() => key_start = Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The values written for secret keys anywhere in the text, raw and unquoted.
+fn secret_values(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        for (k, v) in assignments(line) {
+            if !is_secret_key(&k) {
+                continue;
+            }
+            let unquoted = v.trim_matches(|c| c == '"' || c == '\'').to_string();
+            for x in [v, unquoted] {
+                if x.chars().count() >= 3 && !out.contains(&x) {
+                    out.push(x);
+                }
+            }
+        }
+    }
+    out.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    out
+}
+
+/// `msg` with each of `values` replaced by `****`.
+fn hide_values(msg: &str, values: &[String]) -> String {
+    let mut out = msg.to_string();
+    for v in values {
+        if out.contains(v.as_str()) {
+            out = out.replace(v.as_str(), "****");
+        }
+    }
+    out
+}
+
+/// `msg` with every quoted fragment (`…`, "…", '…') replaced by `****`: serde and toml
+/// quote the offending value, whatever its type.
+fn hide_quoted(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut open: Option<char> = None;
+    for c in msg.chars() {
+        match open {
+            Some(q) if c == q => {
+                out.push_str("****");
+                out.push(c);
+                open = None;
+            }
+            Some(_) => {}
+            None if matches!(c, '`' | '"' | '\'') => {
+                out.push(c);
+                open = Some(c);
+            }
+            None => out.push(c),
+        }
+    }
+    if open.is_some() {
+        out.push_str("****");
+    }
+    out
+}
+
+/// Whether a fks.toml that holds a secret is readable by group or others: a warning to
+/// print at every run, or None.
+fn exposed_secrets_warning(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        if mode & 0o077 == 0 {
+            return None;
+        }
+        let text = std::fs::read_to_string(path).ok()?;
+        let keys = secret_keys_set(&text);
+        if keys.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "{} holds secrets ({}) and is readable by group or others (mode {:o}): run `chmod 600 {}`, or better, move the secrets to environment variables",
+            path.display(),
+            keys.join(", "),
+            mode & 0o777,
+            path.display()
+        ))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// Dotted names of the secret keys that have a non-empty value in a config text.
+pub fn secret_keys_set(text: &str) -> Vec<String> {
+    let Ok(v) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    fn walk(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
+        match v {
+            toml::Value::Table(t) => {
+                for (k, x) in t {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&p, x, out);
+                }
+            }
+            toml::Value::Array(a) => {
+                for x in a {
+                    walk(prefix, x, out);
+                }
+            }
+            toml::Value::String(s) if s.trim().is_empty() => {}
+            _ => {
+                if is_secret_key(prefix) && !out.iter().any(|o| o == prefix) {
+                    out.push(prefix.to_string());
+                }
+            }
+        }
+    }
+    for (k, x) in &v {
+        walk(k, x, &mut out);
+    }
+    out
 }
 
 /// The dotted key defined on (or containing) a line: `[section]` plus `key =`.
@@ -721,5 +1024,122 @@ mod tests {
             format!("{err:#}").contains("max_candle_age_secs.1h"),
             "{err:#}"
         );
+    }
+
+    use proptest::prelude::*;
+
+    const EXAMPLE: &str = include_str!("../../fks.example.toml");
+
+    fn is_config_error(e: &anyhow::Error) -> bool {
+        e.chain().any(|c| c.downcast_ref::<ConfigError>().is_some())
+    }
+
+    #[test]
+    fn settings_round_trip_through_toml() {
+        let text = toml::to_string(&FileConfig::default()).unwrap();
+        let back = parse_config(&text, Path::new("x.toml")).unwrap();
+        assert_eq!(toml::to_string(&back).unwrap(), text);
+        let example = parse_config(EXAMPLE, Path::new("fks.example.toml")).unwrap();
+        let again = parse_config(&toml::to_string(&example).unwrap(), Path::new("y.toml")).unwrap();
+        assert_eq!(
+            toml::to_string(&again).unwrap(),
+            toml::to_string(&example).unwrap()
+        );
+    }
+
+    #[test]
+    fn secret_keys_are_recognised() {
+        for k in [
+            "exchange.api_secret",
+            "exchange.api_key",
+            "notifications.discord.webhook_url",
+            "notifications.webhook.url",
+            "notifications.webhook.secret",
+            "notifications.telegram.bot_token",
+            "notifications.email.password",
+            "news.sources.api_key",
+        ] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in [
+            "intelligence.llm_api_key_env",
+            "exchange.spot_base_url",
+            "market.max_price_age_secs",
+            "store.url",
+        ] {
+            assert!(!is_secret_key(k), "{k}");
+        }
+    }
+
+    /// A secret value of any TOML type, with a marker that must never appear in an error.
+    fn secret_value() -> impl Strategy<Value = (String, String)> {
+        let digits = (10_000_000_000u64..999_999_999_999_999).prop_map(|n| n.to_string());
+        prop_oneof![
+            digits.clone().prop_map(|d| (d.clone(), d)),
+            digits.clone().prop_map(|d| (format!("{d}.5"), d)),
+            digits.clone().prop_map(|d| (format!("-{d}"), d)),
+            "[A-Za-z0-9]{10,20}".prop_map(|w| (format!("\"{w}\""), w)),
+            "[A-Za-z0-9]{10,20}".prop_map(|w| (format!("'{w}'"), w)),
+            "[A-Za-z0-9]{10,20}".prop_map(|w| (format!("[\"{w}\"]"), w)),
+            "[A-Za-z0-9]{10,20}".prop_map(|w| (format!("{{ v = \"{w}\" }}"), w)),
+            "[A-Za-z0-9]{10,20}".prop_map(|w| (w.clone(), w)),
+            digits.prop_map(|d| (format!("\"\"\"{d}\"\"\""), d)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// Arbitrary text: no panic; a refusal is a configuration error naming the file.
+        #[test]
+        fn arbitrary_config_text_never_panics(text in "\\PC{0,200}") {
+            if let Err(e) = parse_config(&text, Path::new("fuzz.toml")) {
+                prop_assert!(is_config_error(&e));
+                let m = format!("{e:#}");
+                prop_assert!(m.contains("fuzz.toml"));
+            }
+        }
+
+        /// The shipped example with one byte changed, removed or added: no panic, and a
+        /// refusal says where.
+        #[test]
+        fn mutated_example_never_panics(pos in any::<prop::sample::Index>(), byte in any::<u8>(), op in 0u8..3) {
+            let mut bytes = EXAMPLE.as_bytes().to_vec();
+            let i = pos.index(bytes.len());
+            match op {
+                0 => bytes[i] = byte,
+                1 => { bytes.remove(i); }
+                _ => bytes.insert(i, byte),
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            if let Err(e) = parse_config(&text, Path::new("fks.toml")) {
+                prop_assert!(is_config_error(&e));
+                let m = format!("{e:#}");
+                prop_assert!(!m.contains('\n'), "{}", m);
+            }
+        }
+
+        /// A secret-named key's value never appears in an error, whatever its type and
+        /// whatever else is wrong in the file.
+        #[test]
+        fn secrets_are_never_echoed(
+            (value, marker) in secret_value(),
+            place in 0usize..7,
+            other in prop_oneof![Just(""), Just("recv_window_ms = \"x\"\n"), Just("nope = 1\n"), Just("timeout_secs = -1\n")],
+        ) {
+            let text = match place {
+                0 => format!("[exchange]\n{other}api_secret = {value}\n"),
+                1 => format!("[exchange]\napi_key = {value}\n{other}"),
+                2 => format!("exchange.api_secret = {value}\n"),
+                3 => format!("[notifications.discord]\nwebhook_url = {value}\n"),
+                4 => format!("[notifications]\ntelegram = {{ bot_token = {value}, chat_id = 1 }}\n"),
+                5 => format!("[notifications.email]\nhost = \"h\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]\npassword = {value}\n"),
+                _ => format!("[[news.sources]]\nname = \"n\"\nkind = \"rss\"\nurl = \"https://x.example\"\napi_key = {value}\n"),
+            };
+            if let Err(e) = parse_config(&text, Path::new("fks.toml")) {
+                let m = format!("{e:#}");
+                prop_assert!(!m.contains(&marker), "secret shown: {} (config {})", m, text);
+            }
+        }
     }
 }

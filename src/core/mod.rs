@@ -34,5 +34,6 @@ pub mod schedule;
 pub mod store;
 pub mod strategies;
 pub mod sync;
+pub mod targets;
 pub mod time;
 pub mod valuation;

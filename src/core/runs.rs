@@ -223,20 +223,58 @@ fn effective_status(status: String, host: &str, pid: i64, me: &Holder) -> String
     }
 }
 
+/// Which runs `fks runs --status` asks for.
+fn status_condition(status: Option<&str>) -> (Option<&'static str>, Option<String>, bool) {
+    // (SQL condition, its parameter, whether rows must be filtered again after reading:
+    // `killed` is a `running` row whose process is gone, so it is decided here, not in SQL)
+    match status {
+        None => (None, None, false),
+        Some("failed") => (Some("status IN ('error', 'running')"), None, true),
+        Some("killed") | Some("running") => (Some("status = 'running'"), None, true),
+        Some(s) => (Some("status = ?"), Some(s.to_string()), false),
+    }
+}
+
+/// The most recent runs, newest first: at most `limit` (0 gives none), only of `task` and
+/// with `status` when given (`failed` = error or killed).
 pub async fn list(
     store: &Store,
     task: Option<&str>,
     status: Option<&str>,
-    limit: i64,
+    limit: u32,
 ) -> Result<Vec<RunRow>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
     let me = Holder::current();
-    let rows = store
-        .query(
-            "SELECT id, task, status, started_ms, ended_ms, host, pid, args, error FROM task_runs \
-             WHERE (? IS NULL OR task = ?) ORDER BY id DESC",
-            vals![task, task],
-        )
-        .await?;
+    // Conditions are added only for the filters given: a parameter that is only compared
+    // with NULL ("param is null or task = param") has no type Postgres can infer (42P18).
+    let mut conds: Vec<&str> = Vec::new();
+    let mut params: Vec<crate::core::store::Value> = Vec::new();
+    if let Some(t) = task {
+        conds.push("task = ?");
+        params.push(t.into());
+    }
+    let (cond, param, refilter) = status_condition(status);
+    if let Some(c) = cond {
+        conds.push(c);
+    }
+    if let Some(p) = param {
+        params.push(p.into());
+    }
+    let mut sql = String::from(
+        "SELECT id, task, status, started_ms, ended_ms, host, pid, args, error FROM task_runs",
+    );
+    if !conds.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conds.join(" AND "));
+    }
+    sql.push_str(" ORDER BY id DESC");
+    if !refilter {
+        sql.push_str(" LIMIT ?");
+        params.push(i64::from(limit).into());
+    }
+    let rows = store.query(&sql, &params).await?;
     let mut out = Vec::new();
     for r in rows {
         let host = r.text(5)?;
@@ -263,7 +301,7 @@ pub async fn list(
             args: r.text(7)?,
             error: r.opt_text(8)?,
         });
-        if out.len() as i64 >= limit {
+        if out.len() >= limit as usize {
             break;
         }
     }

@@ -7,8 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub fn parse_time(s: &str) -> Result<i64> {
     let t = s.trim();
     if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
-        let v: i64 = t.parse()?;
-        // Guard against seconds or microseconds given by mistake.
+        // Guard against seconds or microseconds given by mistake (and numbers too long
+        // for any time).
+        let v: i64 = t.parse().unwrap_or(i64::MAX);
         if !(100_000_000_000..=100_000_000_000_000).contains(&v) {
             bail!(
                 "time {t:?}: expected milliseconds since the epoch (13 digits), e.g. 1704067200000"
@@ -66,5 +67,49 @@ mod tests {
         assert!(parse_time("1704067200").is_err());
         assert!(parse_time("yesterday").is_err());
         assert_eq!(fmt_ms(1_704_067_200_000), "2024-01-01T00:00:00Z");
+        let e = parse_time("99999999999999999999999")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("milliseconds"), "{e}");
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Arbitrary text never panics; an error names the input and the accepted forms.
+        #[test]
+        fn arbitrary_times_never_panic(t in "\\PC{0,40}") {
+            match parse_time(&t) {
+                Ok(_) => {}
+                Err(e) => {
+                    let m = e.to_string();
+                    prop_assert!(m.contains("time") && (m.contains("YYYY-MM-DD") || m.contains("milliseconds")), "{}", m);
+                }
+            }
+        }
+
+        /// Times that look almost right (dates, RFC 3339, digits with one change) never panic.
+        #[test]
+        fn mutated_times_never_panic(ms in 0i64..4_102_444_800_000, pos in any::<prop::sample::Index>(), c in any::<char>(), form in 0u8..3) {
+            let text = match form {
+                0 => ms.to_string(),
+                1 => fmt_ms(ms),
+                _ => fmt_ms(ms)[..10].to_string(),
+            };
+            let mut chars: Vec<char> = text.chars().collect();
+            let i = pos.index(chars.len());
+            chars[i] = c;
+            let _ = parse_time(&chars.into_iter().collect::<String>());
+        }
+
+        /// What fks prints (RFC 3339, whole seconds; or milliseconds) reads back.
+        #[test]
+        fn printed_times_read_back(ms in 100_000_000_000i64..4_102_444_800_000) {
+            prop_assert_eq!(parse_time(&ms.to_string()).unwrap(), ms);
+            prop_assert_eq!(parse_time(&fmt_ms(ms)).unwrap(), ms - ms.rem_euclid(1000));
+            prop_assert_eq!(parse_time(&fmt_ms(ms)[..10]).unwrap(), day_start(ms));
+        }
     }
 }

@@ -99,7 +99,7 @@ fn ad_hoc_backtest_writes_files_in_the_documented_format() {
             .unwrap()
             .contains("candles")
     );
-    // A bad parameter set is refused before anything runs.
+    // A bad parameter set is refused before anything runs, as a usage error.
     let (code, _, err) = run_json(sb.fks().args([
         "run-backtest",
         "--kind",
@@ -107,7 +107,7 @@ fn ad_hoc_backtest_writes_files_in_the_documented_format() {
         "--params",
         "fast=40,slow=30",
     ]));
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(err.contains("fast"), "{err}");
 }
 
@@ -601,29 +601,40 @@ fn apply_needs_a_stored_strategy_an_optimisation_and_an_out_of_sample_part() {
     let sb = Sandbox::new();
     load(&sb, 400, false);
     add_trend(&sb, "BTCUSDT");
-    for args in [
-        vec!["run-backtest", "--strategy", "trend", "--apply"],
-        vec![
-            "run-backtest",
-            "--kind",
-            "sma_cross",
-            "--optimize",
-            "--apply",
-        ],
-        vec![
-            "run-backtest",
-            "--strategy",
-            "trend",
-            "--optimize",
-            "--apply",
+    // --train-ratio 1 (no out-of-sample part) is refused as a --train-ratio outside (0, 1),
+    // so an --apply always has an out-of-sample part to be validated on.
+    for (args, says) in [
+        (
+            vec!["run-backtest", "--strategy", "trend", "--apply"],
+            "not provided: --optimize",
+        ),
+        (
+            vec![
+                "run-backtest",
+                "--kind",
+                "sma_cross",
+                "--optimize",
+                "--apply",
+            ],
+            "apply",
+        ),
+        (
+            vec![
+                "run-backtest",
+                "--strategy",
+                "trend",
+                "--optimize",
+                "--apply",
+                "--train-ratio",
+                "1",
+            ],
             "--train-ratio",
-            "1",
-        ],
+        ),
     ] {
         let out = sb.fks().args(&args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains("apply"), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
     }
     assert_eq!(
         params_of(&sb, "trend"),

@@ -292,7 +292,7 @@ fn cron_and_completions() {
     let sb = Sandbox::new();
     let out = sb.fks().arg("cron").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("*/5 * * * * cd "), "{text}");
+    assert!(text.contains("*/5 * * * * mkdir -p "), "{text}");
     assert!(
         text.contains(" sync-market-data --format json >> "),
         "{text}"

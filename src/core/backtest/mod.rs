@@ -105,3 +105,6 @@ mod tests;
 
 #[cfg(test)]
 mod golden_tests;
+
+#[cfg(test)]
+mod parse_props;

@@ -175,8 +175,64 @@ impl Grid {
                 },
                 other => other,
             })?;
+            let def = kind
+                .params()
+                .iter()
+                .find(|p| p.name == k.trim())
+                .copied()
+                .ok_or_else(|| StrategyError::Syntax(item.into()))?;
+            check_range(&def, slot, v.trim())?;
         }
         Ok(g)
+    }
+
+    /// Whether some combination of the grid is a valid strategy (`fast < slow`, ...). The
+    /// strategies' rules only compare an earlier parameter with a later one, so if any
+    /// combination is valid, one of the corners (each range at its start or its end) is:
+    /// at most 2^3 specs are tried, whatever the grid's size.
+    pub fn check(&self, base: &StrategySpec) -> Result<(), StrategyError> {
+        let defs = self.kind.params();
+        let ends: Vec<(f64, f64)> = defs
+            .iter()
+            .map(|d| {
+                let r = self
+                    .ranges
+                    .get(d.name)
+                    .copied()
+                    .unwrap_or(ParamRange::fixed(d.default));
+                let last = r.start + (r.len().saturating_sub(1)) as f64 * r.step;
+                (r.start, ((last * 1e9).round() / 1e9).min(r.end))
+            })
+            .collect();
+        let mut base = base.clone();
+        base.kind = self.kind;
+        let mut first_err = None;
+        for mask in 0..(1u32 << defs.len()) {
+            let params: BTreeMap<String, f64> = defs
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let (lo, hi) = ends[i];
+                    (
+                        d.name.to_string(),
+                        if mask & (1 << i) == 0 { lo } else { hi },
+                    )
+                })
+                .collect();
+            match base.with_params(&params) {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        Err(StrategyError::Invalid {
+            kind: self.kind,
+            reason: format!(
+                "no combination of the grid is valid ({})",
+                first_err.map(|e| e.to_string()).unwrap_or_default()
+            ),
+        })
     }
 
     /// Valid specs of the grid in the fixed order, with `base`'s options. Allocates them
@@ -222,25 +278,13 @@ impl Grid {
         self.kind
             .params()
             .iter()
-            .map(|d| (d.name, self.ranges.get(d.name).map_or(1, range_len)))
+            .map(|d| {
+                (
+                    d.name,
+                    self.ranges.get(d.name).map_or(1, |r| r.len() as u64),
+                )
+            })
             .collect()
-    }
-}
-
-/// Number of values of a range, by the same formula as [`ParamRange::values`], without
-/// building them.
-fn range_len(r: &ParamRange) -> u64 {
-    if !(r.start.is_finite() && r.end.is_finite() && r.step.is_finite())
-        || r.step <= 0.0
-        || r.end < r.start
-    {
-        return 0;
-    }
-    let steps = ((r.end - r.start) / r.step + 1e-9).floor();
-    if steps >= u64::MAX as f64 {
-        u64::MAX
-    } else {
-        (steps as u64).saturating_add(1)
     }
 }
 
@@ -285,6 +329,30 @@ impl Iterator for Combinations {
         }
         None
     }
+}
+
+/// A grid range must stay within the parameter's declared bounds (and be whole numbers for
+/// periods), so no value of it is silently skipped.
+fn check_range(
+    def: &super::strategy::ParamDef,
+    r: &ParamRange,
+    text: &str,
+) -> Result<(), StrategyError> {
+    let bad = |reason: String| StrategyError::InvalidValue {
+        name: def.name.into(),
+        value: text.to_string(),
+        reason,
+    };
+    if r.start < def.min || r.end > def.max {
+        return Err(bad(format!(
+            "every value must be between {} and {}",
+            def.min, def.max
+        )));
+    }
+    if def.integer && (r.start.fract() != 0.0 || r.step.fract() != 0.0) {
+        return Err(bad("start and step must be whole numbers (a period)".into()));
+    }
+    Ok(())
 }
 
 /// What to optimise and how to split.
@@ -727,14 +795,14 @@ mod joint_tests {
             end: 1e300,
             step: 1e-300,
         };
-        assert_eq!(range_len(&r), u64::MAX);
+        assert_eq!(r.len() as u64, u64::MAX);
     }
 
     proptest! {
         #[test]
         fn range_len_counts_the_values(start in -1e4f64..1e4, len in 0.0f64..500.0, step in 0.01f64..50.0) {
             let r = ParamRange { start, end: start + len, step };
-            prop_assert_eq!(range_len(&r), r.values().len() as u64);
+            prop_assert_eq!(r.len(), r.values().len());
         }
     }
 

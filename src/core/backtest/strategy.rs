@@ -228,6 +228,27 @@ impl ParamRange {
         }
     }
 
+    /// How many values the range has, computed without listing them (saturating: a range
+    /// of more than `usize::MAX` values counts as `usize::MAX`).
+    pub fn len(&self) -> usize {
+        if !(self.start.is_finite() && self.end.is_finite() && self.step.is_finite())
+            || self.step <= 0.0
+            || self.end < self.start
+        {
+            return 0;
+        }
+        let n = ((self.end - self.start) / self.step + 1e-9).floor();
+        if !n.is_finite() || n >= usize::MAX as f64 {
+            usize::MAX
+        } else {
+            n as usize + 1
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The values, ascending. Computed as `start + i * step` (no accumulated error) and
     /// rounded to 1e-9 so `0.1` steps give the values a person typed.
     pub fn values(&self) -> Vec<f64> {
@@ -272,7 +293,8 @@ impl FromStr for ParamRange {
             },
             _ => return Err(bad("expected start:end:step")),
         };
-        if r.values().is_empty() {
+        // Counted, not listed: `1:1e15` must be refused by the grid's checks, not allocated.
+        if r.is_empty() {
             return Err(bad("empty range: need start <= end and step > 0"));
         }
         Ok(r)

@@ -2,31 +2,66 @@
 //! so the same `Value`s work for BIGINT, DOUBLE PRECISION, TEXT and NUMERIC columns.
 
 use super::{Row, Value, numbered_placeholders};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use bytes::BytesMut;
 use rust_decimal::Decimal;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, NoTls};
 
 pub async fn connect(url: &str) -> Result<Client> {
-    let cfg: tokio_postgres::Config = url
-        .parse()
-        .with_context(|| format!("parse postgres URL {}", super::redact_url(url)))?;
+    let shown = super::redact_url(url);
+    let cfg: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
+        crate::core::config::ConfigError(format!(
+            "bad postgres URL {shown}: {}",
+            one_line_error(&e)
+        ))
+    })?;
     if matches!(cfg.get_ssl_mode(), tokio_postgres::config::SslMode::Require) {
-        bail!(
+        return Err(crate::core::config::ConfigError(
             "sslmode=require is not supported by this build; connect over a trusted network or a local socket tunnel"
-        );
+                .into(),
+        )
+        .into());
     }
-    let (client, conn) = cfg
-        .connect(NoTls)
-        .await
-        .with_context(|| format!("connect to postgres at {}", super::redact_url(url)))?;
+    // One line, and no chain of causes repeating it: the server's message with its
+    // detail and hint, or the network error.
+    let (client, conn) = cfg.connect(NoTls).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot connect to postgres at {shown}: {}",
+            one_line_error(&e)
+        )
+    })?;
     tokio::spawn(async move {
         if let Err(e) = conn.await {
-            tracing::warn!("postgres connection closed: {e}");
+            tracing::warn!("postgres connection closed: {}", one_line_error(&e));
         }
     });
     Ok(client)
+}
+
+/// A tokio-postgres error on one line: the server's message, detail and hint, or the
+/// error and its causes (each said once).
+fn one_line_error(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!("{} ({})", db.message(), db.code().code());
+        if let Some(d) = db.detail() {
+            s.push_str(&format!("; {d}"));
+        }
+        if let Some(h) = db.hint() {
+            s.push_str(&format!("; hint: {h}"));
+        }
+        return s.replace(['\n', '\r'], " ");
+    }
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        let t = c.to_string().replace(['\n', '\r'], " ");
+        if !parts.iter().any(|p| p.contains(t.as_str())) {
+            parts.push(t);
+        }
+        cur = c.source();
+    }
+    parts.join(": ")
 }
 
 impl ToSql for Value {

@@ -7,10 +7,24 @@ use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 use std::time::Duration;
 
+/// Open the store at `path`, creating the file (mode 0600) when it does not exist. Its
+/// folder must exist: a mistyped `DATABASE_URL` must not quietly start an empty store
+/// somewhere (`fks init` creates the folder).
 pub fn open(path: &Path, busy_timeout: Duration) -> Result<Connection> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("create directory {}", dir.display()))?;
+    let in_memory = path.as_os_str() == ":memory:";
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !in_memory
+        && !dir.is_dir()
+    {
+        return Err(crate::core::config::ConfigError(format!(
+            "the folder of the store {} does not exist: check DATABASE_URL, --db or [store] url, \
+             or run `fks init` to create a new store there",
+            path.display()
+        ))
+        .into());
+    }
+    if !in_memory && !path.exists() {
+        create_private(path)?;
     }
     let conn = Connection::open_with_flags(
         path,
@@ -31,6 +45,24 @@ pub fn open(path: &Path, busy_timeout: Duration) -> Result<Connection> {
         )
     })?;
     Ok(conn)
+}
+
+/// Create an empty store file readable only by its owner. SQLite gives its `-wal` and
+/// `-shm` files the database file's mode, so they are private too.
+fn create_private(path: &Path) -> Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    match o.open(path) {
+        Ok(_) => Ok(()),
+        // another process created it first: fine, SQLite opens it
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("create sqlite store {}", path.display())),
+    }
 }
 
 fn bind(params: &[Value]) -> Vec<rusqlite::types::Value> {
