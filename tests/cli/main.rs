@@ -9,6 +9,7 @@ mod backtest;
 mod demo;
 mod execution;
 mod foundation;
+mod import;
 mod indicators;
 mod intelligence;
 mod locks_pg;

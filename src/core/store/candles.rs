@@ -1,9 +1,10 @@
 //! Candle storage: bulk upsert that counts inserted / updated rows, range reads, gaps.
 
 use super::{Backend, Row, Store, Tx};
+use crate::core::candle_check;
 use crate::core::market::{Candle, Gap, Symbol, Timeframe};
 use crate::vals;
-use anyhow::Result;
+use anyhow::{Result, bail};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -38,6 +39,11 @@ fn same(stored: &[String; 5], c: &Candle) -> bool {
 
 /// Insert new candles and update changed ones, inside the caller's transaction.
 /// Candles equal in value to the stored ones are left alone and counted as unchanged.
+///
+/// The last line of defence: a candle that breaks a rule of [`candle_check`] that needs no
+/// clock (values, grid, 3-day phase) is refused and nothing of the batch is written, so an
+/// invalid row can never replace a stored candle whatever path it came by. Callers check
+/// every rule first, with the row's place, through [`candle_check::Grid`].
 pub async fn upsert(
     tx: &Tx<'_>,
     symbol: &Symbol,
@@ -47,6 +53,17 @@ pub async fn upsert(
     let mut counts = UpsertCounts::default();
     if candles.is_empty() {
         return Ok(counts);
+    }
+    let anchor = if tf == Timeframe::D3 {
+        first_open_time_tx(tx, symbol, tf).await?
+    } else {
+        None
+    };
+    let mut grid = candle_check::Grid::new(tf, i64::MAX - tf.millis(), anchor);
+    for c in candles {
+        if let Err(e) = grid.check(c, None) {
+            bail!("refusing to store an invalid {symbol} {tf} candle: {e}");
+        }
     }
     let (lo, hi) = candles.iter().fold((i64::MAX, i64::MIN), |(lo, hi), c| {
         (lo.min(c.open_time), hi.max(c.open_time))
@@ -306,6 +323,26 @@ pub async fn bars(
             })
         })
         .collect()
+}
+
+/// Open time of the oldest stored candle (fixes the phase of a 3-day series).
+pub async fn first_open_time(store: &Store, symbol: &Symbol, tf: Timeframe) -> Result<Option<i64>> {
+    store
+        .query_one(
+            "SELECT MIN(open_time) FROM candles WHERE symbol = ? AND timeframe = ?",
+            vals![symbol, tf],
+        )
+        .await?
+        .opt_int(0)
+}
+
+async fn first_open_time_tx(tx: &Tx<'_>, symbol: &Symbol, tf: Timeframe) -> Result<Option<i64>> {
+    tx.query_one(
+        "SELECT MIN(open_time) FROM candles WHERE symbol = ? AND timeframe = ?",
+        vals![symbol, tf],
+    )
+    .await?
+    .opt_int(0)
 }
 
 /// Open time of the newest stored candle.
