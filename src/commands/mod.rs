@@ -388,6 +388,15 @@ pub async fn main_entry(cli: crate::cli::Cli, argv: Vec<String>) -> u8 {
         Ok(outcome) => {
             let bytes = outcome.render(name, ctx.format);
             write_stdout(&bytes);
+            if outcome.status == Status::Error {
+                // A failed run always says why on stderr (the JSON carries it too).
+                let why = outcome
+                    .body
+                    .get("error")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("the run failed; see the results");
+                eprintln!("error: {why}");
+            }
             outcome.status.exit_code()
         }
         Err(e) => report_error(name, ctx.format, &e, ctx.global.verbose),

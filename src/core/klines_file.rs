@@ -15,11 +15,11 @@ use crate::core::store::Store;
 use crate::core::store::candles::{self, UpsertCounts};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
-use std::cell::Cell;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Longest record (CSV line or JSON element) accepted. A Binance kline row is about 150 bytes.
 pub const MAX_RECORD_BYTES: u64 = 64 * 1024;
@@ -72,11 +72,33 @@ impl fmt::Display for BadRow {
 }
 
 /// Counts the bytes read since the last completed record and fails the read past the limit.
-struct Limit<R> {
+pub(crate) struct Limit<R> {
     inner: R,
-    since: Rc<Cell<u64>>,
-    tripped: Rc<Cell<bool>>,
+    since: Arc<AtomicU64>,
+    tripped: Arc<AtomicBool>,
     max: u64,
+}
+
+/// The handles of a [`Limit`]: reset after each record; tripped when the limit was hit.
+#[derive(Clone)]
+pub(crate) struct LimitHandle {
+    since: Arc<AtomicU64>,
+    tripped: Arc<AtomicBool>,
+}
+
+impl<R> Limit<R> {
+    pub(crate) fn into_inner(self) -> R {
+        self.inner
+    }
+}
+
+impl LimitHandle {
+    pub(crate) fn reset(&self) {
+        self.since.store(0, Ordering::Relaxed);
+    }
+    pub(crate) fn tripped(&self) -> bool {
+        self.tripped.load(Ordering::Relaxed)
+    }
 }
 
 #[derive(Debug)]
@@ -90,28 +112,30 @@ impl std::error::Error for TooLong {}
 
 impl<R: Read> Read for Limit<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.since.get() > self.max {
-            self.tripped.set(true);
+        if self.since.load(Ordering::Relaxed) > self.max {
+            self.tripped.store(true, Ordering::Relaxed);
             return Err(std::io::Error::other(TooLong));
         }
         let n = self.inner.read(buf)?;
-        self.since.set(self.since.get() + n as u64);
+        self.since.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
 
-fn limited<R: Read>(inner: R) -> (Limit<R>, Rc<Cell<u64>>, Rc<Cell<bool>>) {
-    let since = Rc::new(Cell::new(0));
-    let tripped = Rc::new(Cell::new(false));
+/// Wrap a reader so that no record (bytes between two resets) exceeds `max` bytes.
+pub(crate) fn limited<R: Read>(inner: R, max: u64) -> (Limit<R>, LimitHandle) {
+    let h = LimitHandle {
+        since: Arc::new(AtomicU64::new(0)),
+        tripped: Arc::new(AtomicBool::new(false)),
+    };
     (
         Limit {
             inner,
-            since: since.clone(),
-            tripped: tripped.clone(),
-            max: MAX_RECORD_BYTES,
+            since: h.since.clone(),
+            tripped: h.tripped.clone(),
+            max,
         },
-        since,
-        tripped,
+        h,
     )
 }
 
@@ -353,7 +377,7 @@ fn json_candle(v: &serde_json::Value) -> std::result::Result<(Candle, Option<i64
 
 struct JsonSeq<'a> {
     sink: &'a mut dyn FnMut(Item) -> bool,
-    since: Rc<Cell<u64>>,
+    limit: LimitHandle,
     count: &'a mut u64,
     stopped: &'a mut bool,
 }
@@ -365,7 +389,7 @@ impl<'de> serde::de::Visitor<'de> for JsonSeq<'_> {
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(v) = seq.next_element::<serde_json::Value>()? {
-            self.since.set(0);
+            self.limit.reset();
             *self.count += 1;
             let at = Location {
                 entry: None,
@@ -391,12 +415,12 @@ impl<'de> serde::de::Visitor<'de> for JsonSeq<'_> {
 
 fn read_json<R: Read>(r: R, sink: &mut dyn FnMut(Item) -> bool) -> Result<u64> {
     use serde::Deserializer as _;
-    let (r, since, tripped) = limited(r);
+    let (r, limit) = limited(r, MAX_RECORD_BYTES);
     let mut de = serde_json::Deserializer::from_reader(r);
     let (mut count, mut stopped) = (0u64, false);
     let res = (&mut de).deserialize_seq(JsonSeq {
         sink,
-        since,
+        limit: limit.clone(),
         count: &mut count,
         stopped: &mut stopped,
     });
@@ -408,7 +432,7 @@ fn read_json<R: Read>(r: R, sink: &mut dyn FnMut(Item) -> bool) -> Result<u64> {
     match res {
         Ok(()) => {}
         Err(_) if stopped => return Ok(count),
-        Err(_) if tripped.get() => return Err(too_long(&at)),
+        Err(_) if limit.tripped() => return Err(too_long(&at)),
         Err(e) => bail!("{at}: not a JSON array of candles: {e}"),
     }
     de.end()

@@ -574,3 +574,76 @@ fn restore_refuses_unknown_files_validates_rows_and_reports_partial() {
     want.sort();
     assert_eq!(now, want);
 }
+
+#[test]
+fn cleanup_removes_only_own_unfinished_files_and_keeps_one_whose_rows_left() {
+    let sb = Sandbox::new();
+    let k = binance::series(T0, H, 24 * 70, 20_000.0);
+    import(&sb, "BTCUSDT", &k);
+    let before = all_candles(&sb);
+    let now = "2024-02-29T00:00:00Z"; // cut-off 2023-03-01: Jan and Feb 2023 are old
+    let (code, v, _) = run_json(
+        sb.fks()
+            .env("FKS_NOW", now)
+            .args(["archive-old-data", "--execute"]),
+    );
+    assert_eq!(code, 0, "{v}");
+    let files = manifest(&sb);
+    assert_eq!(files.len(), 2);
+    let c = rusqlite::Connection::open(&sb.db).unwrap();
+    // A manifest that says "pending" for a file whose rows already left the store (as a
+    // store restored from a backup taken mid-run could): the file must be kept.
+    c.execute(
+        "UPDATE archives SET status = 'pending' WHERE path = ?1",
+        [&files[0]],
+    )
+    .unwrap();
+    // A pending row of a run killed after writing its file, rows still in the store.
+    let march = binance::series(T0 + 59 * 24 * H, H, 24, 20_000.0);
+    let copy = std::path::Path::new(&files[1]).with_file_name("fks-candles-2023-03-killed.csv.gz");
+    std::fs::write(&copy, b"partial garbage").unwrap();
+    let store_id: String = c
+        .query_row("SELECT value FROM kv WHERE key = 'store_id'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    c.execute(
+        "INSERT INTO archives (table_name, month, from_ms, to_ms, rows, path, sha256, status, created_ms, store_id, file_name, host) \
+         VALUES ('candles', '2023-03', ?1, ?2, 24, ?3, '', 'pending', 0, ?4, 'x', NULL)",
+        rusqlite::params![march[0].open_time, march[0].open_time + 24 * H, copy.to_str().unwrap(), store_id],
+    )
+    .unwrap();
+    // Another store's pending row naming a file in the same folder: never touched.
+    let other = std::path::Path::new(&files[1]).with_file_name("fks-candles-2023-03-other.csv.gz");
+    std::fs::write(&other, b"theirs").unwrap();
+    c.execute(
+        "INSERT INTO archives (table_name, month, from_ms, to_ms, rows, path, sha256, status, created_ms, store_id) \
+         VALUES ('candles', '2023-03', 0, 1, 1, ?1, '', 'pending', 0, 'someoneelse')",
+        [other.to_str().unwrap()],
+    )
+    .unwrap();
+    let (code, v, _) = run_json(
+        sb.fks()
+            .env("FKS_NOW", "2024-01-01T00:00:00Z")
+            .args(["archive-old-data", "--execute"]),
+    );
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        v["orphans_removed"],
+        serde_json::json!([copy.to_str().unwrap()]),
+        "{v}"
+    );
+    assert_eq!(v["orphans_kept"][0]["path"], files[0].as_str(), "{v}");
+    assert!(
+        std::path::Path::new(&files[0]).exists(),
+        "rows no longer in the store: kept"
+    );
+    assert!(!copy.exists());
+    assert!(other.exists(), "another store's file");
+    // The kept file is still restorable, and everything comes back.
+    let mut cmd = sb.fks();
+    cmd.arg("restore-archive").args(&files);
+    let (code, v, _) = run_json(&mut cmd);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(all_candles(&sb), before);
+}

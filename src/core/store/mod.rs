@@ -13,6 +13,7 @@ mod sqlite;
 pub mod value;
 
 pub mod candles;
+pub mod identity;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
