@@ -1193,7 +1193,7 @@ impl<'a> Loader<'a> {
                     .exec("UPDATE sync_status SET gaps = NULL", &[])
                     .await?;
             }
-            if self.tx.kind() == StoreKind::Postgres && t.key == "id" {
+            if self.tx.kind() == StoreKind::Postgres && t.columns.iter().any(|c| c.0 == "id") {
                 // Explicit ids do not move the sequence: move it past them.
                 self.tx
                     .exec(

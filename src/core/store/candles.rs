@@ -359,17 +359,34 @@ pub async fn last_open_time(store: &Store, symbol: &Symbol, tf: Timeframe) -> Re
 /// Missing intervals in the stored series.
 pub async fn gaps(store: &Store, symbol: &Symbol, tf: Timeframe) -> Result<Vec<Gap>> {
     let step = tf.millis();
-    store
-        .query(
+    // SQLite materialises a window function's rows in a temporary table (in memory here),
+    // which for millions of candles costs tens of MB; probing the primary key for each
+    // candle's successor keeps the process's memory flat. Postgres does the window on the
+    // server.
+    let sql = match store.kind() {
+        super::StoreKind::Sqlite => {
+            "SELECT open_time, next_time FROM (SELECT a.open_time, \
+             (SELECT MIN(c.open_time) FROM candles c WHERE c.symbol = a.symbol AND c.timeframe = a.timeframe AND c.open_time > a.open_time) AS next_time \
+             FROM candles a WHERE a.symbol = ? AND a.timeframe = ? AND NOT EXISTS \
+             (SELECT 1 FROM candles b WHERE b.symbol = a.symbol AND b.timeframe = a.timeframe AND b.open_time = a.open_time + ?)) AS s \
+             WHERE next_time IS NOT NULL ORDER BY open_time"
+        }
+        super::StoreKind::Postgres => {
             "SELECT open_time, next_time FROM (SELECT open_time, LEAD(open_time) OVER (ORDER BY open_time) AS next_time \
-             FROM candles WHERE symbol = ? AND timeframe = ?) AS s WHERE next_time - open_time > ? ORDER BY open_time",
-            vals![symbol, tf, step],
-        )
+             FROM candles WHERE symbol = ? AND timeframe = ?) AS s WHERE next_time - open_time > ? ORDER BY open_time"
+        }
+    };
+    store
+        .query(sql, vals![symbol, tf, step])
         .await?
         .iter()
         .map(|r| {
             let (a, b) = (r.int(0)?, r.int(1)?);
-            Ok(Gap { from: a + step, to: b - step, missing: ((b - a) / step - 1) as u64 })
+            Ok(Gap {
+                from: a + step,
+                to: b - step,
+                missing: ((b - a) / step - 1) as u64,
+            })
         })
         .collect()
 }
