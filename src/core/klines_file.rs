@@ -582,7 +582,22 @@ pub async fn import_file(store: &Store, path: &Path, spec: &ImportSpec) -> Resul
     out.counts += candles::upsert(&tx, &spec.symbol, tf, &pending).await?;
     if out.rows == 0 {
         tx.rollback().await?;
-        bail!("{}: no valid candle in the file", path.display());
+        let skipped: Vec<String> = out
+            .invalid_rows
+            .iter()
+            .take(3)
+            .map(|b| b.to_string())
+            .collect();
+        if skipped.is_empty() {
+            bail!("{}: no candle in the file", path.display());
+        }
+        bail!(
+            "{}: no valid candle in the file ({} invalid: {}{})",
+            path.display(),
+            out.invalid,
+            skipped.join("; "),
+            if out.invalid > 3 { "; ..." } else { "" }
+        );
     }
     tx.commit().await.context("commit import")?;
     Ok(out)
