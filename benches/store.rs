@@ -104,13 +104,16 @@ impl KlineSource for Src {
         a: i64,
         e: i64,
         l: usize,
-    ) -> anyhow::Result<Vec<fks::core::market::Candle>> {
+    ) -> anyhow::Result<Vec<fks::core::candle_check::SourcedCandle>> {
         Ok(self
             .0
             .klines(s, tf, Some(a), Some(e), l as u32)
             .await?
             .iter()
-            .map(|k| k.candle())
+            .map(|k| fks::core::candle_check::SourcedCandle {
+                candle: k.candle(),
+                close_time: Some(k.close_time),
+            })
             .collect())
     }
 }

@@ -4,8 +4,9 @@
 use super::Ctx;
 use crate::core::archive;
 use crate::core::store::StoreKind;
+use crate::core::store::identity;
 use crate::output::Outcome;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -38,26 +39,32 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             .unwrap_or_else(|| PathBuf::from("archives"))
     });
     let mut results = BTreeMap::new();
-    let mut orphans = Vec::new();
+    let mut cleanup = archive::Cleanup::default();
+    let mut target = None;
     if args.execute {
-        orphans = archive::remove_orphans(store, &dir).await?;
+        let store_id = identity::store_id(store, now).await?;
+        let t = archive::Target::new(&dir, store_id).context("prepare the archive folder")?;
+        // Only this store's own unfinished files, never anything else in the folder.
+        cleanup = archive::cleanup_pending(store, &t.store_id).await?;
+        target = Some(t);
     }
     let mut total_rows = 0;
+    let mut first_error = None;
     for t in archive::tables() {
         let plan = archive::plan(store, t, cutoff).await?;
         let rows: i64 = plan.iter().map(|m| m.rows).sum();
         total_rows += rows;
-        if !args.execute {
+        let Some(target) = &target else {
             results.insert(
                 t.name.to_string(),
                 json!({"status": "success", "rows": rows, "months": plan}),
             );
             continue;
-        }
+        };
         let mut files = Vec::new();
         let mut error = None;
         for m in &plan {
-            match archive::archive_month(store, t, m, &dir, now).await {
+            match archive::archive_month(store, t, m, target, now).await {
                 Ok(f) => files.push(f),
                 Err(e) => {
                     error = Some(format!("{e:#}"));
@@ -67,6 +74,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         }
         let mut v = json!({"status": if error.is_some() { "error" } else { "success" }, "rows": rows, "files": files});
         if let Some(e) = error {
+            first_error.get_or_insert_with(|| format!("{}: {e}", t.name));
             v["error"] = json!(e);
         }
         results.insert(t.name.to_string(), v);
@@ -77,12 +85,20 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             StoreKind::Postgres => store.exec("VACUUM ANALYZE", &[]).await?,
         };
     }
-    Outcome::from_results(json!({
+    let mut body = json!({
         "dry_run": !args.execute,
         "cutoff": crate::core::time::fmt_ms(cutoff),
-        "archive_dir": dir.display().to_string(),
+        "archive_dir": target.as_ref().map_or_else(|| dir.display().to_string(), |t| t.dir.display().to_string()),
         "rows": total_rows,
-        "orphans_removed": orphans,
+        "orphans_removed": cleanup.removed,
+        "orphans_kept": cleanup.kept,
         "results": results,
-    }))
+    });
+    if let Some(t) = &target {
+        body["store_id"] = json!(t.store_id);
+    }
+    if let Some(e) = first_error {
+        body["error"] = json!(e);
+    }
+    Outcome::from_results(body)
 }

@@ -1,6 +1,7 @@
-//! `fks candles`: export stored candles as CSV or JSON.
+//! `fks candles`: export stored candles as CSV or JSON; `fks import-klines` reads both back.
 
 use super::Ctx;
+use crate::core::klines_file;
 use crate::core::market::{Symbol, Timeframe};
 use crate::core::store::candles;
 use crate::core::time::time_arg;
@@ -15,7 +16,7 @@ pub enum ExportFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Symbol to export (BTCUSDT).
+    /// Symbol whose candles to export (BTCUSDT).
     #[arg(long)]
     pub symbol: Symbol,
     /// Candle interval (1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w; default: market.timeframe).
@@ -27,7 +28,8 @@ pub struct Args {
     /// Last open time (inclusive).
     #[arg(long, value_parser = time_arg)]
     pub to: Option<i64>,
-    /// csv (header open_time,open,high,low,close,volume) or json (an array of objects).
+    /// csv (header open_time,open,high,low,close,volume) or json (an array of objects);
+    /// both can be loaded back with import-klines.
     #[arg(long = "as", value_enum, default_value = "csv")]
     pub export: ExportFormat,
 }
@@ -37,21 +39,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let rows = candles::range(ctx.store().await?, &args.symbol, tf, args.from, args.to).await?;
     let mut out = Vec::with_capacity(rows.len() * 80);
     match args.export {
-        ExportFormat::Csv => {
-            use std::io::Write;
-            writeln!(out, "open_time,open,high,low,close,volume")?;
-            for c in &rows {
-                writeln!(
-                    out,
-                    "{},{},{},{},{},{}",
-                    c.open_time, c.open, c.high, c.low, c.close, c.volume
-                )?;
-            }
-        }
-        ExportFormat::Json => {
-            serde_json::to_writer(&mut out, &rows)?;
-            out.push(b'\n');
-        }
+        ExportFormat::Csv => klines_file::write_csv(&rows, &mut out)?,
+        ExportFormat::Json => klines_file::write_json(&rows, &mut out)?,
     }
     Ok(Outcome::raw(out))
 }

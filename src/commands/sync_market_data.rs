@@ -1,8 +1,9 @@
 //! `fks sync-market-data`: fetch closed OHLCV candles from Binance into the store.
 
 use super::{Ctx, Shard};
+use crate::core::candle_check::SourcedCandle;
 use crate::core::exchange::binance::{BinanceClient, ExchangeError};
-use crate::core::market::{Candle, Symbol, Timeframe};
+use crate::core::market::{Symbol, Timeframe};
 use crate::core::sync::{self, KlineSource, SyncRequest};
 use crate::output::Outcome;
 use anyhow::Result;
@@ -43,12 +44,18 @@ impl KlineSource for Source<'_> {
         start: i64,
         end: i64,
         limit: usize,
-    ) -> Result<Vec<Candle>> {
+    ) -> Result<Vec<SourcedCandle>> {
         let rows = self
             .0
             .klines(symbol, tf, Some(start), Some(end), limit as u32)
             .await?;
-        Ok(rows.iter().map(|k| k.candle()).collect())
+        Ok(rows
+            .iter()
+            .map(|k| SourcedCandle {
+                candle: k.candle(),
+                close_time: Some(k.close_time),
+            })
+            .collect())
     }
 }
 

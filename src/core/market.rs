@@ -127,6 +127,11 @@ impl FromStr for Timeframe {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> anyhow::Result<Self> {
         let t = s.trim();
+        if t == "1M" || t == "1mo" {
+            bail!(
+                "timeframe {t:?} (calendar months) is not supported: months differ in length, and fks stores fixed intervals from 1m to 1w"
+            );
+        }
         Timeframe::ALL
             .into_iter()
             .find(|tf| tf.as_str() == t)

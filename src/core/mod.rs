@@ -5,6 +5,7 @@ pub mod archive;
 pub mod archive_extra;
 pub mod backtest;
 pub mod balances;
+pub mod candle_check;
 pub mod clock;
 pub mod config;
 pub mod demo_data;

@@ -2,6 +2,7 @@
 //! without duplicates. Each page is committed on its own, so a killed run keeps what it
 //! fetched and the next run continues from the last stored candle.
 
+use crate::core::candle_check::{Grid, SourcedCandle};
 use crate::core::market::{Candle, Gap, Symbol, Timeframe};
 use crate::core::store::Store;
 use crate::core::store::candles::{self, UpsertCounts};
@@ -13,7 +14,8 @@ use serde::Serialize;
 pub trait KlineSource {
     /// Most candles one request may ask for.
     fn max_limit(&self) -> usize;
-    /// Candles with `start <= open_time <= end`, oldest first, at most `limit`.
+    /// Candles with `start <= open_time <= end`, oldest first, at most `limit`, with their
+    /// close times when the source sends them (checked before anything is stored).
     fn page(
         &self,
         symbol: &Symbol,
@@ -21,7 +23,7 @@ pub trait KlineSource {
         start_ms: i64,
         end_ms: i64,
         limit: usize,
-    ) -> impl std::future::Future<Output = Result<Vec<Candle>>>;
+    ) -> impl std::future::Future<Output = Result<Vec<SourcedCandle>>>;
 }
 
 #[derive(Debug, Clone)]
@@ -77,6 +79,8 @@ pub async fn sync_symbol<S: KlineSource>(
     let tf = req.timeframe;
     let step = tf.millis();
     let stored_last = candles::last_open_time(store, &req.symbol, tf).await?;
+    let anchor = candles::first_open_time(store, &req.symbol, tf).await?;
+    let mut grid = Grid::new(tf, now_ms, anchor);
     let (mut start, end) = plan(req, stored_last, now_ms);
     let mut counts = UpsertCounts::default();
     let (mut fetched, mut first, mut last) = (0u64, None::<i64>, None::<i64>);
@@ -93,11 +97,22 @@ pub async fn sync_symbol<S: KlineSource>(
                 )
             })?;
         let n_raw = page.len();
-        // Only closed candles inside the window, in order.
-        let page: Vec<Candle> = page
+        // Only closed candles inside the window, in order; every one valid, or nothing of the
+        // page is stored and the symbol fails.
+        let page: Vec<SourcedCandle> = page
             .into_iter()
-            .filter(|c| c.open_time >= start && c.open_time <= end)
+            .filter(|c| c.candle.open_time >= start && c.candle.open_time <= end)
             .collect();
+        for c in &page {
+            grid.check(&c.candle, c.close_time).map_err(|e| {
+                anyhow::anyhow!(
+                    "the exchange sent an invalid candle for {} {tf} at {}: {e}; nothing of its page was stored",
+                    req.symbol,
+                    crate::core::time::fmt_ms(c.candle.open_time)
+                )
+            })?;
+        }
+        let page: Vec<Candle> = page.into_iter().map(|c| c.candle).collect();
         if page.is_empty() {
             break;
         }

@@ -99,6 +99,7 @@ pub fn import_and_list(sb: &Sandbox) {
     );
     // A changed candle is updated and counted; microsecond times with a header also load.
     k[0].close = "1.00000000".into();
+    k[0].low = "1.00000000".into();
     let mut text = String::from(
         "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore\n",
     );

@@ -62,6 +62,7 @@ fn incremental_equals_full(sb: &Sandbox) {
     // A changed old candle (a backfill) makes the next run recompute everything.
     let mut old = k[5].clone();
     old.close = format!("{:.8}", 31_000.0);
+    old.high = old.close.clone(); // still a valid candle
     import_hourly(sb, "BTCUSDT", &[old]);
     let (_, v, _) = run_json(sb.fks().args(["update-indicators", "--timeframe", "1h"]));
     assert_eq!(

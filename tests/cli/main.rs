@@ -12,6 +12,7 @@ mod execution;
 mod failures;
 mod foundation;
 mod freshness;
+mod import;
 mod indicators;
 mod intelligence;
 mod locks_pg;

@@ -83,7 +83,11 @@ fn sync_paginates_and_is_idempotent(sb: &Sandbox) {
     let reqs = rt.block_on(server.received_requests()).unwrap();
     assert_eq!(start_times(&reqs[before..]), vec![T0 + 2500 * H]);
     // A changed candle re-fetched by --since is updated and counted.
-    responder.data.lock().unwrap()[2499].close = "1.00000000".into();
+    {
+        let mut d = responder.data.lock().unwrap();
+        d[2499].close = "1.00000000".into();
+        d[2499].low = "1.00000000".into(); // still a valid candle
+    }
     let (_, v, _) = run_json(
         sb.fks()
             .env("FKS_BINANCE_BASE_URL", server.uri())

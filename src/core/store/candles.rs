@@ -1,9 +1,10 @@
 //! Candle storage: bulk upsert that counts inserted / updated rows, range reads, gaps.
 
 use super::{Backend, Row, Store, Tx};
+use crate::core::candle_check;
 use crate::core::market::{Candle, Gap, Symbol, Timeframe};
 use crate::vals;
-use anyhow::Result;
+use anyhow::{Result, bail};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -38,6 +39,11 @@ fn same(stored: &[String; 5], c: &Candle) -> bool {
 
 /// Insert new candles and update changed ones, inside the caller's transaction.
 /// Candles equal in value to the stored ones are left alone and counted as unchanged.
+///
+/// The last line of defence: a candle that breaks a rule of [`candle_check`] that needs no
+/// clock (values, grid, 3-day phase) is refused and nothing of the batch is written, so an
+/// invalid row can never replace a stored candle whatever path it came by. Callers check
+/// every rule first, with the row's place, through [`candle_check::Grid`].
 pub async fn upsert(
     tx: &Tx<'_>,
     symbol: &Symbol,
@@ -47,6 +53,17 @@ pub async fn upsert(
     let mut counts = UpsertCounts::default();
     if candles.is_empty() {
         return Ok(counts);
+    }
+    let anchor = if tf == Timeframe::D3 {
+        first_open_time_tx(tx, symbol, tf).await?
+    } else {
+        None
+    };
+    let mut grid = candle_check::Grid::new(tf, i64::MAX - tf.millis(), anchor);
+    for c in candles {
+        if let Err(e) = grid.check(c, None) {
+            bail!("refusing to store an invalid {symbol} {tf} candle: {e}");
+        }
     }
     let (lo, hi) = candles.iter().fold((i64::MAX, i64::MIN), |(lo, hi), c| {
         (lo.min(c.open_time), hi.max(c.open_time))
@@ -308,6 +325,26 @@ pub async fn bars(
         .collect()
 }
 
+/// Open time of the oldest stored candle (fixes the phase of a 3-day series).
+pub async fn first_open_time(store: &Store, symbol: &Symbol, tf: Timeframe) -> Result<Option<i64>> {
+    store
+        .query_one(
+            "SELECT MIN(open_time) FROM candles WHERE symbol = ? AND timeframe = ?",
+            vals![symbol, tf],
+        )
+        .await?
+        .opt_int(0)
+}
+
+async fn first_open_time_tx(tx: &Tx<'_>, symbol: &Symbol, tf: Timeframe) -> Result<Option<i64>> {
+    tx.query_one(
+        "SELECT MIN(open_time) FROM candles WHERE symbol = ? AND timeframe = ?",
+        vals![symbol, tf],
+    )
+    .await?
+    .opt_int(0)
+}
+
 /// Open time of the newest stored candle.
 pub async fn last_open_time(store: &Store, symbol: &Symbol, tf: Timeframe) -> Result<Option<i64>> {
     store
@@ -339,17 +376,34 @@ pub async fn last_closed_open_time(
 /// Missing intervals in the stored series.
 pub async fn gaps(store: &Store, symbol: &Symbol, tf: Timeframe) -> Result<Vec<Gap>> {
     let step = tf.millis();
-    store
-        .query(
+    // SQLite materialises a window function's rows in a temporary table (in memory here),
+    // which for millions of candles costs tens of MB; probing the primary key for each
+    // candle's successor keeps the process's memory flat. Postgres does the window on the
+    // server.
+    let sql = match store.kind() {
+        super::StoreKind::Sqlite => {
+            "SELECT open_time, next_time FROM (SELECT a.open_time, \
+             (SELECT MIN(c.open_time) FROM candles c WHERE c.symbol = a.symbol AND c.timeframe = a.timeframe AND c.open_time > a.open_time) AS next_time \
+             FROM candles a WHERE a.symbol = ? AND a.timeframe = ? AND NOT EXISTS \
+             (SELECT 1 FROM candles b WHERE b.symbol = a.symbol AND b.timeframe = a.timeframe AND b.open_time = a.open_time + ?)) AS s \
+             WHERE next_time IS NOT NULL ORDER BY open_time"
+        }
+        super::StoreKind::Postgres => {
             "SELECT open_time, next_time FROM (SELECT open_time, LEAD(open_time) OVER (ORDER BY open_time) AS next_time \
-             FROM candles WHERE symbol = ? AND timeframe = ?) AS s WHERE next_time - open_time > ? ORDER BY open_time",
-            vals![symbol, tf, step],
-        )
+             FROM candles WHERE symbol = ? AND timeframe = ?) AS s WHERE next_time - open_time > ? ORDER BY open_time"
+        }
+    };
+    store
+        .query(sql, vals![symbol, tf, step])
         .await?
         .iter()
         .map(|r| {
             let (a, b) = (r.int(0)?, r.int(1)?);
-            Ok(Gap { from: a + step, to: b - step, missing: ((b - a) / step - 1) as u64 })
+            Ok(Gap {
+                from: a + step,
+                to: b - step,
+                missing: ((b - a) / step - 1) as u64,
+            })
         })
         .collect()
 }

@@ -32,6 +32,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_knowledge"),
     migration!(7, "0007_documents"),
     migration!(8, "0008_sync_gaps"),
+    migration!(9, "0009_archive_manifest"),
     migration!(10, "0010_order_identity"),
     migration!(11, "0011_account_valuations"),
     migration!(14, "0014_optimizations"),

@@ -13,6 +13,7 @@ mod sqlite;
 pub mod value;
 
 pub mod candles;
+pub mod identity;
 pub mod optimizations;
 
 use anyhow::{Context, Result, bail};
