@@ -490,7 +490,7 @@ pub async fn archive_month(
         "fks-{}-{}-{sid}-{}.csv.gz",
         t.name,
         m.month,
-        crate::core::store::identity::random_hex(16)
+        crate::core::store::identity::random_hex(16)?
     );
     let path = table_dir.join(&name);
     if path.exists() || partial_path(&path).exists() {

@@ -30,9 +30,6 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// The `kv` key of the store's own id (8 base62 characters, made once per store).
-pub const STORE_ID_KEY: &str = "store_id";
-
 /// How much earlier than the journal row (by the exchange's clock) an order may be stamped
 /// and still be ours. An accepted signed request proves our clock was at most 1 s ahead of
 /// the exchange's, and the journal row is written before the request is signed; the rest is
@@ -115,30 +112,11 @@ pub struct NewOrder<'a> {
     pub now_ms: i64,
 }
 
-/// This store's id (`kv` key `store_id`), made and kept on first use.
-pub async fn store_id(store: &Store, now_ms: i64) -> Result<String> {
-    if let Some(id) = store.kv_get(STORE_ID_KEY).await? {
-        return Ok(id);
-    }
-    let id = ids::new_store_id()?;
-    // Two processes may race here: the first write wins and both read it back.
-    store
-        .exec(
-            "INSERT INTO kv (key, value, updated_ms) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
-            vals![STORE_ID_KEY, id.as_str(), now_ms],
-        )
-        .await?;
-    store
-        .kv_get(STORE_ID_KEY)
-        .await?
-        .context("the store id was not kept")
-}
-
 /// Write the order to the journal with a new client order id, committed before anything is
 /// sent. Every retry of this order (the client's, or a later run's reconciliation) uses the
 /// id stored here.
 pub async fn journal(store: &Store, venue: &Venue<'_>, o: &NewOrder<'_>) -> Result<OrderRecord> {
-    let tag = ids::store_tag(&store_id(store, o.now_ms).await?);
+    let tag = ids::store_tag(&crate::core::store::identity::store_id(store, o.now_ms).await?);
     let cid = ids::new_client_order_id(&tag)?;
     if let Some(c) = venue.client() {
         // The journal time is kept on the exchange's clock: measure it once (weight 1). If

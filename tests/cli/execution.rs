@@ -465,6 +465,25 @@ fn paper_rebalance_executes_sells_before_buys() {
         0,
         "within the band afterwards: {v}"
     );
+    // One store id for everything: the archive names its files with the id the orders carry.
+    let later = (T0 + 800 * 24 * H).to_string();
+    let (code, a, _) = run_json(sb.fks().env("FKS_NOW", &later).args([
+        "archive-old-data",
+        "--execute",
+        "--archive-dir",
+        "arch",
+    ]));
+    assert_eq!(code, 0, "{a}");
+    assert_eq!(a["store_id"], store_id.as_str(), "{a}");
+    let path = a["results"]["candles"]["files"][0]["path"]
+        .as_str()
+        .unwrap();
+    assert!(path.contains(&format!("-{store_id}-")), "{path}");
+    assert_eq!(
+        scalar(&sb, "SELECT value FROM kv WHERE key = 'store_id'"),
+        store_id,
+        "the id is kept"
+    );
 }
 
 #[test]

@@ -17,52 +17,24 @@
 //! the exchange; uniqueness rests on the random part alone, since a restored backup carries
 //! the original's store id.
 
+use crate::core::store::identity::{self, BASE62};
+pub use crate::core::store::identity::{RandomError, random_base62};
 use sha2::{Digest, Sha256};
 
 /// Prefix of every client order id fks makes (so its orders are recognisable on the exchange).
 pub const CLIENT_ORDER_ID_PREFIX: &str = "fks-";
 /// Binance's maximum length of `newClientOrderId`.
 pub const MAX_CLIENT_ORDER_ID_LEN: usize = 36;
-/// Length of the store tag in an id.
-pub const STORE_TAG_LEN: usize = 8;
+/// Length of the store tag in an id: a store id's.
+pub const STORE_TAG_LEN: usize = identity::STORE_ID_LEN;
 /// Random base62 characters per id (20 × log2(62) ≈ 119 bits).
 pub const RANDOM_LEN: usize = 20;
 
-const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-/// The operating system's random source failed (it practically never does).
-#[derive(Debug, thiserror::Error)]
-#[error("could not read random bytes from the operating system: {0}")]
-pub struct RandomError(String);
-
-/// `n` uniformly random base62 characters from the OS random source (rejection sampling, so
-/// no character is likelier than another).
-pub fn random_base62(n: usize) -> Result<String, RandomError> {
-    let mut out = String::with_capacity(n);
-    let mut buf = [0u8; 64];
-    while out.len() < n {
-        getrandom::getrandom(&mut buf).map_err(|e| RandomError(e.to_string()))?;
-        // 248 = 4 × 62: bytes at or above it would favour the first characters.
-        for b in buf.iter().filter(|b| **b < 248) {
-            if out.len() == n {
-                break;
-            }
-            out.push(BASE62[(*b % 62) as usize] as char);
-        }
-    }
-    Ok(out)
-}
-
-/// A new store id: 8 random base62 characters (kept in the store's `kv` under `store_id`).
-pub fn new_store_id() -> Result<String, RandomError> {
-    random_base62(STORE_TAG_LEN)
-}
-
-/// The 8-character tag of a store id in client order ids: the id itself when it is 8 base62
-/// characters (as fks makes them), else derived from it (a store id written in another form,
-/// e.g. a UUID, still gives a stable tag of the allowed characters).
+/// The 8-character tag of a store id in client order ids: the id itself when it has the form
+/// fks makes ([`identity::store_id`]), else derived from it (a store id written by hand in
+/// another form, e.g. a UUID, still gives a stable tag of the allowed characters).
 pub fn store_tag(store_id: &str) -> String {
-    if store_id.len() == STORE_TAG_LEN && store_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if identity::is_store_id(store_id) {
         return store_id.to_string();
     }
     let digest = Sha256::digest(store_id.as_bytes());
@@ -98,7 +70,7 @@ mod tests {
 
     #[test]
     fn ids_have_the_documented_shape() {
-        let tag = store_tag(&new_store_id().unwrap());
+        let tag = store_tag(&identity::new_store_id().unwrap());
         let id = new_client_order_id(&tag).unwrap();
         assert_eq!(id.len(), 4 + STORE_TAG_LEN + RANDOM_LEN);
         assert!(id.len() <= MAX_CLIENT_ORDER_ID_LEN);
