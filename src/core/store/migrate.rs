@@ -35,7 +35,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_archive_manifest"),
     migration!(10, "0010_order_identity"),
     migration!(11, "0011_account_valuations"),
-    migration!(14, "0014_optimizations"),
+    migration!(12, "0012_optimizations"),
 ];
 
 /// The schema version this binary writes.
@@ -138,4 +138,28 @@ async fn make_hypertable(store: &Store) -> Result<()> {
             .context("create candles hypertable")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The runner applies only versions above the store's own, so a gap or a duplicate would
+    /// skip a migration on some stores: versions run 1, 2, … `latest()` with no hole, and each
+    /// file says which version it is.
+    #[test]
+    fn versions_are_contiguous_and_match_their_files() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            let v = i as i64 + 1;
+            assert_eq!(
+                m.version, v,
+                "migration {} is listed at position {v}",
+                m.version
+            );
+            let header = format!("-- fks store, version {v}:");
+            assert!(m.sqlite.starts_with(&header), "sqlite migration {v}");
+            assert!(m.postgres.starts_with(&header), "postgres migration {v}");
+        }
+        assert_eq!(latest(), MIGRATIONS.len() as i64);
+    }
 }
