@@ -71,7 +71,10 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn new(status: Status, report: impl Serialize) -> anyhow::Result<Outcome> {
-        let body = match serde_json::to_value(report)? {
+        let mut value = serde_json::to_value(report)?;
+        // The output contract: a zero is never printed as -0 (a sum of nothing in f64 is -0.0).
+        crate::core::json_num::scrub_negative_zero(&mut value);
+        let body = match value {
             Value::Object(m) => m,
             Value::Null => Map::new(),
             other => {

@@ -2,6 +2,7 @@
 
 use super::Ctx;
 use crate::core::accounts::{self, AccountKind, NewAccount};
+use crate::core::json_num::InCurrency;
 use crate::output::{Outcome, Status, new_table};
 use anyhow::Result;
 use rust_decimal::Decimal;
@@ -126,7 +127,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             // Checked before the store is opened: a bad flag changes nothing.
             check_new_account(&new)?;
             let a = accounts::add(ctx.store().await?, &new, ctx.now_ms()).await?;
-            Outcome::new(Status::Success, serde_json::json!({ "account": a }))
+            Outcome::new(
+                Status::Success,
+                serde_json::json!({ "account": InCurrency(&a.quote, &a) }),
+            )
         }
         Action::List { all } => {
             let list = accounts::list(ctx.store().await?, !all).await?;
@@ -150,7 +154,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 ]);
             }
             Ok(
-                Outcome::new(Status::Success, serde_json::json!({ "accounts": list }))?
+                Outcome::new(Status::Success, serde_json::json!({ "accounts": list.iter().map(|a| InCurrency(&a.quote, a)).collect::<Vec<_>>() }))?
                     .with_table(t),
             )
         }

@@ -4,6 +4,7 @@
 
 use super::Ctx;
 use crate::core::accounts;
+use crate::core::json_num::InCurrency;
 use crate::core::report::Period;
 use crate::core::reporting;
 use crate::core::valuation;
@@ -30,7 +31,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<crate::output::Outcome> {
     let mut results = BTreeMap::new();
     for acct in accounts::selected(store, args.account_id).await? {
         let r: Result<serde_json::Value> = async {
-            let mut m = serde_json::to_value(reporting::account_metrics(store, &acct, period).await?)?;
+            let metrics = reporting::account_metrics(store, &acct, period).await?;
+            let mut m = serde_json::to_value(InCurrency(&acct.quote, &metrics))?;
             let status = m["status"].as_str().unwrap_or("success").to_string();
             // The full curve is for reports; keep the stored and printed result compact.
             if let Some(o) = m.as_object_mut() {

@@ -5,6 +5,7 @@
 
 use super::Ctx;
 use crate::core::accounts;
+use crate::core::json_num::InCurrency;
 use crate::core::notify::MessageKind;
 use crate::core::outbox::NewMessage;
 use crate::core::report::{self, Period, ReportType};
@@ -132,7 +133,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 m.dedup_key = None;
                 delivery = ctx.notify(m).await;
             }
-            let mut v = serde_json::to_value(&data)?;
+            let mut v = serde_json::to_value(InCurrency(&acct.quote, &data))?;
             if let Some(o) = v.get_mut("metrics").and_then(|m| m.as_object_mut()) {
                 o.remove("equity_curve");
                 o.remove("daily");

@@ -7,6 +7,7 @@ use crate::core::accounts;
 use crate::core::freshness::FreshState;
 use crate::core::intelligence::recommend::Action;
 use crate::core::intelligence::sizing::{SizingConfig, SizingMode, size};
+use crate::core::json_num::{Money, PriceStr, QtyStr};
 use crate::core::knowledge;
 use crate::core::market::{Symbol, Timeframe};
 use crate::core::notify::{COLOR_GREEN, MessageKind};
@@ -14,6 +15,7 @@ use crate::core::outbox::NewMessage;
 use crate::core::time::time_arg;
 use crate::output::{Outcome, Status};
 use anyhow::{Result, bail};
+use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -122,15 +124,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             "status": "success",
             "action": d.action,
             "method": d.method,
-            "position_size_usd": sz.map(|x| (x.position_size_usd * 100.0).round() / 100.0),
-            "quantity": sz.map(|x| x.quantity),
+            "position_size_usd": sz.and_then(|x| Money::from_f64(x.position_size_usd, &acct.quote)),
+            "quantity": sz.map(|x| QtyStr(x.quantity)),
             "reasoning": d.reasoning,
             "reasoning_source": d.reasoning_source,
             "risk_assessment": d.risk_assessment,
             "confidence": d.confidence,
-            "entry_points": d.entry_points,
-            "stop_loss": d.stop_loss,
-            "price": d.price,
+            "entry_points": d.entry_points.iter().map(|p| PriceStr(*p)).collect::<Vec<_>>(),
+            "stop_loss": d.stop_loss.map(PriceStr),
+            "price": PriceStr(d.price),
         }));
         rag.insert(d.symbol.0.clone(), serde_json::to_value(&d)?);
         if d.action == Action::Buy {
@@ -170,8 +172,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         "method": method,
         "as_of": crate::core::time::fmt_ms(as_of),
         "account": acct.name,
-        "account_balance": (equity * 100.0).round() / 100.0,
-        "available_cash": (cash * 100.0).round() / 100.0,
+        "account_balance": Money::new(valued.equity, &acct.quote),
+        "available_cash": Money::new(valued.cash_free.max(Decimal::ZERO), &acct.quote),
         "knowledge_snapshots": ks.len(),
         "suggestions": suggestions,
         "rag_signals": rag,

@@ -8,6 +8,7 @@ use crate::core::intelligence::portfolio::{
     AssetInput, PortfolioConfig, PortfolioMethod, optimize, rebalance_needed,
 };
 use crate::core::intelligence::recommend::Action;
+use crate::core::json_num::Money;
 use crate::core::knowledge::{self, SymbolDecision};
 use crate::core::market::{Symbol, Timeframe};
 use crate::core::store::{Store, candles};
@@ -182,7 +183,14 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let alloc = optimize(method, &assets, &pcfg).map_err(|e| anyhow::anyhow!("{e}"))?;
     let target = alloc.as_map();
     let band = cfg.rebalance_band;
-    let recs = recommendations(&alloc, &current, &signals, total, band, pcfg.max_weight);
+    let recs = recommendations(
+        &alloc,
+        &current,
+        &signals,
+        (total, &acct.quote),
+        band,
+        pcfg.max_weight,
+    );
     let targets_dec: BTreeMap<Symbol, Decimal> = target
         .iter()
         .map(|(s, w)| {
@@ -267,7 +275,7 @@ fn recommendations(
     alloc: &crate::core::intelligence::portfolio::Allocation,
     current: &BTreeMap<Symbol, f64>,
     signals: &BTreeMap<Symbol, SymbolDecision>,
-    total: f64,
+    (total, quote): (f64, &str),
     band: f64,
     cap: f64,
 ) -> Vec<Value> {
@@ -296,7 +304,7 @@ fn recommendations(
                 "action": action,
                 "current_allocation": (cur * 1e4).round() / 1e4,
                 "target_allocation": (w.weight * 1e4).round() / 1e4,
-                "amount": ((diff * total) * 100.0).round() / 100.0,
+                "amount": Money::from_f64(diff * total, quote),
                 "reasoning": w.reasoning,
                 "risk_assessment": risk,
                 "confidence": Value::Null,

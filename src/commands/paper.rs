@@ -3,6 +3,7 @@
 use super::Ctx;
 use crate::core::accounts::{self, AccountKind};
 use crate::core::exchange::paper::{self, PaperOrder};
+use crate::core::json_num::InCurrency;
 use crate::core::market::Symbol;
 use crate::core::positions::{self, Side};
 use crate::output::{Outcome, Status};
@@ -106,7 +107,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     }
     Outcome::new(
         Status::Success,
-        serde_json::json!({ "account": acct.name, "price_time": price_time, "fill": fill }),
+        serde_json::json!({
+            "account": acct.name,
+            "price_time": price_time,
+            "fill": InCurrency(&acct.quote, &fill),
+        }),
     )
 }
 

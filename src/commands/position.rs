@@ -91,6 +91,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         .await?;
     Outcome::new(
         Status::Success,
-        serde_json::json!({ "account": acct.name, "symbol": symbol, "side": pos.side, "stop": spec }),
+        serde_json::json!({
+            "account": acct.name,
+            "symbol": symbol,
+            "side": pos.side,
+            "stop": spec.as_ref().map(StopSpec::to_report_json),
+        }),
     )
 }

@@ -6,6 +6,7 @@ use super::Ctx;
 use crate::core::accounts::{self, AccountKind};
 use crate::core::exchange::Market;
 use crate::core::execution::{RebalanceInput, plan_rebalance};
+use crate::core::json_num::InCurrency;
 use crate::core::market::Symbol;
 use crate::core::notify::MessageKind;
 use crate::core::orders::{self, Venue};
@@ -230,7 +231,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let mut results = Vec::new();
     let (mut failures, mut rejected) = (0, 0);
     for o in &plan.orders {
-        let mut entry = serde_json::to_value(o)?;
+        let mut entry = serde_json::to_value(InCurrency(&acct.quote, o))?;
         if send {
             let new = orders::NewOrder {
                 account_id: acct.id,
@@ -273,21 +274,23 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         // not traded: partial, with each order's status and the stale targets.
         Status::Partial
     };
+    // The plan's fields as its type writes them: amounts in the account's quote.
+    let p = serde_json::to_value(InCurrency(&acct.quote, &plan))?;
     let mut body = json!({
         "account": acct.name,
         "dry_run": !send,
         "targets_from": source,
-        "total_value": plan.total_value,
+        "total_value": p["total_value"],
         "equity": accounts::money(valuation.equity, &acct.quote),
         "valuation": valuation.summary_json(),
         "sell_unlisted": args.sell_unlisted,
         "untouched": untouched,
-        "cash_before": plan.cash_before,
-        "cash_after": plan.cash_after,
+        "cash_before": p["cash_before"],
+        "cash_after": p["cash_after"],
         "orders": results,
-        "skipped": plan.skipped,
-        "allocation_before": plan.before,
-        "allocation_after": plan.after,
+        "skipped": p["skipped"],
+        "allocation_before": p["before"],
+        "allocation_after": p["after"],
         "reconciled_orders": reconciled,
         "notes": notes,
         "stale": stale,

@@ -213,7 +213,7 @@ async fn update_one(ctx: &Ctx, acct: &Account) -> Result<Value> {
                 let pnl = positions::unrealized(p.side, p.quantity, p.entry_price, px);
                 let pct = positions::pnl_pct(pnl, p.quantity, p.entry_price);
                 entry["current_price"] = json!(positions::dec_str(px));
-                entry["unrealized_pnl"] = json!(positions::dec_str(pnl));
+                entry["unrealized_pnl"] = accounts::money(pnl, &acct.quote);
                 entry["pnl_pct"] = json!(pct.map(|x| (x * 10_000.0).round() / 10_000.0));
                 entry["price_time"] = json!(t);
                 entry["price_age_secs"] = json!(age / 1000);

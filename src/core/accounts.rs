@@ -34,6 +34,8 @@ impl AccountKind {
     }
 }
 
+/// An account. Its JSON (`account add`, `account list`) is written inside
+/// `json_num::InCurrency(&account.quote, ..)`: cash and baseline are money in the quote.
 #[derive(Debug, Clone, Serialize)]
 pub struct Account {
     pub id: i64,
@@ -41,17 +43,18 @@ pub struct Account {
     pub kind: AccountKind,
     pub quote: String,
     pub active: bool,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub initial_cash: Decimal,
     /// Net deposits for exchange accounts (cumulative PnL = equity - baseline).
     #[serde(
         skip_serializing_if = "Option::is_none",
-        with = "rust_decimal::serde::str_option"
+        serialize_with = "crate::core::json_num::money_in_opt"
     )]
     pub baseline: Option<Decimal>,
-    #[serde(with = "rust_decimal::serde::str")]
+    /// A fraction of notional (0.001 = 0.1 %).
+    #[serde(serialize_with = "crate::core::json_num::dec_number")]
     pub fee_rate: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(serialize_with = "crate::core::json_num::dec_number")]
     pub slippage_bps: Decimal,
     /// Names of the environment variables holding this account's key and secret.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -199,22 +202,12 @@ pub async fn selected(store: &Store, id: Option<i64>) -> Result<Vec<Account>> {
     }
 }
 
-/// Decimals to show for amounts in a quote currency.
+/// Decimals to show for amounts in a quote currency (see `json_num::currency_dp`).
 pub fn quote_precision(quote: &str) -> u32 {
-    match quote {
-        "USDT" | "USDC" | "USD" | "BUSD" | "FDUSD" | "TUSD" | "EUR" => 2,
-        _ => 8,
-    }
+    crate::core::json_num::currency_dp(quote)
 }
 
 /// An amount as a JSON number rounded to the quote currency's precision.
 pub fn money(d: Decimal, quote: &str) -> serde_json::Value {
-    use rust_decimal::prelude::ToPrimitive;
-    let r = d.round_dp_with_strategy(
-        quote_precision(quote),
-        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
-    );
-    serde_json::Number::from_f64(r.to_f64().unwrap_or(0.0))
-        .map(serde_json::Value::Number)
-        .unwrap_or(serde_json::Value::Null)
+    crate::core::json_num::money(d, quote)
 }

@@ -247,9 +247,13 @@ pub struct SymbolDecision {
     pub method: &'static str,
     pub action: Action,
     pub confidence: f64,
+    /// Prices: exact decimal strings in JSON (at most 8 decimals), like the exchange's.
+    #[serde(serialize_with = "crate::core::json_num::price_f64")]
     pub price: f64,
     pub candle_open_time: i64,
+    #[serde(serialize_with = "crate::core::json_num::price_f64_vec")]
     pub entry_points: Vec<f64>,
+    #[serde(serialize_with = "crate::core::json_num::price_f64_opt")]
     pub stop_loss: Option<f64>,
     pub risk_assessment: String,
     pub sources_used: usize,

@@ -17,6 +17,7 @@ pub mod freshness;
 pub mod indicator_store;
 pub mod indicators;
 pub mod intelligence;
+pub mod json_num;
 pub mod klines_file;
 pub mod knowledge;
 pub mod market;

@@ -21,6 +21,7 @@ use crate::core::exchange::{
     FuturesMarketOrder, MarketOrder, OrderAmount, OrderReport, OrderStatus, Trade,
 };
 use crate::core::execution::ids;
+use crate::core::json_num::Money;
 use crate::core::market::Symbol;
 use crate::core::positions::{self, Side};
 use crate::core::store::Store;
@@ -59,8 +60,8 @@ pub struct OrderRecord {
     pub filled_qty: Option<Decimal>,
     #[serde(with = "rust_decimal::serde::str_option")]
     pub avg_price: Option<Decimal>,
-    #[serde(with = "rust_decimal::serde::str_option")]
-    pub fee: Option<Decimal>,
+    /// The commission, in `fee_asset` (a JSON number rounded to that asset's precision).
+    pub fee: Option<Money>,
     pub fee_asset: Option<String>,
     pub reason: String,
     pub error: Option<String>,
@@ -160,7 +161,7 @@ pub async fn get(store: &Store, client_order_id: &str) -> Result<OrderRecord> {
         exchange_order_id: r.opt_text(6)?,
         filled_qty: r.opt_dec(7)?,
         avg_price: r.opt_dec(8)?,
-        fee: r.opt_dec(9)?,
+        fee: Money::opt(r.opt_dec(9)?, r.opt_text(10)?.as_deref().unwrap_or("")),
         fee_asset: r.opt_text(10)?,
         reason: r.text(11)?,
         error: r.opt_text(12)?,

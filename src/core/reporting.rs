@@ -3,6 +3,7 @@
 
 use crate::core::accounts::Account;
 use crate::core::balances;
+use crate::core::json_num::Money;
 use crate::core::report::{
     AccountInfo, AccountMetrics, ClosedTrade, EquitySnapshot, EventRow, Period, PositionRow,
     ReportData, ReportType, Summary, SymbolPnl, TradeRow, compute_account_metrics,
@@ -150,7 +151,7 @@ pub async fn build(
                 side: r.text(2)?,
                 qty: r.dec(3)?,
                 price: r.dec(4)?,
-                fee: r.dec(5)?,
+                fee: Money::new(r.dec(5)?, &r.text(6)?),
                 fee_asset: r.text(6)?,
                 realized_pnl: (!pnl.is_zero()).then_some(pnl),
             })

@@ -209,9 +209,22 @@ pub struct RunRow {
     pub duration_ms: Option<i64>,
     pub host: String,
     pub pid: i64,
-    pub args: String,
+    /// The command line after `fks` (secrets in URLs redacted), one string per argument.
+    pub args: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// The journal keeps a run's arguments as a JSON array of strings; anything else (a row
+/// written by hand) is one argument.
+fn journal_args(stored: &str) -> Vec<String> {
+    serde_json::from_str(stored).unwrap_or_else(|_| {
+        if stored.is_empty() {
+            Vec::new()
+        } else {
+            vec![stored.to_string()]
+        }
+    })
 }
 
 /// A run still marked `running` whose process is gone was killed: show it as such.
@@ -298,7 +311,7 @@ pub async fn list(
             duration_ms: ended.map(|e| e - started),
             host,
             pid,
-            args: r.text(7)?,
+            args: journal_args(&r.text(7)?),
             error: r.opt_text(8)?,
         });
         if out.len() >= limit as usize {

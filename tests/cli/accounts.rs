@@ -51,7 +51,7 @@ fn paper_long_short(sb: &Sandbox) {
         "0.1",
     ]));
     assert_eq!(c, 0, "{v}");
-    assert_eq!(v["fill"]["fee"], "4");
+    assert_eq!(v["fill"]["fee"], 4.0);
     let (c, v, _) = run_json(sb.fks().env("FKS_NOW", at(2)).args([
         "paper",
         "order",
@@ -79,9 +79,9 @@ fn paper_long_short(sb: &Sandbox) {
     let btc = pos.iter().find(|p| p["symbol"] == "BTCUSDT").unwrap();
     let eth = pos.iter().find(|p| p["symbol"] == "ETHUSDT").unwrap();
     assert_eq!(btc["side"], "LONG");
-    assert_eq!(btc["unrealized_pnl"], "-200");
+    assert_eq!(btc["unrealized_pnl"], -200.0);
     assert_eq!(btc["pnl_pct"], -5.0);
-    assert_eq!(eth["unrealized_pnl"], "-100");
+    assert_eq!(eth["unrealized_pnl"], -100.0);
     assert_eq!(eth["pnl_pct"], -5.0);
     assert_eq!(eth["stop_loss"], "2100");
     let (c, v, _) = run_json(sb.fks().env("FKS_NOW", at(3)).arg("sync-account-balance"));
@@ -109,7 +109,7 @@ fn paper_long_short(sb: &Sandbox) {
         "1",
     ]));
     assert_eq!(c, 0, "{v}");
-    assert_eq!(v["fill"]["realized_pnl"], "-100");
+    assert_eq!(v["fill"]["realized_pnl"], -100.0);
     assert!(v["fill"]["position_after"].is_null());
     // More than the margin allows is refused with a clear error and changes nothing.
     let (c, _, err) = run_json(sb.fks().env("FKS_NOW", at(3)).args([
@@ -371,7 +371,7 @@ fn wrong_secret_writes_no_snapshot_and_futures_positions_reconcile() {
     assert_eq!(pos.len(), 2, "zero positions skipped");
     let eth = pos.iter().find(|p| p["symbol"] == "ETHUSDT").unwrap();
     assert_eq!(eth["side"], "SHORT");
-    assert_eq!(eth["unrealized_pnl"], "-49.5");
+    assert_eq!(eth["unrealized_pnl"], -49.5);
     assert_eq!(r["equity"], 10250.5, "as the last sync valued the account");
     // Synced again with the reconciled positions: every job sees the exchange's equity and
     // the positions at the marks the exchange gave.
@@ -409,12 +409,10 @@ fn wrong_secret_writes_no_snapshot_and_futures_positions_reconcile() {
     assert!(!journal.contains(SECRET) && !journal.contains(KEY));
 }
 
-/// A JSON amount as a number, whether printed as a number or as an exact decimal string.
+/// A JSON amount: money is a JSON number in every job (the output contract).
 fn amount(v: &serde_json::Value) -> f64 {
-    match v {
-        serde_json::Value::String(s) => s.parse().unwrap_or(f64::NAN),
-        other => other.as_f64().unwrap_or(f64::NAN),
-    }
+    v.as_f64()
+        .unwrap_or_else(|| panic!("money must be a JSON number, got {v}"))
 }
 
 /// 120 hourly closes: `flat` for 119 hours, then `last`.
@@ -544,11 +542,11 @@ fn every_job_reports_the_same_paper_equity(sb: &Sandbox) {
         "74000 / 101930, rounded to 4 places"
     );
     assert_eq!(
-        rebalance["allocation_before"]["BTCUSDT"], "0.431669",
+        rebalance["allocation_before"]["BTCUSDT"], 0.431669,
         "44000 / 101930"
     );
     assert_eq!(
-        rebalance["cash_before"], "27930",
+        rebalance["cash_before"], 27930.0,
         "what the paper margin lets buys spend"
     );
     let cur = &optimize["current_allocation"];
@@ -696,7 +694,7 @@ fn every_job_reports_the_same_spot_equity() {
         optimize["current_allocation"]["BTCUSDT"].as_f64().unwrap(),
         21000.0 / 27001.25
     );
-    assert_eq!(rebalance["allocation_before"]["BTCUSDT"], "0.777742");
+    assert_eq!(rebalance["allocation_before"]["BTCUSDT"], 0.777742);
     // BTC 77.8% → 10% wants 0.4357 BTC sold: only the free 0.4 can be; ETH 16.3% → 30%.
     let sell = &rebalance["orders"][0];
     assert_eq!(
@@ -709,7 +707,7 @@ fn every_job_reports_the_same_spot_equity() {
         "{rebalance}"
     );
     assert_eq!(rebalance["orders"][1]["symbol"], "ETHUSDT");
-    assert_eq!(rebalance["cash_before"], "1500.25");
+    assert_eq!(rebalance["cash_before"], 1500.25);
     assert_eq!(
         report["results"]["Spot"]["open_positions"]
             .as_array()

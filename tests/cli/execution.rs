@@ -137,6 +137,13 @@ fn restore_copy(sb: &Sandbox) -> Sandbox {
     out
 }
 
+/// A planned order's exact notional: quantity × est_price, both exact decimal strings.
+fn exact_notional(o: &serde_json::Value) -> f64 {
+    let q: rust_decimal::Decimal = o["quantity"].as_str().unwrap().parse().unwrap();
+    let p: rust_decimal::Decimal = o["est_price"].as_str().unwrap().parse().unwrap();
+    rust_decimal::prelude::ToPrimitive::to_f64(&(q * p)).unwrap()
+}
+
 fn posts(rt: &tokio::runtime::Runtime, server: &MockServer) -> usize {
     rt.block_on(server.received_requests())
         .unwrap()
@@ -162,7 +169,7 @@ fn dry_run_plans_with_exchange_rules_and_sends_nothing() {
     ]));
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["dry_run"], true);
-    assert_eq!(v["total_value"], "1000");
+    assert_eq!(v["total_value"], 1000.0);
     let orders = v["orders"].as_array().unwrap();
     assert_eq!(orders.len(), 2, "{v}");
     for o in orders {
@@ -180,7 +187,9 @@ fn dry_run_plans_with_exchange_rules_and_sends_nothing() {
     }
     let cost: f64 = orders
         .iter()
-        .map(|o| o["notional"].as_str().unwrap().parse::<f64>().unwrap() * 1.001)
+        // The exact notional is quantity × est_price (exact decimal strings); `notional` is
+        // the money figure rounded to cents.
+        .map(|o| exact_notional(o) * 1.001)
         .sum();
     assert!(
         cost <= 900.0 + 1e-9,
@@ -589,21 +598,25 @@ fn rebalance_counts_an_unrealized_gain_once(sb: &Sandbox) {
     ]));
     assert_eq!(c, 0, "{v}");
     assert_eq!(
-        v["total_value"], "110079.3",
+        v["total_value"], 110079.3,
         "the equity, gain counted once: {v}"
     );
     assert_eq!(v["equity"], 110079.3);
     assert_eq!(
-        v["cash_before"], "69769.8",
+        v["cash_before"], 69769.8,
         "99969.80 − 30200 paid for the BTC"
     );
     assert_eq!(
-        v["allocation_before"]["BTCUSDT"], "0.366186",
+        v["allocation_before"]["BTCUSDT"], 0.366186,
         "40309.50 / 110079.30"
     );
     let o = &v["orders"][0];
     assert_eq!(o["side"], "BUY");
-    let notional: f64 = o["notional"].as_str().unwrap().parse().unwrap();
+    let notional = exact_notional(o);
+    assert!(
+        (o["notional"].as_f64().unwrap() - notional).abs() <= 0.005,
+        "{o}"
+    );
     // 0.5 × 110079.30 − 40309.50 = 14730.15, less than one step (1e-8 BTC) below.
     assert!(
         (14730.15 - notional) >= 0.0 && (14730.15 - notional) < 80619.0 * 1e-8,
@@ -611,7 +624,7 @@ fn rebalance_counts_an_unrealized_gain_once(sb: &Sandbox) {
     );
     assert_eq!(o["quantity"], "0.18271313");
     // After the buy's fee (14.73) the account is 50% BTC, to within that fee.
-    let to: f64 = o["to_frac"].as_str().unwrap().parse().unwrap();
+    let to = o["to_frac"].as_f64().unwrap();
     assert!((to - 0.5).abs() <= 14.74 / 110079.3, "{o}");
 }
 
@@ -732,7 +745,7 @@ fn spot_rebalance_leaves_unlisted_assets_untouched() {
         "btc.json",
     ]));
     assert_eq!(code, 0, "{v}");
-    assert_eq!(v["total_value"], "1500");
+    assert_eq!(v["total_value"], 1500.0);
     assert_eq!(v["untouched"], serde_json::json!(["ETHUSDT"]));
     assert!(
         v["orders"]
@@ -786,7 +799,7 @@ fn paper_rebalance_after_a_loss_reaches_its_targets() {
         "--execute",
     ]));
     assert_eq!(code, 0, "{v}");
-    assert_eq!(v["total_value"], "6000");
+    assert_eq!(v["total_value"], 6000.0);
     let orders = v["orders"].as_array().unwrap();
     assert_eq!(orders.len(), 2, "{v}");
     assert_eq!(
@@ -812,7 +825,7 @@ fn paper_rebalance_after_a_loss_reaches_its_targets() {
     assert_eq!(v["equity"], 6000.0);
     assert_eq!(
         v["allocation_before"],
-        serde_json::json!({"BTCUSDT": "0.1", "ETHUSDT": "0.85"})
+        serde_json::json!({"BTCUSDT": 0.1, "ETHUSDT": 0.85})
     );
     assert!(v["orders"].as_array().unwrap().is_empty(), "{v}");
 }
@@ -1102,7 +1115,7 @@ fn reconciled_commission(make: impl Fn() -> Option<Sandbox>) {
         assert_eq!(code, 0, "{mode:?}: {v}");
         let fill = &v["orders"][0]["fill"];
         assert_eq!(fill["status"], "filled", "{mode:?}: {v}");
-        assert_eq!(fill["fee"], "0.00012345", "{mode:?}: {v}");
+        assert_eq!(fill["fee"], 0.00012345, "{mode:?}: {v}");
         assert_eq!(fill["fee_asset"], "BNB", "{mode:?}: {v}");
         assert_eq!(posts(&rt, &server), 1, "{mode:?}: sent once, never resent");
         assert_eq!(scalar(&sb, "SELECT COUNT(*) FROM fills"), "1");
@@ -1219,7 +1232,7 @@ fn futures_close(make: impl Fn() -> Option<Sandbox>) {
     let order = &v["results"]["Fut"]["triggered"][0]["action"]["order"];
     assert_eq!(order["status"], "filled", "{v}");
     assert_eq!(order["quantity"], "0.15", "{v}");
-    assert_eq!(order["fee"], "3.15000000", "{v}");
+    assert_eq!(order["fee"], 3.15, "{v}");
     assert_eq!(order["fee_asset"], "USDT", "{v}");
     let placed = desk.0.lock().unwrap().placed.clone();
     assert_eq!(placed.len(), 1);

@@ -6,6 +6,7 @@ mod support;
 mod accounts;
 mod archive;
 mod backtest;
+mod contract;
 mod crontab;
 mod demo;
 mod execution;

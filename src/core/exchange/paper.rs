@@ -37,11 +37,12 @@ pub struct PaperFill {
     pub quantity: Decimal,
     #[serde(with = "rust_decimal::serde::str")]
     pub price: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    /// Money in the account's quote: serialized inside `json_num::InCurrency(quote, ..)`.
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub fee: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub realized_pnl: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub balance_after: Decimal,
     pub position_after: Option<PositionAfter>,
     pub time_ms: i64,

@@ -211,15 +211,20 @@ pub struct PlannedOrder {
     /// The last price the plan valued the symbol at (`est_price` before slippage).
     pub last_price: Decimal,
     /// `quantity × est_price`.
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub notional: Decimal,
     /// `notional × fee_rate`.
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub est_fee: Decimal,
     /// Always `rebalance` here (the journal's reason column).
     pub reason: &'static str,
     /// The symbol's fraction before the plan.
+    #[serde(serialize_with = "crate::core::json_num::dec_number")]
     pub from_frac: Decimal,
     /// The symbol's estimated fraction after the whole plan, after fees.
+    #[serde(serialize_with = "crate::core::json_num::dec_number")]
     pub to_frac: Decimal,
+    #[serde(serialize_with = "crate::core::json_num::dec_number")]
     pub target_frac: Decimal,
     /// A buy made smaller than wanted because the cash ran short.
     pub cash_limited: bool,
@@ -237,21 +242,30 @@ pub struct Skipped {
 pub struct RebalancePlan {
     pub quote_asset: String,
     /// Total value before (the account's equity), in the quote asset.
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub total_value: Decimal,
     /// Estimated total after the plan (lower by the fees).
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub total_value_after: Decimal,
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub cash_before: Decimal,
     /// Estimated free quote after every planned order, fees included; never negative.
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub cash_after: Decimal,
+    #[serde(serialize_with = "crate::core::json_num::dec_number")]
     pub cash_frac_before: Decimal,
+    #[serde(serialize_with = "crate::core::json_num::dec_number")]
     pub cash_frac_after: Decimal,
     /// Σ notional of the planned orders.
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub run_notional: Decimal,
     /// Sells first, then buys.
     pub orders: Vec<PlannedOrder>,
     pub skipped: Vec<Skipped>,
     /// Fractions per symbol (6 dp), every held or targeted symbol.
+    #[serde(serialize_with = "crate::core::json_num::dec_number_map")]
     pub before: BTreeMap<Symbol, Decimal>,
+    #[serde(serialize_with = "crate::core::json_num::dec_number_map")]
     pub after: BTreeMap<Symbol, Decimal>,
     /// Held symbols without a target that the plan leaves as they are (sorted).
     pub untouched: Vec<Symbol>,

@@ -147,7 +147,10 @@ impl ValidOrder {
     }
 }
 
-/// Why an order is not placed. Serialized as `{"code": "below_min_notional", ...fields}`.
+/// Why an order is not placed. Serialized as `{"code": "below_min_notional", ...fields}`:
+/// exchange rule values (`min`, `max`, `step` …), quantities and prices as exact decimal
+/// strings, amounts (`notional`, `cap`, `cash`) as money in the enclosing
+/// `json_num::InCurrency`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum SkipReason {
@@ -186,26 +189,34 @@ pub enum SkipReason {
         max: Decimal,
     },
     BelowMinNotional {
+        #[serde(serialize_with = "crate::core::json_num::money_in")]
         notional: Decimal,
         min: Decimal,
     },
     AboveMaxNotional {
+        #[serde(serialize_with = "crate::core::json_num::money_in")]
         notional: Decimal,
         max: Decimal,
     },
     /// Refused by fks's per-order notional cap (`trading.max_order_notional`).
     AboveOrderCap {
+        #[serde(serialize_with = "crate::core::json_num::money_in")]
         notional: Decimal,
+        #[serde(serialize_with = "crate::core::json_num::money_in")]
         cap: Decimal,
     },
     /// The run's notional cap (`trading.max_run_notional`) would be exceeded; no more orders.
     RunCapReached {
+        #[serde(serialize_with = "crate::core::json_num::money_in")]
         notional: Decimal,
+        #[serde(serialize_with = "crate::core::json_num::money_in")]
         run_notional: Decimal,
+        #[serde(serialize_with = "crate::core::json_num::money_in")]
         cap: Decimal,
     },
     /// No free quote balance left for this buy after fees.
     InsufficientCash {
+        #[serde(serialize_with = "crate::core::json_num::money_in")]
         cash: Decimal,
     },
     /// A target names a symbol with no price or exchange rules loaded.

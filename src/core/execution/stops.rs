@@ -44,6 +44,29 @@ pub struct StopSpec {
     pub trailing_stop: Option<Decimal>,
 }
 
+impl StopSpec {
+    /// The stop as jobs print it (the output contract): prices as exact decimal strings, a
+    /// trailing percentage as a number in percent (`{"pct": 5}` for `--trailing-pct 5`), an
+    /// ATR multiple as a number. The stored form (this type's serde) keeps the fraction,
+    /// `{"pct": "0.05"}`.
+    pub fn to_report_json(&self) -> serde_json::Value {
+        use crate::core::json_num::DecNum;
+        let trailing = self.trailing.map(|t| match t {
+            Trailing::Pct(p) => serde_json::json!({"pct": DecNum(p * Decimal::ONE_HUNDRED)}),
+            Trailing::Atr { multiple } => {
+                serde_json::json!({"atr": {"multiple": DecNum(multiple)}})
+            }
+        });
+        serde_json::json!({
+            "stop_price": self.stop_price,
+            "trailing": trailing,
+            "high_water": self.high_water,
+            "low_water": self.low_water,
+            "trailing_stop": self.trailing_stop,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopStatus {
@@ -76,6 +99,7 @@ pub struct StopCheck {
     pub price_age_ms: i64,
     /// How far the price is from the stop, in percent of the price, positive while not
     /// triggered: LONG (price − stop) / price × 100, SHORT (stop − price) / price × 100.
+    #[serde(serialize_with = "crate::core::json_num::dec_number_opt")]
     pub distance_pct: Option<Decimal>,
     /// Why the status is `stale`, `no_atr` or `invalid`.
     pub message: Option<String>,
@@ -622,6 +646,24 @@ mod tests {
         assert_eq!(
             at(PositionSide::Long, &fixed("95"), "0").status,
             StopStatus::Invalid
+        );
+        let spec = StopSpec {
+            trailing: Some(Trailing::Pct(d("0.05"))),
+            ..fixed("95")
+        };
+        assert_eq!(
+            spec.to_report_json(),
+            serde_json::json!({"stop_price": "95", "trailing": {"pct": 5.0}, "high_water": null,
+                "low_water": null, "trailing_stop": null}),
+            "a trailing percentage is printed in percent, as --trailing-pct takes it"
+        );
+        let atr = StopSpec {
+            trailing: Some(Trailing::Atr { multiple: d("1.5") }),
+            ..Default::default()
+        };
+        assert_eq!(
+            atr.to_report_json()["trailing"],
+            serde_json::json!({"atr": {"multiple": 1.5}})
         );
         let json = serde_json::to_value(at(PositionSide::Long, &fixed("95"), "95")).unwrap();
         assert_eq!(json["status"], "triggered");

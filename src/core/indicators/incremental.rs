@@ -19,22 +19,37 @@ pub const STATE_VERSION: u32 = 2;
 /// A field is `None` during that indicator's warm-up (TA-Lib's NaN prefix, see
 /// [`super::lookback`]) and also when the value is not a finite number (which only
 /// happens after a non-finite price).
+///
+/// JSON (exports, job outputs): numbers, `null` for NaN, never `-0` (`json_num::number_opt`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct IndicatorRow {
     /// Open time of the candle, ms since the epoch (UTC).
     pub open_time: i64,
+    #[serde(serialize_with = "crate::core::json_num::number_opt")]
     pub rsi14: Option<f64>,
+    #[serde(serialize_with = "crate::core::json_num::number_opt")]
     pub macd: Option<f64>,
+    #[serde(serialize_with = "crate::core::json_num::number_opt")]
     pub macd_signal: Option<f64>,
+    #[serde(serialize_with = "crate::core::json_num::number_opt")]
     pub macd_hist: Option<f64>,
+    #[serde(serialize_with = "crate::core::json_num::number_opt")]
     pub bb_upper: Option<f64>,
+    #[serde(serialize_with = "crate::core::json_num::number_opt")]
     pub bb_middle: Option<f64>,
+    #[serde(serialize_with = "crate::core::json_num::number_opt")]
     pub bb_lower: Option<f64>,
+    #[serde(serialize_with = "crate::core::json_num::number_opt")]
     pub atr14: Option<f64>,
+    #[serde(serialize_with = "crate::core::json_num::number_opt")]
     pub sma20: Option<f64>,
+    #[serde(serialize_with = "crate::core::json_num::number_opt")]
     pub sma50: Option<f64>,
+    #[serde(serialize_with = "crate::core::json_num::number_opt")]
     pub sma200: Option<f64>,
+    #[serde(serialize_with = "crate::core::json_num::number_opt")]
     pub ema12: Option<f64>,
+    #[serde(serialize_with = "crate::core::json_num::number_opt")]
     pub ema26: Option<f64>,
 }
 

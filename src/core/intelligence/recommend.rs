@@ -192,7 +192,7 @@ pub struct MarketContext {
     pub horizon: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Recommendation {
     pub action: Action,
     /// Calibrated probability that `action` is right (see the module docs).
@@ -221,7 +221,10 @@ pub struct Recommendation {
     /// `max(dispersion, adverse) / (ATR% × √horizon)`.
     pub risk_ratio: f64,
     pub risk_assessment: RiskLevel,
+    /// Prices: exact decimal strings in JSON (at most 8 decimals), like the exchange's.
+    #[serde(serialize_with = "crate::core::json_num::price_f64_vec")]
     pub entry_points: Vec<f64>,
+    #[serde(serialize_with = "crate::core::json_num::price_f64_opt")]
     pub stop_loss: Option<f64>,
     /// Return a trade must beat: round-trip fees plus margin ([`RecommendConfig::band`]).
     pub required_return: f64,

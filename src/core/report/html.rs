@@ -402,7 +402,7 @@ pub fn render_html(r: &ReportData) -> String {
                 side_badge(&t.side),
                 escape(&f::plain(t.qty)),
                 escape(&f::plain(t.price)),
-                escape(&f::plain(t.fee)),
+                escape(&f::plain(t.fee.amount())),
                 escape(&t.fee_asset)
             );
             signed_td(&mut out, t.realized_pnl, dp);

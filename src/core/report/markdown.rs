@@ -201,7 +201,7 @@ pub fn render_markdown(r: &ReportData) -> String {
                     escape(&t.side),
                     f::plain(t.qty),
                     f::plain(t.price),
-                    format!("{} {}", f::plain(t.fee), escape(&t.fee_asset)),
+                    format!("{} {}", f::plain(t.fee.amount()), escape(&t.fee_asset)),
                     t.realized_pnl
                         .map_or(NONE.into(), |p| f::signed_amount(p, dp)),
                 ]

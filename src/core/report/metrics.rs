@@ -149,6 +149,7 @@ pub struct DayReturn {
 pub struct DailyPoint {
     pub date: NaiveDate,
     /// Day close (last snapshot of the day), or the previous close when carried forward.
+    #[serde(serialize_with = "crate::core::json_num::money_f64_in")]
     pub equity: f64,
     /// `null` for the first day when there is no baseline.
     pub return_pct: Option<f64>,
@@ -164,13 +165,15 @@ pub struct DailyPoint {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EquityPoint {
     pub time_ms: i64,
+    #[serde(serialize_with = "crate::core::json_num::money_f64_in")]
     pub equity: f64,
     /// Below the running peak of this curve, positive %.
     pub drawdown_pct: f64,
 }
 
 /// Metrics of one account over one period. Percentages are in percent (`12.5` = 12.5%);
-/// `null` where undefined. Every key is always present.
+/// `null` where undefined. Every key is always present. Amounts are money in the account's
+/// quote: serialize inside `json_num::InCurrency(quote, ..)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountMetrics {
     pub status: MetricsStatus,
@@ -183,9 +186,12 @@ pub struct AccountMetrics {
     pub last_snapshot_ms: Option<i64>,
     /// The baseline (last snapshot before the period) was used as start equity.
     pub has_baseline: bool,
+    #[serde(serialize_with = "crate::core::json_num::money_f64_in_opt")]
     pub start_equity: Option<f64>,
+    #[serde(serialize_with = "crate::core::json_num::money_f64_in_opt")]
     pub end_equity: Option<f64>,
     /// `end_equity - start_equity`: the period's PnL including unrealized changes.
+    #[serde(serialize_with = "crate::core::json_num::money_f64_in_opt")]
     pub equity_change: Option<f64>,
     pub total_return_pct: Option<f64>,
     pub average_daily_return_pct: Option<f64>,
@@ -203,6 +209,7 @@ pub struct AccountMetrics {
     pub win_rate_pct: Option<f64>,
     pub profit_factor: Option<f64>,
     /// Sum of the trades' realized PnL.
+    #[serde(serialize_with = "crate::core::json_num::money_f64_in")]
     pub realized_pnl: f64,
     /// Mean `pnl_pct` of the trades that have one.
     pub average_trade_pct: Option<f64>,

@@ -29,6 +29,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::core::json_num::Money;
 use crate::core::market::Symbol;
 
 /// Which report: sets the title and the default period.
@@ -70,23 +71,30 @@ pub struct AccountInfo {
     pub quote: String,
 }
 
-/// Account totals, in the quote asset.
+/// Account totals, in the quote asset (money: serialized inside
+/// `json_num::InCurrency(quote, ..)`, as the whole report is).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub balance: Decimal,
     /// Balance + unrealized PnL.
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub equity: Decimal,
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub unrealized_pnl: Decimal,
     /// Realized PnL of trades closed in the report period.
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub realized_pnl: Decimal,
     /// PnL of the current UTC day (from balance history).
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub daily_pnl: Decimal,
     /// PnL since the account started.
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub cumulative_pnl: Decimal,
 }
 
 /// One fill (execution) of the account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TradeRow {
     pub time: DateTime<Utc>,
     pub symbol: Symbol,
@@ -94,9 +102,11 @@ pub struct TradeRow {
     pub side: String,
     pub qty: Decimal,
     pub price: Decimal,
-    pub fee: Decimal,
+    /// In `fee_asset` (which need not be the quote: BNB).
+    pub fee: Money,
     pub fee_asset: String,
     /// Realized by this fill (`null` for a fill that only opened or added).
+    #[serde(serialize_with = "crate::core::json_num::money_in_opt")]
     pub realized_pnl: Option<Decimal>,
 }
 
@@ -109,6 +119,7 @@ pub struct PositionRow {
     pub qty: Decimal,
     pub entry_price: Decimal,
     pub current_price: Decimal,
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub unrealized_pnl: Decimal,
     pub pnl_pct: f64,
 }
@@ -117,7 +128,9 @@ pub struct PositionRow {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SymbolPnl {
     pub symbol: Symbol,
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub realized_pnl: Decimal,
+    #[serde(serialize_with = "crate::core::json_num::money_in")]
     pub unrealized_pnl: Decimal,
 }
 
@@ -136,8 +149,9 @@ pub struct EventRow {
     pub message: String,
 }
 
-/// Everything a report shows. The command gathers it; the renderers only format it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Everything a report shows. The command gathers it; the renderers only format it. Its JSON
+/// is written inside `json_num::InCurrency(&account.quote, ..)`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReportData {
     pub report_type: ReportType,
     pub period_from: DateTime<Utc>,

@@ -82,7 +82,7 @@ fn sample() -> ReportData {
                 },
                 qty: d("0.01500000"),
                 price: d("67000.01000000"),
-                fee: d("1.005"),
+                fee: crate::core::json_num::Money::new(d("1.005"), "USDT"),
                 fee_asset: "USDT".into(),
                 realized_pnl: if i % 3 == 0 { None } else { Some(d("-12.345")) },
             })
@@ -513,10 +513,24 @@ fn discord_summary_stays_within_limits() {
 }
 
 #[test]
-fn report_data_serialises_decimals_as_strings() {
-    let v = serde_json::to_value(sample()).unwrap();
+fn report_data_follows_the_output_contract() {
+    // Money as numbers rounded to the quote (USDT: 2 decimals, half away from zero);
+    // quantities and prices as the exact decimal strings they were stored as.
+    let v = serde_json::to_value(crate::core::json_num::InCurrency("USDT", &sample())).unwrap();
     assert_eq!(v["report_type"], "weekly");
-    assert_eq!(v["summary"]["equity"], "11240.5");
+    assert_eq!(v["summary"]["equity"], 11240.5);
     assert_eq!(v["metrics"]["status"], "success");
-    assert_eq!(v["recent_trades"][0]["symbol"], "BTCUSDT");
+    let t = &v["recent_trades"][1];
+    assert_eq!(t["symbol"], "ETHUSDT");
+    assert_eq!(
+        (&t["qty"], &t["price"]),
+        (
+            &serde_json::json!("0.01500000"),
+            &serde_json::json!("67000.01000000")
+        )
+    );
+    assert_eq!(t["fee"], 1.01, "1.005 USDT rounds half away from zero");
+    assert_eq!(t["realized_pnl"], -12.35);
+    assert!(v["open_positions"][0]["unrealized_pnl"].is_number(), "{v}");
+    assert!(v["pnl_by_symbol"][0]["realized_pnl"].is_number(), "{v}");
 }

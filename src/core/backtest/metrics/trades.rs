@@ -11,7 +11,8 @@ pub fn win_rate_pct(pnls: &[f64]) -> Option<f64> {
 /// Gross profit / gross loss. `None` (JSON `null`) when there is no losing trade: the ratio
 /// is unbounded (or 0/0 with no trades at all), and JSON has no infinity.
 pub fn profit_factor(pnls: &[f64]) -> Option<f64> {
-    let profit: f64 = pnls.iter().filter(|p| **p > 0.0).sum();
+    // Folded from +0.0: `Sum` for floats starts at -0.0, so no winning trade gave -0.
+    let profit: f64 = pnls.iter().filter(|p| **p > 0.0).fold(0.0, |a, p| a + p);
     let loss: f64 = -pnls.iter().filter(|p| **p < 0.0).sum::<f64>();
     (loss > 0.0).then(|| profit / loss)
 }
@@ -31,6 +32,12 @@ mod tests {
         assert_eq!(win_rate_pct(&p), Some(40.0));
         assert_eq!(profit_factor(&p), Some(2.0));
         assert_eq!(average_pct(&[1.0, 2.0, -6.0]), Some(-1.0));
+    }
+
+    #[test]
+    fn only_losses_give_a_profit_factor_of_plus_zero() {
+        let pf = profit_factor(&[-5.0, -1.0]).unwrap();
+        assert!(pf == 0.0 && pf.is_sign_positive(), "{pf:?}");
     }
 
     #[test]
