@@ -3,6 +3,7 @@
 
 use super::Ctx;
 use crate::core::accounts::{self, Account, money};
+use crate::core::json_num::InCurrency;
 use crate::core::market::Symbol;
 use crate::core::notify::{COLOR_RED, MessageKind};
 use crate::core::outbox::NewMessage;
@@ -88,7 +89,7 @@ async fn analyze_one(ctx: &Ctx, acct: &Account) -> Result<serde_json::Value> {
         });
     }
     let report = risk::analyze(AccountFigures::of(&valued), &rp, cfg);
-    let mut v = serde_json::to_value(risk::rounded(report.clone()))?;
+    let mut v = serde_json::to_value(InCurrency(&acct.quote, &risk::rounded(report.clone())))?;
     // Not fully priced: UNKNOWN, an alert, and the account (so the run) is partial.
     v["status"] = json!(if unpriced.is_empty() {
         "success"

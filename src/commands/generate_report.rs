@@ -5,7 +5,7 @@
 
 use super::Ctx;
 use crate::core::accounts;
-use crate::core::json_num::InCurrency;
+use crate::core::json_num::{InCurrency, Money};
 use crate::core::notify::MessageKind;
 use crate::core::outbox::NewMessage;
 use crate::core::report::{self, Period, ReportType};
@@ -140,8 +140,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             }
             table.add_row(vec![
                 acct.name.clone(),
-                format!("{:.2}", data.summary.equity),
-                format!("{:.2}", data.period_pnl()),
+                Money::new(data.summary.equity, &acct.quote)
+                    .rounded()
+                    .to_string(),
+                Money::from_f64(data.period_pnl(), &acct.quote)
+                    .map_or_else(|| "-".into(), |m| m.rounded().to_string()),
                 data.metrics
                     .total_return_pct
                     .map(|x| format!("{x:.2}%"))

@@ -6,7 +6,7 @@ use super::Ctx;
 use crate::core::accounts::{self, AccountKind};
 use crate::core::exchange::Market;
 use crate::core::execution::{RebalanceInput, plan_rebalance};
-use crate::core::json_num::InCurrency;
+use crate::core::json_num::{InCurrency, Money};
 use crate::core::market::Symbol;
 use crate::core::notify::MessageKind;
 use crate::core::orders::{self, Venue};
@@ -315,7 +315,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                     o.side.as_str(),
                     o.quantity,
                     o.symbol,
-                    o.notional.round_dp(2),
+                    Money::new(o.notional, &acct.quote).rounded(),
                     acct.quote
                 )
             })

@@ -63,18 +63,23 @@ impl AccountFigures {
     }
 }
 
+/// Amounts are money in the account's quote: serialize inside `json_num::InCurrency`.
 #[derive(Debug, Clone, Serialize)]
 pub struct PositionRisk {
     pub symbol: String,
     pub side: PositionSide,
+    #[serde(serialize_with = "crate::core::json_num::money_f64_in_opt")]
     pub value: Option<f64>,
+    #[serde(serialize_with = "crate::core::json_num::money_f64_in_opt")]
     pub unrealized_pnl: Option<f64>,
     pub concentration_pct: Option<f64>,
     pub concentration_warning: bool,
+    #[serde(serialize_with = "crate::core::json_num::money_f64_in_opt")]
     pub var_95_1d: Option<f64>,
     pub var_method: &'static str,
 }
 
+/// Amounts are money in the account's quote: serialize inside `json_num::InCurrency`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RiskReport {
     /// `success`, `zero_balance`, `no_positions`, `unpriced`.
@@ -89,16 +94,21 @@ pub struct RiskReport {
     /// not a rating).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priced_risk_level: Option<&'static str>,
+    #[serde(serialize_with = "crate::core::json_num::money_f64_in")]
     pub balance: f64,
     /// The account's equity from its valuation (balance + unrealized PnL).
+    #[serde(serialize_with = "crate::core::json_num::money_f64_in")]
     pub equity: f64,
+    #[serde(serialize_with = "crate::core::json_num::money_f64_in")]
     pub total_position_value: f64,
     pub exposure_ratio: Option<f64>,
+    #[serde(serialize_with = "crate::core::json_num::money_f64_in")]
     pub unrealized_pnl: f64,
     pub unrealized_pnl_pct: Option<f64>,
     pub positions: Vec<PositionRisk>,
     pub unpriced: Vec<String>,
     pub warnings: Vec<String>,
+    #[serde(serialize_with = "crate::core::json_num::money_f64_in_opt")]
     pub portfolio_var_95_1d: Option<f64>,
     pub var_method: String,
 }
@@ -122,28 +132,18 @@ fn signed(side: PositionSide) -> f64 {
     }
 }
 
-fn r2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
 fn r4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-/// The report with amounts rounded to cents and ratios to 4 decimals, for output.
+/// The report with its ratios rounded to 4 decimals, for output. Amounts are rounded to the
+/// account's currency when serialized (`json_num::InCurrency`), not here: a BTC-quoted
+/// account keeps its 8 decimals.
 pub fn rounded(mut r: RiskReport) -> RiskReport {
-    r.balance = r2(r.balance);
-    r.equity = r2(r.equity);
-    r.total_position_value = r2(r.total_position_value);
-    r.unrealized_pnl = r2(r.unrealized_pnl);
     r.exposure_ratio = r.exposure_ratio.map(r4);
     r.unrealized_pnl_pct = r.unrealized_pnl_pct.map(r4);
-    r.portfolio_var_95_1d = r.portfolio_var_95_1d.map(r2);
     for p in &mut r.positions {
-        p.value = p.value.map(r2);
-        p.unrealized_pnl = p.unrealized_pnl.map(r2);
         p.concentration_pct = p.concentration_pct.map(r4);
-        p.var_95_1d = p.var_95_1d.map(r2);
     }
     r
 }

@@ -973,6 +973,7 @@ fn every_subcommand(sb: &Sandbox) -> (Vec<(String, Value)>, BTreeMap<String, Str
     // Intelligence.
     j.run(&mut fks(), &["knowledge", "update"], ok);
     j.run(&mut fks(), &["knowledge", "search", "backtest"], ok);
+    j.run(&mut fks(), &["knowledge", "rebuild"], ok);
     j.run(&mut fks(), &["generate-signals", "--account-id", "1"], ok);
     j.run(
         &mut fks(),
@@ -1027,6 +1028,32 @@ fn every_subcommand(sb: &Sandbox) -> (Vec<(String, Value)>, BTreeMap<String, Str
             "--execute",
         ],
         ok_or_partial,
+    );
+    // The BTC-quoted account: a plan in BTC and signals sized in BTC.
+    sb.write("btc-targets.json", r#"{"ETHBTC": 0.6}"#);
+    j.run(
+        &mut fks(),
+        &[
+            "rebalance-portfolio",
+            "--account-id",
+            "2",
+            "--targets",
+            "btc-targets.json",
+            "--band",
+            "0",
+        ],
+        ok,
+    );
+    j.run(
+        &mut fks(),
+        &[
+            "generate-signals",
+            "--account-id",
+            "2",
+            "--symbol",
+            "ETHBTC",
+        ],
+        ok,
     );
     j.run(&mut fks(), &["check-stop-loss"], ok);
     j.run(&mut fks(), &["check-stop-loss", "--execute"], ok);
@@ -1285,6 +1312,17 @@ fn every_job_follows_the_contract(sb: &Sandbox) {
         .find(|(job, _)| job.contains("ETHBTC --side BUY"))
         .expect("the ETHBTC order");
     assert_eq!(btc["fill"]["fee"].as_f64(), Some(0.0003), "{btc}");
+    // ... in every job that values it: analyze-risk's figures are the valuation's, not
+    // rounded to cents (0.20185 BTC of ETHBTC at this point).
+    let (_, risk) = outputs
+        .iter()
+        .find(|(job, _)| job == "analyze-risk")
+        .expect("analyze-risk");
+    let r = &risk["results"]["BtcPaper"];
+    let held = r["valuation"]["positions_value"].as_f64().unwrap();
+    assert!((held * 100.0).fract().abs() > 1e-9, "8 decimals kept: {r}");
+    assert_eq!(r["total_position_value"].as_f64(), Some(held), "{r}");
+    assert_eq!(r["equity"], r["valuation"]["equity"], "{r}");
     // The journal's arguments are a JSON array of the command line after `fks`.
     let (_, runs) = outputs
         .iter()

@@ -9,6 +9,7 @@
 //! (realizing PnL) and any remainder opens a LONG, and vice versa.
 
 use crate::core::accounts::Account;
+use crate::core::json_num::Money;
 use crate::core::market::Symbol;
 use crate::core::positions::{self, PositionSide, Side};
 use crate::core::store::Tx;
@@ -179,9 +180,9 @@ pub async fn place_market_order(
             bail!(
                 "insufficient margin on {}: the order needs {} {} but {} {} is available",
                 acct.name,
-                (open * price).round_dp(2),
+                Money::new(open * price, &acct.quote).rounded(),
                 acct.quote,
-                before.margin_available.max(Decimal::ZERO).round_dp(2),
+                Money::new(before.margin_available.max(Decimal::ZERO), &acct.quote).rounded(),
                 acct.quote
             );
         }
