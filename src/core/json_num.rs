@@ -1,5 +1,5 @@
-//! How numbers are written in every job's JSON: one rule, one place (README, "Output and exit
-//! codes", has the table).
+//! How numbers are written in every job's JSON: one rule, one place (the README's "Numbers in
+//! the JSON" has the full table; `tests/cli/contract.rs` checks every job against it).
 //!
 //! | kind | JSON | rounding |
 //! |---|---|---|
