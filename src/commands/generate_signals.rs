@@ -39,6 +39,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let cfg = &ctx.settings.file.intelligence;
     let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);
     let as_of = super::intel_common::as_of(ctx, args.as_of)?;
+    let replay = super::intel_common::is_replay(ctx, as_of);
     let acct = match args.account_id {
         Some(id) => accounts::get(store, id).await?,
         None => match accounts::list(store, true).await?.into_iter().next() {
@@ -133,7 +134,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             "price": d.price,
         }));
         rag.insert(d.symbol.0.clone(), serde_json::to_value(&d)?);
-        if d.action == Action::Buy {
+        if d.action == Action::Buy && !replay {
             notify_buy(ctx, &d).await;
         }
     }
@@ -177,7 +178,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         "rag_signals": rag,
         "missing_data": missing,
         "stale_symbols": stale,
+        "replay": replay,
     });
+    if replay {
+        body["replay_note"] = super::intel_common::replay_note(true, "no notification queued");
+    }
     if decided == 0 {
         body["error"] = json!(no_decision_reason(&stale, &missing, as_of));
     }

@@ -192,12 +192,17 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             )
         })
         .collect();
-    store
-        .exec(
-            "INSERT INTO portfolio_targets (account_id, method, targets, created_ms) VALUES (?, ?, ?, ?)",
-            vals![acct.id, method.as_str(), serde_json::to_string(&targets_dec)?, ctx.now_ms()],
-        )
-        .await?;
+    // A replay's target is printed, not stored: the next rebalance never trades to a target
+    // decided on the data of another time.
+    let replay = super::intel_common::is_replay(ctx, as_of);
+    if !replay {
+        store
+            .exec(
+                "INSERT INTO portfolio_targets (account_id, method, targets, created_ms) VALUES (?, ?, ?, ?)",
+                vals![acct.id, method.as_str(), serde_json::to_string(&targets_dec)?, ctx.now_ms()],
+            )
+            .await?;
+    }
     let status = if stale.is_empty() {
         Status::Success
     } else {
@@ -222,6 +227,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             "days_of_history": days.len(),
             "stale": stale,
             "stale_symbols": stale_names,
+            "target_stored": !replay,
+            "replay": replay,
+            "replay_note": super::intel_common::replay_note(replay, "the target is not stored for rebalance-portfolio"),
         }),
     )
 }

@@ -155,6 +155,8 @@ fn sample() -> ReportData {
             task: "sync-market-data".into(),
             message: "binance rejected /api/v3/klines: -1121 Invalid symbol.".into(),
         }],
+        stale_prices: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 
