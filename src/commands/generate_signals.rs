@@ -52,6 +52,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     // Equity and cash from the one valuation: the paper account's as of `as_of`, else the one
     // stored with its latest snapshot at or before `as_of`.
     let valued = crate::core::valuation::load(store, &acct, as_of).await?;
+    let (stale_prices, stale_note) =
+        super::intel_common::stale_valuation(ctx, &valued, as_of, "position sizes");
     let (equity, cash) = (valued.equity, valued.cash_free);
     let (equity, cash) = (
         equity.to_f64().unwrap_or(0.0),
@@ -161,7 +163,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         .count();
     let status = if decided == 0 {
         Status::Error
-    } else if missing.is_empty() && stale.is_empty() {
+    } else if missing.is_empty() && stale.is_empty() && stale_prices.is_empty() {
         Status::Success
     } else {
         Status::Partial
@@ -182,6 +184,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     });
     if replay {
         body["replay_note"] = super::intel_common::replay_note(true, "no notification queued");
+    }
+    if !stale_prices.is_empty() {
+        body["stale_prices"] = json!(stale_prices);
+        body["stale_prices_note"] = stale_note;
     }
     if decided == 0 {
         body["error"] = json!(no_decision_reason(&stale, &missing, as_of));

@@ -43,6 +43,29 @@ pub fn replay_note(replay: bool, what: &str) -> serde_json::Value {
     }
 }
 
+/// The marks of the account's valuation that are stale at `as_of` (judged by the limit of
+/// `market.timeframe`, as analyze-risk judges them), with a note for the JSON when there are
+/// any: sizes and weights computed from that equity rest on prices of the past.
+pub fn stale_valuation(
+    ctx: &Ctx,
+    v: &crate::core::valuation::Valuation,
+    as_of: i64,
+    what: &str,
+) -> (Vec<crate::core::freshness::StaleMark>, serde_json::Value) {
+    let market = &ctx.settings.file.market;
+    let marks =
+        crate::core::freshness::stale_marks(v, &market.freshness(), market.timeframe, as_of);
+    let note = if marks.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::Value::String(format!(
+            "{what} rest on an equity that is not current: stale prices ({}); sync market data",
+            crate::core::freshness::describe_stale_marks(&marks)
+        ))
+    };
+    (marks, note)
+}
+
 /// Bring the knowledge of `symbols` up to date and load what was known at `as_of`, with each
 /// symbol's candles and indicators for the decisions (read once per run, only candles closed
 /// by the run's clock).

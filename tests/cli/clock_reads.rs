@@ -477,3 +477,67 @@ fn replays_notify_no_one_and_store_no_target_postgres() {
         replays_are_quiet(&sb);
     }
 }
+
+/// The account holds ETHUSDT, whose candles stopped at 10:00; BTCUSDT, the symbol signals are
+/// asked for, is fresh at 100:00. Position sizes and weights computed from that equity say
+/// that it rests on a stale price (exit 3), as analyze-risk does.
+fn sizes_from_stale_equity(sb: &Sandbox) {
+    import_hourly(sb, "BTCUSDT", &walk(100, 7, 40_000.0));
+    let mut eth = binance::series(T0, H, 10, 2_000.0);
+    for c in eth.iter_mut() {
+        c.open = "2000.00000000".into();
+        c.high = "2001.00000000".into();
+        c.low = "1999.00000000".into();
+        c.close = "2000.00000000".into();
+    }
+    import_hourly(sb, "ETHUSDT", &eth);
+    paper(sb);
+    let (c, v, e) = run_json(at(sb, 5).args([
+        "paper",
+        "order",
+        "--account",
+        "P",
+        "--symbol",
+        "ETHUSDT",
+        "--side",
+        "BUY",
+        "--quantity",
+        "1",
+    ]));
+    assert_eq!(c, 0, "{v} {e}");
+    let (c, g, e) = run_json(at(sb, 100).arg("generate-signals"));
+    assert_eq!(c, 3, "{g} {e}");
+    assert_eq!(g["status"], "partial");
+    assert_eq!(g["stale_prices"][0]["symbol"], "ETHUSDT", "{g}");
+    assert_eq!(g["stale_prices"][0]["age_secs"], 90 * 3600);
+    assert!(
+        g["stale_prices_note"]
+            .as_str()
+            .unwrap()
+            .contains("position sizes"),
+        "{g}"
+    );
+    assert_eq!(
+        g["suggestions"][0]["status"], "success",
+        "BTCUSDT is decided: {g}"
+    );
+    let (c, o, e) = run_json(at(sb, 100).args(["optimize-portfolio", "--method", "legacy"]));
+    assert_eq!(c, 3, "{o} {e}");
+    assert_eq!(o["stale_prices"][0]["symbol"], "ETHUSDT", "{o}");
+    // Fresh marks: no such entry, plain success.
+    let (c, g, e) = run_json(at(sb, 9).arg("generate-signals"));
+    assert_eq!(c, 0, "{g} {e}");
+    assert!(g.get("stale_prices").is_none(), "{g}");
+}
+
+#[test]
+fn sizes_from_an_equity_on_stale_prices_say_so_sqlite() {
+    sizes_from_stale_equity(&Sandbox::new());
+}
+
+#[test]
+fn sizes_from_an_equity_on_stale_prices_say_so_postgres() {
+    if let Some(sb) = Sandbox::postgres() {
+        sizes_from_stale_equity(&sb);
+    }
+}
