@@ -541,3 +541,40 @@ fn sizes_from_an_equity_on_stale_prices_say_so_postgres() {
         sizes_from_stale_equity(&sb);
     }
 }
+
+/// A paper order is never booked before the account's last fill (a clock set back): the
+/// fills stay in the order things happened, so earlier valuations replay them faithfully.
+fn no_order_before_the_last_fill(sb: &Sandbox) {
+    ramp(sb, 30);
+    paper(sb);
+    order(sb, 10, "BUY", "1");
+    let (c, v, e) = run_json(at(sb, 5).args([
+        "paper",
+        "order",
+        "--account",
+        "P",
+        "--symbol",
+        "BTCUSDT",
+        "--side",
+        "BUY",
+        "--quantity",
+        "1",
+    ]));
+    assert_eq!(c, 1, "{v}");
+    assert!(e.contains("after this order's time"), "{e}");
+    assert_eq!(scalar(sb, "SELECT COUNT(*) FROM fills"), 1);
+    order(sb, 11, "SELL", "1");
+    assert_eq!(scalar(sb, "SELECT COUNT(*) FROM fills"), 2);
+}
+
+#[test]
+fn no_paper_order_is_booked_before_the_last_fill_sqlite() {
+    no_order_before_the_last_fill(&Sandbox::new());
+}
+
+#[test]
+fn no_paper_order_is_booked_before_the_last_fill_postgres() {
+    if let Some(sb) = Sandbox::postgres() {
+        no_order_before_the_last_fill(&sb);
+    }
+}

@@ -97,6 +97,25 @@ pub async fn place_market_order(
     if qty <= Decimal::ZERO {
         bail!("order quantity must be positive (got {qty})");
     }
+    // A clock set back (FKS_NOW) would book this fill before fills already booked: the
+    // account's history, which valuations at earlier times replay, would no longer be the
+    // order things happened in. Refused; nothing is booked.
+    let later = tx
+        .query_one(
+            "SELECT MAX(time_ms) FROM fills WHERE account_id = ?",
+            vals![acct.id],
+        )
+        .await?
+        .opt_int(0)?
+        .filter(|t| *t > now_ms);
+    if let Some(t) = later {
+        bail!(
+            "{} has a fill booked at {}, after this order's time {}: an order is never booked before the account's last fill (is FKS_NOW set back?)",
+            acct.name,
+            crate::core::time::fmt_ms(t),
+            crate::core::time::fmt_ms(now_ms)
+        );
+    }
     let notional = qty * price;
     let fee = (notional * acct.fee_rate).round_dp(PRICE_DP).normalize();
     let balance = wallet(tx, acct.id).await?;
