@@ -522,3 +522,40 @@ fn report_data_serialises_decimals_as_strings() {
     assert_eq!(v["metrics"]["status"], "success");
     assert_eq!(v["recent_trades"][0]["symbol"], "BTCUSDT");
 }
+
+#[test]
+fn a_stale_price_warning_comes_first_in_every_rendering() {
+    let mut r = sample();
+    r.warnings =
+        vec!["prices are stale: BTCUSDT 42000 at 2024-05-07T11:00:00Z (3d 2h old) <b>".into()];
+    let html = render_html(&r);
+    check_well_formed(&html).unwrap();
+    let w = html.find("prices are stale").expect("warning in the page");
+    assert!(
+        w < html.find("aria-label=\"Summary\"").unwrap(),
+        "before the summary"
+    );
+    assert!(html.contains("&lt;b&gt;"), "escaped");
+    let md = render_markdown(&r);
+    let w = md
+        .find("**Warning:** prices are stale")
+        .expect("warning in Markdown");
+    assert!(w < md.find("## Summary").unwrap());
+    let s = discord_summary(&r);
+    assert!(
+        s.description.contains("**Warning:** prices are stale"),
+        "{}",
+        s.description
+    );
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(v["warnings"][0], r.warnings[0]);
+    // Without a warning nothing is added.
+    let plain = sample();
+    assert!(!render_html(&plain).contains("role=\"alert\""));
+    assert!(
+        serde_json::to_value(&plain)
+            .unwrap()
+            .get("warnings")
+            .is_none()
+    );
+}
