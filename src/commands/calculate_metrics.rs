@@ -26,7 +26,7 @@ pub struct Args {
 pub async fn run(ctx: &Ctx, args: Args) -> Result<crate::output::Outcome> {
     let store = ctx.store().await?;
     let now = ctx.now_ms();
-    let period = Period::last_days(now, args.period_days.max(1));
+    let period = Period::last_days(now, args.period_days.max(1)).until(now);
     let date = crate::core::time::fmt_ms(now)[..10].to_string();
     let mut results = BTreeMap::new();
     for acct in accounts::selected(store, args.account_id).await? {
@@ -57,6 +57,26 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<crate::output::Outcome> {
             m["valuation"] = valued
                 .as_ref()
                 .map_or(serde_json::Value::Null, |v| v.summary_json());
+            // Marks judged by the freshness rule, as analyze-risk judges them: a stale price
+            // makes `equity` a figure of the past, so it is marked (with the prices and their
+            // times) and the account is partial (exit 3). The metrics above come from the
+            // stored history and stand.
+            let market = &ctx.settings.file.market;
+            let stale = valued.as_ref().map_or_else(Vec::new, |v| {
+                crate::core::freshness::stale_marks(v, &market.freshness(), market.timeframe, now)
+            });
+            if !stale.is_empty() {
+                let note = format!(
+                    "equity is not current: it rests on stale prices ({})",
+                    crate::core::freshness::describe_stale_marks(&stale)
+                );
+                match m.get_mut("notes").and_then(|n| n.as_array_mut()) {
+                    Some(n) => n.push(json!(note)),
+                    None => m["notes"] = json!([note]),
+                }
+                m["status"] = json!("partial");
+                m["stale_prices"] = json!(stale);
+            }
             Ok(m)
         }
         .await;

@@ -41,6 +41,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let cfg = &ctx.settings.file.intelligence;
     let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);
     let as_of = super::intel_common::as_of(ctx, args.as_of)?;
+    let replay = super::intel_common::is_replay(ctx, as_of);
     let symbols = if args.symbols.is_empty() {
         ctx.settings.symbols().to_vec()
     } else {
@@ -101,7 +102,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     }
     high.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
     let top: Vec<_> = high.iter().take(5).collect();
-    if !top.is_empty() {
+    if !top.is_empty() && !replay {
         let body = top
             .iter()
             .map(|d| {
@@ -146,7 +147,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             "high_confidence_signals": high.iter().map(|d| json!({"symbol": d.symbol, "action": d.action, "confidence": d.confidence, "method": d.method})).collect::<Vec<_>>(),
             "knowledge_snapshots": ks.len(),
             "stale_symbols": stale,
+            "replay": replay,
     });
+    if replay {
+        body["replay_note"] = super::intel_common::replay_note(true, "no notification queued");
+    }
     if ok == 0 {
         body["error"] = json!(super::generate_signals::no_decision_reason(
             &stale, &missing, as_of

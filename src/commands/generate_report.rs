@@ -81,7 +81,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             ),
         }
     }
-    let period = Period::last_days(now, days);
+    let period = Period::last_days(now, days).until(now);
     let list = accounts::selected(store, args.account_id).await?;
     let many = list.len() > 1;
     let mut results = BTreeMap::new();
@@ -98,7 +98,13 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     ]);
     for acct in &list {
         let r: Result<serde_json::Value> = async {
-            let data = reporting::build(store, acct, kind, period, now).await?;
+            let market = &ctx.settings.file.market;
+            let rule = market.freshness();
+            let prices = reporting::PriceRule {
+                rule: &rule,
+                timeframe: market.timeframe,
+            };
+            let data = reporting::build(store, acct, kind, period, now, &prices).await?;
             let mut file = None;
             if let Some(base) = &args.output {
                 let path = output_path(base, &acct.name, many);
@@ -157,7 +163,13 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 data.open_positions.len().to_string(),
                 file.clone().unwrap_or_default(),
             ]);
-            v["status"] = json!("success");
+            // Stale prices: the report is made and delivered with its warning, and the
+            // account is partial (exit 3), as analyze-risk's UNKNOWN.
+            v["status"] = json!(if data.stale_prices.is_empty() {
+                "success"
+            } else {
+                "partial"
+            });
             // The summary's equity as every account job prints it (crate::core::valuation).
             v["equity"] = accounts::money(data.summary.equity, &acct.quote);
             v["file"] = json!(file);

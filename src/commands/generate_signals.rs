@@ -41,6 +41,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let cfg = &ctx.settings.file.intelligence;
     let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);
     let as_of = super::intel_common::as_of(ctx, args.as_of)?;
+    let replay = super::intel_common::is_replay(ctx, as_of);
     let acct = match args.account_id {
         Some(id) => accounts::get(store, id).await?,
         None => match accounts::list(store, true).await?.into_iter().next() {
@@ -53,6 +54,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     // Equity and cash from the one valuation: the paper account's as of `as_of`, else the one
     // stored with its latest snapshot at or before `as_of`.
     let valued = crate::core::valuation::load(store, &acct, as_of).await?;
+    let (stale_prices, stale_note) =
+        super::intel_common::stale_valuation(ctx, &valued, as_of, "position sizes");
     let (equity, cash) = (valued.equity, valued.cash_free);
     let (equity, cash) = (
         equity.to_f64().unwrap_or(0.0),
@@ -135,7 +138,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             "price": PriceStr(d.price),
         }));
         rag.insert(d.symbol.0.clone(), serde_json::to_value(&d)?);
-        if d.action == Action::Buy {
+        if d.action == Action::Buy && !replay {
             notify_buy(ctx, &d).await;
         }
     }
@@ -162,7 +165,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         .count();
     let status = if decided == 0 {
         Status::Error
-    } else if missing.is_empty() && stale.is_empty() {
+    } else if missing.is_empty() && stale.is_empty() && stale_prices.is_empty() {
         Status::Success
     } else {
         Status::Partial
@@ -179,7 +182,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         "rag_signals": rag,
         "missing_data": missing,
         "stale_symbols": stale,
+        "replay": replay,
     });
+    if replay {
+        body["replay_note"] = super::intel_common::replay_note(true, "no notification queued");
+    }
+    if !stale_prices.is_empty() {
+        body["stale_prices"] = json!(stale_prices);
+        body["stale_prices_note"] = stale_note;
+    }
     if decided == 0 {
         body["error"] = json!(no_decision_reason(&stale, &missing, as_of));
     }

@@ -26,6 +26,46 @@ pub fn as_of(ctx: &Ctx, arg: Option<i64>) -> Result<i64> {
     }
 }
 
+/// A replay: `--as-of` before the run's clock. A replay decides and prints what it would have
+/// decided then (and keeps its signals, stamped with their `as_of`), but queues no
+/// notification and stores no portfolio target: a decision of the past is not news now, and
+/// it never replaces the target the next rebalance uses.
+pub fn is_replay(ctx: &Ctx, as_of: i64) -> bool {
+    as_of < ctx.now_ms()
+}
+
+/// What a replay left out, for the JSON (`null` when the run is not a replay).
+pub fn replay_note(replay: bool, what: &str) -> serde_json::Value {
+    if replay {
+        serde_json::Value::String(format!("a replay (--as-of before the clock): {what}"))
+    } else {
+        serde_json::Value::Null
+    }
+}
+
+/// The marks of the account's valuation that are stale at `as_of` (judged by the limit of
+/// `market.timeframe`, as analyze-risk judges them), with a note for the JSON when there are
+/// any: sizes and weights computed from that equity rest on prices of the past.
+pub fn stale_valuation(
+    ctx: &Ctx,
+    v: &crate::core::valuation::Valuation,
+    as_of: i64,
+    what: &str,
+) -> (Vec<crate::core::freshness::StaleMark>, serde_json::Value) {
+    let market = &ctx.settings.file.market;
+    let marks =
+        crate::core::freshness::stale_marks(v, &market.freshness(), market.timeframe, as_of);
+    let note = if marks.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::Value::String(format!(
+            "{what} rest on an equity that is not current: stale prices ({}); sync market data",
+            crate::core::freshness::describe_stale_marks(&marks)
+        ))
+    };
+    (marks, note)
+}
+
 /// Bring the knowledge of `symbols` up to date and load what was known at `as_of`, with each
 /// symbol's candles and indicators for the decisions (read once per run, only candles closed
 /// by the run's clock).

@@ -125,7 +125,14 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         );
     }
     // Before optimize(): HOLD keeps the current weight.
-    let (equity, current) = current_allocation(store, &acct, as_of).await?;
+    let valued = crate::core::valuation::load_stored_or_live(store, &acct, as_of).await?;
+    let (equity, current) = current_allocation(valued.as_ref());
+    let (stale_prices, stale_note) = match &valued {
+        Some(v) => {
+            super::intel_common::stale_valuation(ctx, v, as_of, "current weights and amounts")
+        }
+        None => (Vec::new(), Value::Null),
+    };
     let total = equity.to_f64().unwrap_or(0.0);
     // Retrieval's decisions (the same function, on the same data, as generate-signals) and
     // expected returns per day for rag; the legacy split otherwise or as fallback.
@@ -200,20 +207,23 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             )
         })
         .collect();
-    store
-        .exec(
-            "INSERT INTO portfolio_targets (account_id, method, targets, created_ms) VALUES (?, ?, ?, ?)",
-            vals![acct.id, method.as_str(), serde_json::to_string(&targets_dec)?, ctx.now_ms()],
-        )
-        .await?;
-    let status = if stale.is_empty() {
+    // A replay's target is printed, not stored: the next rebalance never trades to a target
+    // decided on the data of another time.
+    let replay = super::intel_common::is_replay(ctx, as_of);
+    if !replay {
+        store
+            .exec(
+                "INSERT INTO portfolio_targets (account_id, method, targets, created_ms) VALUES (?, ?, ?, ?)",
+                vals![acct.id, method.as_str(), serde_json::to_string(&targets_dec)?, ctx.now_ms()],
+            )
+            .await?;
+    }
+    let status = if stale.is_empty() && stale_prices.is_empty() {
         Status::Success
     } else {
         Status::Partial
     };
-    Outcome::new(
-        status,
-        json!({
+    let mut body = json!({
             "method": method.as_str(),
             "requested_method": match args.method { Method::Rag => "rag", Method::Legacy => "legacy", Method::RiskParity => "risk-parity", Method::MinVariance => "min-variance" },
             "note": note,
@@ -230,25 +240,28 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             "days_of_history": days.len(),
             "stale": stale,
             "stale_symbols": stale_names,
-        }),
-    )
+            "target_stored": !replay,
+            "replay": replay,
+            "replay_note": super::intel_common::replay_note(replay, "the target is not stored for rebalance-portfolio"),
+    });
+    if !stale_prices.is_empty() {
+        body["stale_prices"] = json!(stale_prices);
+        body["stale_prices_note"] = stale_note;
+    }
+    Outcome::new(status, body)
 }
 
 /// The account's equity and current allocation (each position's signed value over equity)
 /// from the one valuation at `as_of`: a paper account valued as of `as_of`, an exchange account
 /// as its latest snapshot at or before `as_of` valued it. An exchange account never synced
 /// has no valuation yet: equity 0, nothing held.
-async fn current_allocation(
-    store: &Store,
-    acct: &crate::core::accounts::Account,
-    as_of: i64,
-) -> Result<(Decimal, BTreeMap<Symbol, f64>)> {
-    Ok(
-        match crate::core::valuation::load_stored_or_live(store, acct, as_of).await? {
-            Some(v) => (v.equity, v.weights()),
-            None => (Decimal::ZERO, BTreeMap::new()),
-        },
-    )
+fn current_allocation(
+    valued: Option<&crate::core::valuation::Valuation>,
+) -> (Decimal, BTreeMap<Symbol, f64>) {
+    match valued {
+        Some(v) => (v.equity, v.weights()),
+        None => (Decimal::ZERO, BTreeMap::new()),
+    }
 }
 
 /// The configured symbols split by the freshness rule at `as_of`: the fresh ones (and those

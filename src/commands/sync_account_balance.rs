@@ -5,6 +5,7 @@ use super::Ctx;
 use crate::core::accounts::{self, Account, AccountKind, money};
 use crate::core::balances;
 use crate::core::exchange::Market;
+use crate::core::freshness;
 use crate::core::valuation;
 use anyhow::Result;
 use serde_json::{Value, json};
@@ -59,6 +60,28 @@ async fn sync_one(ctx: &Ctx, acct: &Account) -> Result<Value> {
             valuation::fetch_futures(store, &client, acct, now).await?
         }
     };
+    // A paper account is valued at stored closes: when one is stale by the freshness rule
+    // the equity is not current, so no snapshot is written (a gap in the history, which
+    // calculate-metrics shows, rather than a stale figure passed off as a real one); the
+    // account is `stale` with the prices and their times. Exchange valuations are read from
+    // the exchange in this run (fresh by construction).
+    if state.source == valuation::Source::Store {
+        let market = &ctx.settings.file.market;
+        let stale = freshness::stale_marks(&state, &market.freshness(), market.timeframe, now);
+        if !stale.is_empty() {
+            return Ok(json!({
+                "status": "stale",
+                "account_id": acct.id,
+                "kind": acct.kind,
+                "quote": acct.quote,
+                "stale_prices": stale,
+                "error": format!(
+                    "no snapshot written: its equity would rest on stale prices ({}); sync market data first",
+                    freshness::describe_stale_marks(&stale)
+                ),
+            }));
+        }
+    }
     if !state.unpriced.is_empty() {
         let names: Vec<String> = state
             .positions

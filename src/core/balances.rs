@@ -68,8 +68,13 @@ pub async fn snapshot(
             },
         ),
         None => {
+            // The first snapshot known by the run's clock: under FKS_NOW (a replay) a
+            // snapshot taken after it does not exist yet.
             let first = store
-                .query_opt("SELECT equity FROM balance_history WHERE account_id = ? ORDER BY time_ms LIMIT 1", vals![acct.id])
+                .query_opt(
+                    "SELECT equity FROM balance_history WHERE account_id = ? AND time_ms <= ? ORDER BY time_ms, id LIMIT 1",
+                    vals![acct.id, now_ms],
+                )
                 .await?
                 .map(|r| r.dec(0))
                 .transpose()?;

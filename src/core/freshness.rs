@@ -236,6 +236,68 @@ pub async fn of_candles(
     Ok(rule.check(symbol, tf, last, as_of))
 }
 
+/// A position of a valuation whose mark is not fresh by the rule: its freshness entry (the
+/// same fields as a stale symbol's) plus the price the figures use and when it was known.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StaleMark {
+    #[serde(flatten)]
+    pub freshness: Freshness,
+    pub side: crate::core::positions::PositionSide,
+    /// The price the valuation marks it at (`null`: none known, marked at its entry).
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub price: Option<rust_decimal::Decimal>,
+    /// When that price was known (ms): a candle's close, or the snapshot's ticker time.
+    pub price_time: Option<i64>,
+}
+
+/// The rule applied at `as_of` to every mark of a valuation, judged by the limit of `tf`
+/// (the configured timeframe), as analyze-risk judges them: the positions whose price is
+/// stale or missing. Spot assets without a quote market are not part of the valued account
+/// and are not listed. Empty when every figure of the valuation is current.
+pub fn stale_marks(
+    v: &crate::core::valuation::Valuation,
+    rule: &FreshnessRule,
+    tf: Timeframe,
+    as_of: i64,
+) -> Vec<StaleMark> {
+    let spot = v.kind == crate::core::accounts::AccountKind::BinanceSpot;
+    v.positions
+        .iter()
+        .filter(|p| !(spot && p.price.is_none()))
+        .filter_map(|p| {
+            let f = rule.check_close(&p.symbol, tf, p.price.and(p.price_time), as_of);
+            (!f.is_fresh()).then(|| StaleMark {
+                freshness: f,
+                side: p.side,
+                price: p.price,
+                price_time: p.price_time.filter(|_| p.price.is_some()),
+            })
+        })
+        .collect()
+}
+
+/// One sentence naming the stale marks: `BNBUSDT 271.2 at 2022-10-11T11:00:00Z (1518d 7h
+/// old, limit 2h 5m); LTCUSDT no price`.
+pub fn describe_stale_marks(marks: &[StaleMark]) -> String {
+    marks
+        .iter()
+        .map(|m| {
+            let f = &m.freshness;
+            match (m.price, m.price_time, f.age.as_deref()) {
+                (Some(p), Some(t), Some(age)) => format!(
+                    "{} {} at {} ({age} old, limit {})",
+                    f.symbol,
+                    p.normalize(),
+                    crate::core::time::fmt_ms(t),
+                    human_duration((f.max_age_secs as i64).saturating_mul(1000))
+                ),
+                _ => format!("{} has no price (marked at its entry)", f.symbol),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The upper bound of a read "by the clock": the open time of the last `tf` candle that has
 /// closed by `now_ms` (pass it as the inclusive `to` of a candle read).
 pub fn last_closed_open(tf: Timeframe, now_ms: i64) -> i64 {

@@ -59,8 +59,8 @@ pub async fn enqueue(
     if let Some(key) = &m.dedup_key {
         let recent = tx
             .query_opt(
-                "SELECT id FROM notifications WHERE dedup_key = ? AND status <> 'suppressed' AND created_ms > ? LIMIT 1",
-                vals![key.as_str(), now_ms.saturating_sub(m.cooldown_ms.unwrap_or_else(|| cfg.cooldown_ms()))],
+                "SELECT id FROM notifications WHERE dedup_key = ? AND status <> 'suppressed' AND created_ms > ? AND created_ms <= ? LIMIT 1",
+                vals![key.as_str(), now_ms.saturating_sub(m.cooldown_ms.unwrap_or_else(|| cfg.cooldown_ms())), now_ms],
             )
             .await?;
         if recent.is_some() {

@@ -112,12 +112,20 @@ pub fn position_rows(v: &valuation::Valuation) -> Vec<PositionRow> {
         .collect()
 }
 
+/// How a report judges its prices: the freshness rule and the timeframe whose limit applies
+/// (`market.timeframe`), as analyze-risk judges them.
+pub struct PriceRule<'a> {
+    pub rule: &'a crate::core::freshness::FreshnessRule,
+    pub timeframe: crate::core::market::Timeframe,
+}
+
 pub async fn build(
     store: &Store,
     acct: &Account,
     kind: ReportType,
     p: Period,
     now_ms: i64,
+    prices: &PriceRule<'_>,
 ) -> Result<ReportData> {
     let metrics = account_metrics(store, acct, p).await?;
     // Summary and open positions: the one valuation (the paper account now; an exchange
@@ -168,6 +176,23 @@ pub async fn build(
         by_symbol.entry(r.text(0)?).or_default().0 += r.dec(1)?;
     }
     let open_positions = valued.as_ref().map(position_rows).unwrap_or_default();
+    // The marks judged at the report's time: a stale price makes the summary a figure of
+    // the past, which the report says above everything else.
+    let stale = valued.as_ref().map_or_else(Vec::new, |v| {
+        crate::core::freshness::stale_marks(v, prices.rule, prices.timeframe, now_ms)
+    });
+    let warnings = if stale.is_empty() {
+        Vec::new()
+    } else {
+        vec![format!(
+            "prices are stale: equity, unrealized PnL and open positions are as of {}, not current; sync market data",
+            crate::core::freshness::describe_stale_marks(&stale)
+        )]
+    };
+    let stale_prices = stale
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()?;
     for p in &open_positions {
         by_symbol.entry(p.symbol.0.clone()).or_default().1 += p.unrealized_pnl;
     }
@@ -219,5 +244,7 @@ pub async fn build(
         pnl_by_symbol,
         alerts,
         job_failures,
+        stale_prices,
+        warnings,
     })
 }

@@ -345,14 +345,14 @@ pub async fn status(
     let since = now_ms - 7 * 86_400_000;
     let rows = store
         .query(
-            "SELECT task, status, started_ms, ended_ms, host, pid FROM task_runs WHERE started_ms >= ? ORDER BY started_ms",
-            vals![since],
+            "SELECT task, status, started_ms, ended_ms, host, pid FROM task_runs WHERE started_ms >= ? AND started_ms <= ? ORDER BY started_ms",
+            vals![since, now_ms],
         )
         .await?;
     let last = store
         .query(
-            "SELECT task, MAX(started_ms) FROM task_runs GROUP BY task",
-            &[],
+            "SELECT task, MAX(started_ms) FROM task_runs WHERE started_ms <= ? GROUP BY task",
+            vals![now_ms],
         )
         .await?;
     let mut by_task: std::collections::BTreeMap<String, Vec<(String, i64, Option<i64>)>> =

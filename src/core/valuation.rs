@@ -531,8 +531,10 @@ pub async fn fees_paid(store: &Store, acct: &Account, as_of: i64) -> Result<Deci
     Ok(sum)
 }
 
-/// A paper account's input: its wallet, its open positions and the latest stored close of
-/// each (close time ≤ `as_of`).
+/// A paper account's input as of `as_of`: its wallet, its open positions and the latest
+/// stored close of each (close time ≤ `as_of`). When the account has fills booked after
+/// `as_of` (a replay under `FKS_NOW` or `--as-of`), the wallet and positions are those its
+/// fills up to `as_of` left ([`crate::core::exchange::paper::replay`]), never the later ones.
 pub async fn paper_input(store: &Store, acct: &Account, as_of: i64) -> Result<ValuationInput> {
     if acct.kind != AccountKind::Paper {
         bail!(
@@ -549,11 +551,42 @@ pub async fn paper_input(store: &Store, acct: &Account, as_of: i64) -> Result<Va
         .await?
         .with_context(|| format!("account {} has no paper wallet", acct.name))?
         .dec(0)?;
+    let later = store
+        .query_one(
+            "SELECT COUNT(*) FROM fills WHERE account_id = ? AND time_ms > ?",
+            vals![acct.id, as_of],
+        )
+        .await?
+        .int(0)?;
     let mut holdings = Vec::new();
-    for p in positions::open_positions(store, acct.id).await? {
-        let price = positions::latest_stored_price(store, &p.symbol, as_of).await?;
-        holdings.push(position_holding(&p, price));
-    }
+    let balance = if later == 0 {
+        for p in positions::open_positions(store, acct.id).await? {
+            let price = positions::latest_stored_price(store, &p.symbol, as_of).await?;
+            holdings.push(position_holding(&p, price));
+        }
+        balance
+    } else {
+        let fills = crate::core::exchange::paper::fills_until(store, acct.id, as_of).await?;
+        let state = crate::core::exchange::paper::replay(acct.initial_cash, &fills);
+        for (symbol, p) in state.positions {
+            let price = positions::latest_stored_price(store, &symbol, as_of)
+                .await?
+                .filter(|x| x.0 > Decimal::ZERO);
+            holdings.push(Holding {
+                symbol,
+                asset: None,
+                side: p.side,
+                quantity: p.quantity,
+                free: p.quantity,
+                entry_price: Some(p.entry_price),
+                price: price.map(|x| x.0),
+                price_time: price.map(|x| x.1),
+                leverage: Some(Decimal::ONE),
+                reported_pnl: None,
+            });
+        }
+        state.balance
+    };
     Ok(ValuationInput {
         account_id: acct.id,
         kind: acct.kind,

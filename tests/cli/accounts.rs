@@ -175,6 +175,11 @@ fn daily_pnl_across_a_utc_day_boundary_and_empty_accounts() {
         "--allow-stale-price",
     ]));
     assert_eq!(c, 0, "{v}");
+    // Hourly closes through the night (100, then 110 for the candle that closes at 01:00 on
+    // day 2), so both snapshots rest on fresh prices: a stale one writes no snapshot.
+    let mut closes = vec!["100.00"; 24];
+    closes.push("110.00");
+    prices(&sb, "BTCUSDT", &closes);
     // Snapshots at 23:00 (day 1) and 01:00 (day 2), with prices moving between.
     let (_, v, _) = run_json(
         sb.fks()
@@ -193,7 +198,6 @@ fn daily_pnl_across_a_utc_day_boundary_and_empty_accounts() {
             .unwrap()
             .contains("equity 0")
     );
-    prices(&sb, "BTCUSDT", &["100.00", "110.00"]);
     let (_, v, _) = run_json(
         sb.fks()
             .env("FKS_NOW", "2024-01-02T01:00:00Z")

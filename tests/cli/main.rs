@@ -6,6 +6,7 @@ mod support;
 mod accounts;
 mod archive;
 mod backtest;
+mod clock_reads;
 mod contract;
 mod crontab;
 mod demo;

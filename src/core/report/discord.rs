@@ -101,6 +101,9 @@ pub fn discord_summary(r: &ReportData) -> DiscordSummary {
         md(&r.account.kind),
         md(q)
     );
+    for w in &r.warnings {
+        let _ = write!(description, "\n**Warning:** {}", md(w));
+    }
     if m.status != MetricsStatus::Success {
         let _ = write!(description, "\nMetrics status: `{}`", m.status.as_str());
     }

@@ -192,6 +192,14 @@ pub fn render_html(r: &ReportData) -> String {
         escape(&f::datetime(r.generated_at))
     );
 
+    for w in &r.warnings {
+        let _ = write!(
+            out,
+            r#"<div class="banner" role="alert"><p><strong>Warning</strong></p><p>{}</p></div>"#,
+            escape(w)
+        );
+    }
+
     // status banner
     if m.status != MetricsStatus::Success || !m.notes.is_empty() {
         let _ = write!(

@@ -100,6 +100,10 @@ pub fn render_markdown(r: &ReportData) -> String {
         f::datetime(r.generated_at)
     );
 
+    for w in &r.warnings {
+        let _ = writeln!(out, "> **Warning:** {}\n", escape(w));
+    }
+
     // summary
     let s = &r.summary;
     let _ = writeln!(out, "## Summary\n");

@@ -111,6 +111,15 @@ impl Period {
         Period::days(first, last)
     }
 
+    /// The same window, ending at `now_ms` when that is earlier: a run reads nothing that
+    /// happened after its clock (`FKS_NOW`), even later the same day.
+    pub fn until(self, now_ms: i64) -> Self {
+        Period {
+            from_ms: self.from_ms,
+            to_ms: self.to_ms.min(now_ms).max(self.from_ms),
+        }
+    }
+
     fn contains(&self, t: i64) -> bool {
         self.from_ms <= t && t <= self.to_ms
     }

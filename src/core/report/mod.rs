@@ -166,6 +166,14 @@ pub struct ReportData {
     pub pnl_by_symbol: Vec<SymbolPnl>,
     pub alerts: Vec<EventRow>,
     pub job_failures: Vec<EventRow>,
+    /// Positions whose price is stale or missing by the freshness rule when the report was
+    /// made (the entries other jobs print for a stale price): the summary's equity and
+    /// unrealized PnL, and the open positions, are as of those prices, not current.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale_prices: Vec<serde_json::Value>,
+    /// Warnings shown above everything else (stale prices), in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Trades shown in a report.

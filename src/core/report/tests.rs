@@ -155,6 +155,8 @@ fn sample() -> ReportData {
             task: "sync-market-data".into(),
             message: "binance rejected /api/v3/klines: -1121 Invalid symbol.".into(),
         }],
+        stale_prices: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 
@@ -533,4 +535,41 @@ fn report_data_follows_the_output_contract() {
     assert_eq!(t["realized_pnl"], -12.35);
     assert!(v["open_positions"][0]["unrealized_pnl"].is_number(), "{v}");
     assert!(v["pnl_by_symbol"][0]["realized_pnl"].is_number(), "{v}");
+}
+
+#[test]
+fn a_stale_price_warning_comes_first_in_every_rendering() {
+    let mut r = sample();
+    r.warnings =
+        vec!["prices are stale: BTCUSDT 42000 at 2024-05-07T11:00:00Z (3d 2h old) <b>".into()];
+    let html = render_html(&r);
+    check_well_formed(&html).unwrap();
+    let w = html.find("prices are stale").expect("warning in the page");
+    assert!(
+        w < html.find("aria-label=\"Summary\"").unwrap(),
+        "before the summary"
+    );
+    assert!(html.contains("&lt;b&gt;"), "escaped");
+    let md = render_markdown(&r);
+    let w = md
+        .find("**Warning:** prices are stale")
+        .expect("warning in Markdown");
+    assert!(w < md.find("## Summary").unwrap());
+    let s = discord_summary(&r);
+    assert!(
+        s.description.contains("**Warning:** prices are stale"),
+        "{}",
+        s.description
+    );
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(v["warnings"][0], r.warnings[0]);
+    // Without a warning nothing is added.
+    let plain = sample();
+    assert!(!render_html(&plain).contains("role=\"alert\""));
+    assert!(
+        serde_json::to_value(&plain)
+            .unwrap()
+            .get("warnings")
+            .is_none()
+    );
 }
