@@ -107,9 +107,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                     };
                     let last =
                         crate::core::store::candles::last_open_time(store, &symbol, tf).await;
-                    let bar = match (&last, progress) {
-                        (Ok(last), Some(mp)) => {
-                            let (start, end) = sync::plan(&req, *last, now);
+                    let anchor =
+                        crate::core::store::candles::first_open_time(store, &symbol, tf).await;
+                    let bar = match (&last, &anchor, progress) {
+                        (Ok(last), Ok(anchor), Some(mp)) => {
+                            let (start, end) = sync::plan(&req, *last, *anchor, now);
                             let total = ((end - start) / step + 1).max(0) as u64;
                             (total > src.max_limit() as u64).then(|| {
                                 let b = mp.add(indicatif::ProgressBar::new(total));

@@ -149,6 +149,30 @@ pub fn check_grid(open_time: i64, tf: Timeframe) -> Result<(), Invalid> {
     }
 }
 
+/// The offset of the timeframe's grid from the epoch, when it is known: 1w candles open on
+/// Mondays, 3d candles on the phase of the series (`anchor`: any open time of it; `None` when
+/// the series has no candle yet, so the phase is not known), every other interval on
+/// multiples of itself.
+pub fn grid_origin(tf: Timeframe, anchor: Option<i64>) -> Option<i64> {
+    match tf {
+        Timeframe::W1 => Some(FIRST_MONDAY_MS),
+        Timeframe::D3 => anchor,
+        _ => Some(0),
+    }
+}
+
+/// The newest open time on the grid at or before `t` (`None` when the grid is not known).
+pub fn grid_floor(t: i64, tf: Timeframe, anchor: Option<i64>) -> Option<i64> {
+    let o = grid_origin(tf, anchor)?;
+    Some(o + (t - o).div_euclid(tf.millis()) * tf.millis())
+}
+
+/// The oldest open time on the grid at or after `t` (`None` when the grid is not known).
+pub fn grid_ceil(t: i64, tf: Timeframe, anchor: Option<i64>) -> Option<i64> {
+    let f = grid_floor(t, tf, anchor)?;
+    Some(if f == t { t } else { f + tf.millis() })
+}
+
 /// Rules that need no clock: values, grid, close time, not before 2009.
 pub fn check_static(c: &Candle, close_time: Option<i64>, tf: Timeframe) -> Result<(), Invalid> {
     check_values(c)?;

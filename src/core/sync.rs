@@ -2,7 +2,7 @@
 //! without duplicates. Each page is committed on its own, so a killed run keeps what it
 //! fetched and the next run continues from the last stored candle.
 
-use crate::core::candle_check::{Grid, SourcedCandle};
+use crate::core::candle_check::{self, Grid, SourcedCandle};
 use crate::core::market::{Candle, Gap, Symbol, Timeframe};
 use crate::core::store::Store;
 use crate::core::store::candles::{self, UpsertCounts};
@@ -50,20 +50,36 @@ pub struct SyncResult {
     pub error: Option<String>,
 }
 
-/// Open time of the newest candle that has closed by `now`.
-pub fn last_closed_open(now_ms: i64, tf: Timeframe) -> i64 {
-    let step = tf.millis();
-    now_ms.div_euclid(step) * step - step
+/// Open time of the newest candle that has closed by `now`, on the timeframe's grid (1w on
+/// Mondays, 3d on the phase of the stored series, see [`candle_check::grid_origin`]). When the
+/// grid is not known (3d with nothing stored), the latest time a closed candle may open at.
+pub fn last_closed_open(now_ms: i64, tf: Timeframe, anchor: Option<i64>) -> i64 {
+    let latest = now_ms - tf.millis();
+    candle_check::grid_floor(latest, tf, anchor).unwrap_or(latest)
 }
 
-/// Where the next fetch starts, and the last open time it may store.
-pub fn plan(req: &SyncRequest, stored_last: Option<i64>, now_ms: i64) -> (i64, i64) {
-    let step = req.timeframe.millis();
-    let end = last_closed_open(now_ms, req.timeframe);
+/// Where the next fetch starts, and the last open time it may store. `anchor` is the open time
+/// of any stored candle of the series (it fixes the 3-day phase). Binance answers a `startTime`
+/// inside a candle from the next candle, so a start off a grid that is not known still fetches
+/// exactly the candles opened in `start..=end`.
+pub fn plan(
+    req: &SyncRequest,
+    stored_last: Option<i64>,
+    anchor: Option<i64>,
+    now_ms: i64,
+) -> (i64, i64) {
+    let tf = req.timeframe;
+    let step = tf.millis();
+    let end = last_closed_open(now_ms, tf, anchor);
     let start = match (req.since, stored_last) {
-        (Some(s), _) => s.div_euclid(step) * step + if s.rem_euclid(step) == 0 { 0 } else { step },
+        (Some(s), _) => candle_check::grid_ceil(s, tf, anchor).unwrap_or(s),
         (None, Some(l)) => l + step,
-        (None, None) => end - (req.limit.max(1) as i64 - 1) * step,
+        // The last `limit` candles: `limit` grid points lie in `end - limit·step + 1 ..= end`
+        // whatever the phase.
+        (None, None) => match candle_check::grid_origin(tf, anchor) {
+            Some(_) => end - (req.limit.max(1) as i64 - 1) * step,
+            None => end - req.limit.max(1) as i64 * step + 1,
+        },
     };
     (start, end)
 }
@@ -81,7 +97,7 @@ pub async fn sync_symbol<S: KlineSource>(
     let stored_last = candles::last_open_time(store, &req.symbol, tf).await?;
     let anchor = candles::first_open_time(store, &req.symbol, tf).await?;
     let mut grid = Grid::new(tf, now_ms, anchor);
-    let (mut start, end) = plan(req, stored_last, now_ms);
+    let (mut start, end) = plan(req, stored_last, anchor, now_ms);
     let mut counts = UpsertCounts::default();
     let (mut fetched, mut first, mut last) = (0u64, None::<i64>, None::<i64>);
     let max = src.max_limit();
@@ -214,12 +230,82 @@ mod tests {
             limit: 10,
             since: None,
         };
-        assert_eq!(plan(&req, None, now), (90 * h, 99 * h));
-        assert_eq!(plan(&req, Some(95 * h), now), (96 * h, 99 * h));
+        assert_eq!(plan(&req, None, None, now), (90 * h, 99 * h));
+        assert_eq!(plan(&req, Some(95 * h), Some(0), now), (96 * h, 99 * h));
         let req = SyncRequest {
             since: Some(50 * h + 1),
             ..req
         };
-        assert_eq!(plan(&req, Some(95 * h), now), (51 * h, 99 * h));
+        assert_eq!(plan(&req, Some(95 * h), Some(0), now), (51 * h, 99 * h));
+    }
+
+    const DAY: i64 = 86_400_000;
+    const MON: i64 = 1_704_067_200_000; // 2024-01-01, a Monday
+
+    #[test]
+    fn weeks_are_planned_on_mondays() {
+        let w = 7 * DAY;
+        let req = SyncRequest {
+            symbol: Symbol("X".into()),
+            timeframe: Timeframe::W1,
+            limit: 3,
+            since: None,
+        };
+        // Every day of a week: the last closed week is the one before this Monday's.
+        for d in 0..7 {
+            let now = MON + 10 * w + d * DAY + 1;
+            let (start, end) = plan(&req, None, None, now);
+            assert_eq!(end, MON + 9 * w, "day {d}");
+            assert_eq!(start, MON + 7 * w, "day {d}");
+            assert_eq!(
+                plan(&req, Some(MON + 8 * w), Some(MON), now),
+                (MON + 9 * w, MON + 9 * w)
+            );
+        }
+        // Just after a week closes, it is the last closed one.
+        assert_eq!(plan(&req, None, None, MON + 10 * w).1, MON + 9 * w);
+        assert_eq!(plan(&req, None, None, MON + 10 * w - 1).1, MON + 8 * w);
+        // --since a Monday starts on that Monday; since a Wednesday, on the next Monday.
+        let since = |s| SyncRequest {
+            since: Some(s),
+            ..req.clone()
+        };
+        assert_eq!(plan(&since(MON), None, None, MON + 10 * w).0, MON);
+        assert_eq!(
+            plan(&since(MON + 2 * DAY), None, None, MON + 10 * w).0,
+            MON + w
+        );
+    }
+
+    #[test]
+    fn three_days_are_planned_on_the_series_phase() {
+        let step = 3 * DAY;
+        // Binance's USD-M 3d candles open on days ≡ 1 (mod 3) since the epoch.
+        let a = (MON / DAY).div_euclid(3) * 3 * DAY + DAY;
+        let req = SyncRequest {
+            symbol: Symbol("X".into()),
+            timeframe: Timeframe::D3,
+            limit: 4,
+            since: None,
+        };
+        for h in 0..72 {
+            let now = a + 20 * step + h * 3_600_000;
+            // Known phase: the last closed candle on it, and exactly `limit` of them.
+            let (start, end) = plan(&req, None, Some(a), now);
+            assert_eq!(end, a + 19 * step);
+            assert_eq!(start, a + 16 * step);
+            // Unknown phase (fresh store): the window holds exactly `limit` candle opens of
+            // any phase, the last closed one included.
+            let (start, end) = plan(&req, None, None, now);
+            for phase in [a, a + DAY, a + 2 * DAY] {
+                let opens = (0..40)
+                    .map(|i| phase + i * step)
+                    .filter(|&t| t >= start && t <= end)
+                    .collect::<Vec<_>>();
+                assert_eq!(opens.len(), 4, "h {h} phase {phase}");
+                let last = *opens.last().unwrap();
+                assert!(last + step <= now && last + 2 * step > now, "h {h}");
+            }
+        }
     }
 }

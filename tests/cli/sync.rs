@@ -732,3 +732,115 @@ fn garbled_answers_on_reads_are_retried() {
     assert_eq!(n("ETHUSDT"), 3);
     assert_eq!(n("BTCUSDT"), 2);
 }
+
+const DAY: i64 = 86_400_000;
+
+/// Sync a weekly or 3-day series from a fresh store, then incrementally, then `--since`:
+/// every closed candle Binance serves on its grid is stored, no good candle refused, no gap.
+fn long_timeframe_sync(sb: &Sandbox, tf: &str, first: i64, step: i64) {
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let data = binance::series(first, step, 60, 30_000.0);
+    let responder = KlinesResponder::new(data[..50].to_vec(), step);
+    rt.block_on(
+        Mock::given(path("/api/v3/klines"))
+            .respond_with(responder.clone())
+            .mount(&server),
+    );
+    // Every hour of day across one interval after candle 49 opened: candle 48 is the last closed.
+    for (i, now) in [
+        first + 49 * step + 1,
+        first + 49 * step + step / 2,
+        first + 50 * step - 1,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let fresh = Sandbox::new();
+        let sbx = if i == 0 { sb } else { &fresh };
+        let (code, v, err) = run_json(
+            sbx.fks()
+                .env("FKS_BINANCE_BASE_URL", server.uri())
+                .env("FKS_NOW", now.to_string())
+                .args(["sync-market-data", "--timeframe", tf, "--limit", "10"]),
+        );
+        assert_eq!(code, 0, "{tf} {v} {err}");
+        let r = &v["results"]["BTCUSDT"];
+        assert_eq!(r["inserted"], 10, "{tf} at {now}: {r}");
+        assert_eq!(r["last_open_time"], first + 48 * step, "{tf} at {now}: {r}");
+        assert_eq!(
+            r["first_open_time"],
+            first + 39 * step,
+            "{tf} at {now}: {r}"
+        );
+        assert_eq!(r["gaps"], serde_json::json!([]), "{tf}: {r}");
+    }
+    // Incremental: 9 more intervals, the newest candle still open.
+    responder
+        .data
+        .lock()
+        .unwrap()
+        .extend(data[50..].iter().cloned());
+    let now = first + 58 * step + step / 3;
+    let (code, v, err) = run_json(
+        sb.fks()
+            .env("FKS_BINANCE_BASE_URL", server.uri())
+            .env("FKS_NOW", now.to_string())
+            .args(["sync-market-data", "--timeframe", tf]),
+    );
+    assert_eq!(code, 0, "{tf} {v} {err}");
+    let r = &v["results"]["BTCUSDT"];
+    assert_eq!(r["inserted"], 9, "{tf}: {r}");
+    assert_eq!(r["first_open_time"], first + 49 * step, "{tf}: {r}");
+    assert_eq!(r["last_open_time"], first + 57 * step, "{tf}: {r}");
+    assert_eq!(r["gaps"], serde_json::json!([]), "{tf}: {r}");
+    // --since the open of a stored candle backfills from exactly that candle.
+    let since = first + 20 * step;
+    let (code, v, err) = run_json(
+        sb.fks()
+            .env("FKS_BINANCE_BASE_URL", server.uri())
+            .env("FKS_NOW", now.to_string())
+            .args([
+                "sync-market-data",
+                "--timeframe",
+                tf,
+                "--since",
+                &since.to_string(),
+            ]),
+    );
+    assert_eq!(code, 0, "{tf} {v} {err}");
+    let r = &v["results"]["BTCUSDT"];
+    assert_eq!(r["first_open_time"], since, "{tf}: {r}");
+    assert_eq!(r["inserted"], 19, "{tf}: {r}");
+    assert_eq!(r["gaps"], serde_json::json!([]), "{tf}: {r}");
+    let (_, v, _) = run_json(sb.fks().arg("list-data"));
+    let s = v["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["timeframe"] == tf)
+        .unwrap()
+        .clone();
+    assert_eq!(s["candles"], 38, "{tf}: {v}");
+}
+
+/// Binance's weeks open on Monday 00:00 UTC (T0, 2024-01-01, is a Monday); its 3-day candles
+/// (USD-M) on days ≡ 1 (mod 3) since the epoch, not on multiples of 3 days.
+fn weekly_and_three_day_sync(sb: &Sandbox) {
+    long_timeframe_sync(sb, "1w", T0 - 40 * 7 * DAY, 7 * DAY);
+    let d3 = (T0 / DAY).div_euclid(3) * 3 * DAY + DAY - 40 * 3 * DAY;
+    assert_ne!(d3.rem_euclid(3 * DAY), 0);
+    long_timeframe_sync(sb, "3d", d3, 3 * DAY);
+}
+
+#[test]
+fn weekly_and_three_day_candles_sync_on_binances_grid_sqlite() {
+    weekly_and_three_day_sync(&Sandbox::new());
+}
+
+#[test]
+fn weekly_and_three_day_candles_sync_on_binances_grid_postgres() {
+    if let Some(sb) = Sandbox::postgres() {
+        weekly_and_three_day_sync(&sb);
+    }
+}
