@@ -146,10 +146,23 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
                         quantity,
                         reason: "stop-loss",
                         now_ms: now,
+                        position_id: Some(p.id),
                     };
-                    let rec = orders::journal(store, &venue, &new).await?;
-                    let done = orders::execute(store, acct, &venue, &rec, Some(price), now).await?;
-                    action = json!({"closed": done.is_filled(), "order": done});
+                    // A position is closed once: a close already in flight or filled (this
+                    // job's in an earlier run, or rebalance's) is reported, not repeated.
+                    action = match orders::journal_close(store, &venue, &new, p).await? {
+                        orders::Journaled::New(rec) => {
+                            let done = orders::execute(store, acct, &venue, &rec, Some(price), now)
+                                .await?;
+                            json!({"closed": done.is_filled(), "order": done})
+                        }
+                        orders::Journaled::Existing(rec) => json!({
+                            "closed": rec.is_filled(),
+                            "already_closed": rec.is_filled(),
+                            "close_in_flight": !rec.is_filled(),
+                            "order": rec,
+                        }),
+                    };
                 }
                 triggered.push(json!({"symbol": p.symbol, "side": p.side, "stop": stop, "price": price, "action": action, "alert": alert}));
             }

@@ -230,6 +230,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let run_id = ctx.run_id.load(std::sync::atomic::Ordering::SeqCst);
     let mut results = Vec::new();
     let (mut failures, mut rejected) = (0, 0);
+    // Positions the store holds: an order that sells (or buys back) all of one closes it, and
+    // is linked to it so the position is closed once (check-stop-loss may be closing it too).
+    let open = crate::core::positions::open_positions(store, acct.id).await?;
     for o in &plan.orders {
         let mut entry = serde_json::to_value(InCurrency(&acct.quote, o))?;
         if send {
@@ -241,10 +244,33 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 quantity: o.quantity,
                 reason: "rebalance",
                 now_ms: now,
+                position_id: None,
             };
-            let rec = orders::journal(store, &venue, &new).await?;
-            // The paper exchange applies the account's slippage to the last price itself.
-            let done = orders::execute(store, &acct, &venue, &rec, Some(o.last_price), now).await?;
+            let closes = open.iter().find(|p| {
+                p.symbol == o.symbol
+                    && orders::closing_side(p.side) == o.side
+                    && o.quantity >= p.quantity
+            });
+            let journaled = match closes {
+                Some(p) => orders::journal_close(store, &venue, &new, p).await?,
+                None => orders::Journaled::New(orders::journal(store, &venue, &new).await?),
+            };
+            let done = match journaled {
+                // The paper exchange applies the account's slippage to the last price itself.
+                orders::Journaled::New(rec) => {
+                    orders::execute(store, &acct, &venue, &rec, Some(o.last_price), now).await?
+                }
+                orders::Journaled::Existing(rec) => {
+                    entry["already_closing"] = json!(format!(
+                        "{} is already being closed by order {} ({}); not sent again",
+                        o.symbol, rec.client_order_id, rec.status
+                    ));
+                    failures += 1;
+                    entry["fill"] = serde_json::to_value(&rec)?;
+                    results.push(entry);
+                    continue;
+                }
+            };
             if !done.is_filled() {
                 failures += 1;
                 rejected += usize::from(done.is_rejected());

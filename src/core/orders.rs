@@ -111,6 +111,18 @@ pub struct NewOrder<'a> {
     pub reason: &'a str,
     /// The job's clock (`created_ms`).
     pub now_ms: i64,
+    /// The position this order closes (see [`journal_close`]); `None` for other orders.
+    pub position_id: Option<i64>,
+}
+
+/// What [`journal_close`] found or wrote.
+#[derive(Debug, Clone)]
+pub enum Journaled {
+    /// A new close, journaled and not sent yet.
+    New(OrderRecord),
+    /// The position already has a close: in flight (not final yet), or filled and booked
+    /// since the store last read the position from the exchange. Nothing new is journaled.
+    Existing(OrderRecord),
 }
 
 /// Write the order to the journal with a new client order id, committed before anything is
@@ -130,13 +142,70 @@ pub async fn journal(store: &Store, venue: &Venue<'_>, o: &NewOrder<'_>) -> Resu
     let exchange_time = venue.client().map(BinanceClient::server_now_ms);
     store
         .exec(
-            "INSERT INTO orders (account_id, run_id, client_order_id, symbol, side, type, quantity, status, reason, created_ms, updated_ms, exchange_time_ms) \
-             VALUES (?, ?, ?, ?, ?, 'MARKET', ?, 'new', ?, ?, ?, ?)",
-            vals![o.account_id, o.run_id, cid.as_str(), o.symbol, o.side.as_str(), o.quantity, o.reason, o.now_ms, o.now_ms, exchange_time],
+            "INSERT INTO orders (account_id, run_id, client_order_id, symbol, side, type, quantity, status, reason, created_ms, updated_ms, exchange_time_ms, position_id) \
+             VALUES (?, ?, ?, ?, ?, 'MARKET', ?, 'new', ?, ?, ?, ?, ?)",
+            vals![o.account_id, o.run_id, cid.as_str(), o.symbol, o.side.as_str(), o.quantity, o.reason, o.now_ms, o.now_ms, exchange_time, o.position_id],
         )
         .await
         .context("journal the order")?;
     get(store, &cid).await
+}
+
+/// The close of a position already journaled: one in flight (any job's: new, sent, unknown,
+/// not final on the exchange), or one filled and booked at or after `position_read_ms`, the
+/// last time the store read the position (from the exchange, or a paper fill). A filled close
+/// the store has not seen reflected in the position yet means the position is closed; a
+/// position read again after it and still open is a position to close again.
+pub async fn existing_close(
+    store: &Store,
+    position_id: i64,
+    position_read_ms: i64,
+) -> Result<Option<OrderRecord>> {
+    let placeholders = vec!["?"; PENDING.len()].join(", ");
+    let mut params = vals![position_id].to_vec();
+    params.extend(PENDING.iter().map(|s| crate::core::store::Value::from(*s)));
+    params.push(position_read_ms.into());
+    let row = store
+        .query_opt(
+            &format!(
+                "SELECT client_order_id FROM orders WHERE position_id = ? AND \
+                 (status IN ({placeholders}) OR (status = 'filled' AND updated_ms >= ?)) \
+                 ORDER BY id DESC LIMIT 1"
+            ),
+            &params,
+        )
+        .await?;
+    match row {
+        Some(r) => Ok(Some(get(store, &r.text(0)?).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Journal an order that closes `position` (whose `updated_ms` is when the store last read
+/// it), unless the position already has a close ([`existing_close`]): a position is closed
+/// once, whichever job (check-stop-loss, rebalance-portfolio) or rerun asks. Two jobs racing
+/// are kept apart by the store's unique index on in-flight closes of a position.
+pub async fn journal_close(
+    store: &Store,
+    venue: &Venue<'_>,
+    o: &NewOrder<'_>,
+    position: &positions::Position,
+) -> Result<Journaled> {
+    if let Some(rec) = existing_close(store, position.id, position.updated_ms).await? {
+        return Ok(Journaled::Existing(rec));
+    }
+    let o = NewOrder {
+        position_id: Some(position.id),
+        ..o.clone()
+    };
+    match journal(store, venue, &o).await {
+        Ok(rec) => Ok(Journaled::New(rec)),
+        Err(e) => match existing_close(store, position.id, position.updated_ms).await? {
+            // Another job journaled its close of this position between the two statements.
+            Some(rec) => Ok(Journaled::Existing(rec)),
+            None => Err(e),
+        },
+    }
 }
 
 pub async fn get(store: &Store, client_order_id: &str) -> Result<OrderRecord> {

@@ -1270,3 +1270,61 @@ fn futures_stop_loss_close_is_reconciled_by_identity_and_booked_with_its_commiss
 fn futures_stop_loss_close_is_reconciled_by_identity_and_booked_with_its_commission_postgres() {
     futures_close(Sandbox::postgres);
 }
+
+/// A stop-loss close that filled, whose position the store still shows open (update-positions
+/// has not run since: a killed run, a lost answer, or simply the next cron run), is never sent
+/// again: the position is closed once.
+fn close_once(make: impl Fn() -> Option<Sandbox>) {
+    let Some(sb) = make() else { return };
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let desk = Desk::default();
+    rt.block_on(mount_account(&server, &desk));
+    let (sb, fks) = futures_stop_setup(sb, &server);
+    // The answer of the first close is lost; fks finds the order by its client id.
+    desk.0.lock().unwrap().mode = PostMode::LoseAnswer;
+    let (code, v, _) = run_json(fks(&sb).args(["check-stop-loss", "--execute"]));
+    assert_eq!(code, 0, "{v}");
+    let order = &v["results"]["Fut"]["triggered"][0]["action"]["order"];
+    assert_eq!(order["status"], "filled", "{v}");
+    desk.0.lock().unwrap().mode = PostMode::Fill;
+    // The next run (and the one after) see the position still open in the store.
+    for _ in 0..2 {
+        let (code, v, err) = run_json(fks(&sb).args(["check-stop-loss", "--execute"]));
+        assert_eq!(code, 0, "{v} {err}");
+        let action = &v["results"]["Fut"]["triggered"][0]["action"];
+        assert_eq!(action["closed"], true, "{v}");
+        assert_eq!(action["already_closed"], true, "{v}");
+        assert_eq!(desk.0.lock().unwrap().placed.len(), 1, "closed twice: {v}");
+    }
+    assert_eq!(
+        scalar(
+            &sb,
+            "SELECT COUNT(*) || ' ' || COUNT(position_id) FROM orders"
+        ),
+        "1 1",
+        "one order, linked to the position it closes"
+    );
+    // Once update-positions has read the exchange again and the position is still there
+    // (the desk keeps reporting it), a close is allowed again.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let (code, v, _) = run_json(fks(&sb).arg("update-positions"));
+    assert_eq!(code, 0, "{v}");
+    let (code, v, _) = run_json(fks(&sb).args(["check-stop-loss", "--execute"]));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        v["results"]["Fut"]["triggered"][0]["action"]["order"]["status"], "filled",
+        "{v}"
+    );
+    assert_eq!(desk.0.lock().unwrap().placed.len(), 2);
+}
+
+#[test]
+fn a_position_is_closed_once_across_lost_answers_and_reruns_sqlite() {
+    close_once(|| Some(Sandbox::new()));
+}
+
+#[test]
+fn a_position_is_closed_once_across_lost_answers_and_reruns_postgres() {
+    close_once(Sandbox::postgres);
+}
