@@ -844,3 +844,53 @@ fn weekly_and_three_day_candles_sync_on_binances_grid_postgres() {
         weekly_and_three_day_sync(&sb);
     }
 }
+
+/// Binance's per-minute request-weight budget nearly spent (`x-mbx-used-weight-1m` near the
+/// limit) is a normal short wait, at most until the next minute: it is waited out whatever
+/// `exchange.max_retry_wait_secs` says, and nothing is stored as a back-off.
+fn weight_budget_wait(sb: &Sandbox) {
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let data = binance::series(T0, H, 1500, 42_000.0);
+    let inner = KlinesResponder::new(data, H);
+    #[derive(Clone)]
+    struct NearLimit(KlinesResponder);
+    impl wiremock::Respond for NearLimit {
+        fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+            // 5,990 of spot's 6,000 used, 58 s into the server's minute: the next request
+            // waits about 2 s for the next minute.
+            self.0
+                .respond(req)
+                .insert_header("x-mbx-used-weight-1m", "5990")
+                .insert_header("x-mbx-used-weight", "5990")
+                .insert_header("date", "Mon, 01 Jan 2024 00:00:58 GMT")
+        }
+    }
+    rt.block_on(
+        Mock::given(path("/api/v3/klines"))
+            .respond_with(NearLimit(inner))
+            .mount(&server),
+    );
+    sb.write("fks.toml", "[exchange]\nmax_retry_wait_secs = 1\n");
+    let (code, v, err) =
+        run_json(setup(sb, &server).args(["sync-market-data", "--since", &T0.to_string()]));
+    assert_eq!(code, 0, "{v} {err}");
+    assert_eq!(v["results"]["BTCUSDT"]["inserted"], 1500, "{v}");
+    assert!(v.get("banned_until").is_none(), "{v}");
+    // Nothing recorded: the next run goes ahead at once.
+    let (code, v, err) = run_json(setup(sb, &server).arg("sync-market-data"));
+    assert_eq!(code, 0, "{v} {err}");
+    assert_eq!(v["results"]["BTCUSDT"]["status"], "success", "{v}");
+}
+
+#[test]
+fn a_weight_budget_wait_is_always_waited_out_sqlite() {
+    weight_budget_wait(&Sandbox::new());
+}
+
+#[test]
+fn a_weight_budget_wait_is_always_waited_out_postgres() {
+    if let Some(sb) = Sandbox::postgres() {
+        weight_budget_wait(&sb);
+    }
+}

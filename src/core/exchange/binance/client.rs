@@ -6,6 +6,8 @@
 //!   longer than `max_retry_wait` is not waited out: it is recorded in the [`BanBook`] (and so
 //!   in the store, by the job runner) and the call fails at once with [`ExchangeError::Banned`].
 //! - 418: never retried; the ban end is recorded the same way.
+//! - The request-weight budget (`x-mbx-used-weight-1m` near the limit) is not a back-off: a
+//!   request waits for the next minute (at most one minute) whatever `max_retry_wait` says.
 //! - Before every attempt the [`BanBook`] is consulted: while a ban or back-off is in force for
 //!   the host, nothing is sent and the call fails at once.
 //! - 5xx, 408, timeouts, connection errors, and (on idempotent reads) a success status whose
@@ -395,16 +397,14 @@ impl BinanceClient {
             .acquire_within(req.weight, || self.server_now_ms(), max_wait)
             .await
         {
-            // The IP's weight for this minute is nearly spent (Binance counts it across every
-            // job): rather than hold the job's lock, stop, and let every job wait it out.
+            // A 429's pause longer than `max_retry_wait` (the weight budget's own wait for
+            // the next minute is always waited out): stop, and let every job wait it out.
             return Err(self.ban(Backoff {
                 until_ms: now_ms() + wait.as_millis().min(3_600_000) as i64,
                 status: 429,
                 reason: format!(
-                    "request weight near binance's limit ({} of {} per minute used): the next \
-                     minute starts in {}s, longer than exchange.max_retry_wait_secs ({}s)",
-                    self.inner.budget.used(),
-                    self.inner.budget.limit(),
+                    "binance asked for a {}s back-off (HTTP 429), longer than \
+                     exchange.max_retry_wait_secs ({}s)",
                     wait.as_secs_f64().ceil() as u64,
                     max_wait.as_secs()
                 ),

@@ -96,9 +96,10 @@ impl WeightBudget {
             .unwrap_or_else(|w| w)
     }
 
-    /// Like `acquire`, but a single wait longer than `max_wait` is not waited: `Err` gives how
+    /// Like `acquire`, but a 429 pause longer than `max_wait` is not waited: `Err` gives how
     /// long it would have been (nothing is reserved), so the caller can stop instead of
-    /// holding its job's lock through it.
+    /// holding its job's lock through it. Waiting for the next minute of the weight budget is
+    /// always waited out: it is a normal short wait, at most one minute by construction.
     pub async fn acquire_within(
         &self,
         weight: u32,
@@ -111,6 +112,9 @@ impl WeightBudget {
                 let mut s = self.lock();
                 let now = Instant::now();
                 if let Some(p) = s.pause_until.filter(|p| *p > now) {
+                    if p - now > max_wait {
+                        return Err(p - now);
+                    }
                     Some(p - now)
                 } else {
                     s.roll(now, wall_now_ms());
@@ -127,20 +131,16 @@ impl WeightBudget {
                             wait_ms = (end - now).as_millis() as u64,
                             "request weight near the limit; waiting for the next minute"
                         );
-                        Some(end - now)
+                        // The window ends at most a minute from now (`roll`, `observe`).
+                        Some((end - now).min(MINUTE + Duration::from_secs(1)))
                     }
                 }
             };
             match wait {
                 None => return Ok(started.elapsed()),
-                Some(d) if d > max_wait => return Err(d),
                 Some(d) => tokio::time::sleep(d).await,
             }
         }
-    }
-
-    pub fn limit(&self) -> u32 {
-        self.limit
     }
 
     /// Record a response's `x-mbx-used-weight-1m` and, when known, the second-of-minute of its
@@ -194,6 +194,32 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn the_budget_wait_is_waited_whatever_the_retry_limit_and_a_long_pause_is_not() {
+        let b = WeightBudget::new(100);
+        b.observe(95, Some(10), 10_000);
+        // 50 s to the next minute, far more than a 1 s retry limit: still waited, once.
+        let w = b
+            .acquire_within(2, || 10_000, Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert_eq!(w, Duration::from_secs(50));
+        // A 429 pause longer than the limit is not waited: its length is returned.
+        b.pause(Duration::from_secs(120));
+        assert_eq!(
+            b.acquire_within(2, || 70_000, Duration::from_secs(30))
+                .await,
+            Err(Duration::from_secs(120))
+        );
+        // One within the limit is.
+        let b = WeightBudget::new(100);
+        b.pause(Duration::from_secs(3));
+        assert_eq!(
+            b.acquire_within(2, || 0, Duration::from_secs(30)).await,
+            Ok(Duration::from_secs(3))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn local_clock_sets_the_window_without_a_date_header() {
         let b = WeightBudget::new(10);
         let wall = 59_500; // half a second before the minute ends
@@ -207,23 +233,6 @@ mod tests {
         let b = WeightBudget::new(6000);
         b.pause(Duration::from_secs(3));
         assert_eq!(b.acquire(1, || 0).await, Duration::from_secs(3));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_wait_longer_than_allowed_is_refused_not_waited() {
-        let b = WeightBudget::new(100);
-        b.observe(95, Some(10), 0); // 50 s left in the server's minute
-        let started = Instant::now();
-        assert_eq!(
-            b.acquire_within(2, || 0, Duration::from_secs(30)).await,
-            Err(Duration::from_secs(50))
-        );
-        assert_eq!(started.elapsed(), Duration::ZERO, "nothing waited");
-        assert_eq!(b.used(), 95, "nothing reserved");
-        assert_eq!(
-            b.acquire_within(2, || 0, Duration::from_secs(60)).await,
-            Ok(Duration::from_secs(50))
-        );
     }
 
     #[tokio::test(start_paused = true)]
