@@ -122,7 +122,7 @@ impl Outcome {
         {
             return e.clone();
         }
-        let msg = failure_summary(&self.body);
+        let msg = failure_summary(&self.body, self.status);
         self.body.insert("error".into(), Value::String(msg.clone()));
         msg
     }
@@ -215,31 +215,131 @@ fn collect_errors(label: &str, v: &Value, depth: usize, out: &mut Vec<(String, S
     }
 }
 
-/// One sentence on why a run whose outcome is `error` failed.
-fn failure_summary(body: &Map<String, Value>) -> String {
+/// The run's entries (symbols, strategy/symbol runs, files, accounts) with their names: the
+/// `results` (or `signals`) object or array.
+fn entries(body: &Map<String, Value>) -> Option<Vec<(String, &Value)>> {
+    for key in ["results", "signals"] {
+        match body.get(key) {
+            Some(Value::Object(m)) if !m.is_empty() => {
+                return Some(m.iter().map(|(k, v)| (k.clone(), v)).collect());
+            }
+            Some(Value::Array(a)) if !a.is_empty() => {
+                return Some(
+                    a.iter()
+                        .enumerate()
+                        .map(|(i, v)| {
+                            let name = ["symbol", "name", "account", "source", "target", "key"]
+                                .iter()
+                                .find_map(|k| v.get(*k).and_then(Value::as_str))
+                                .map(str::to_string)
+                                .unwrap_or_else(|| format!("{key}[{i}]"));
+                            (name, v)
+                        })
+                        .collect(),
+                );
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Why one failed entry failed: its error, else its reason, else its status.
+fn entry_error(v: &Value) -> String {
+    let mut errs = Vec::new();
+    collect_errors("", v, 1, &mut errs);
+    if let Some((_, e)) = errs.into_iter().next() {
+        return e;
+    }
+    ["reason", "detail", "status"]
+        .iter()
+        .find_map(|k| v.get(*k).and_then(Value::as_str))
+        .unwrap_or("failed")
+        .to_string()
+}
+
+/// "N of M failed: a: why; b: why; and K more".
+fn n_of_m(failed: &[(String, String)], total: usize) -> String {
+    let shown: Vec<String> = failed
+        .iter()
+        .take(3)
+        .map(|(k, e)| {
+            if k.is_empty() {
+                e.clone()
+            } else {
+                format!("{k}: {e}")
+            }
+        })
+        .collect();
+    let more = if failed.len() > 3 {
+        format!("; and {} more", failed.len() - 3)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} of {total} failed: {}{more}",
+        failed.len(),
+        shown.join("; ")
+    )
+}
+
+/// One sentence on why a run whose outcome is `error` or `partial` failed (in part): "N of M
+/// failed" counted on its entries' statuses (`error` and `stale` fail, as in
+/// [`Status::combine`]), with the first reasons.
+fn failure_summary(body: &Map<String, Value>, status: Status) -> String {
+    if let Some(entries) = entries(body) {
+        let failed: Vec<(String, String)> = entries
+            .iter()
+            .filter(|(_, v)| {
+                matches!(
+                    v.get("status").and_then(Value::as_str),
+                    Some("error" | "stale")
+                )
+            })
+            .map(|(k, v)| (k.clone(), entry_error(v)))
+            .collect();
+        if !failed.is_empty() {
+            return n_of_m(&failed, entries.len());
+        }
+    }
+    // Symbols a job found no data for, or only stale data (generate-signals).
+    let names = |key: &str| -> Vec<String> {
+        match body.get(key) {
+            Some(Value::Array(a)) => a.iter().map(cell).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let missing = names("missing_data");
+    let stale = names("stale_symbols");
+    if !missing.is_empty() || !stale.is_empty() {
+        let done = match body.get("suggestions") {
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter(|s| s.get("status").and_then(Value::as_str) != Some("stale"))
+                .count(),
+            _ => 0,
+        };
+        let mut failed: Vec<(String, String)> = missing
+            .into_iter()
+            .map(|s| (s, "no usable data".to_string()))
+            .collect();
+        for s in stale {
+            if !failed.iter().any(|(k, _)| *k == s) {
+                failed.push((s, "stale data".to_string()));
+            }
+        }
+        let total = failed.len() + done;
+        return n_of_m(&failed, total);
+    }
     let mut errs = Vec::new();
     collect_errors("", &Value::Object(body.clone()), 0, &mut errs);
     if errs.is_empty() {
-        if let Some(Value::Array(m)) = body.get("missing_data")
-            && !m.is_empty()
-        {
-            let names: Vec<String> = m.iter().map(cell).collect();
-            return format!("no usable data for {}", names.join(", "));
-        }
-        return "the run failed: no entry succeeded (see the run's JSON result)".into();
+        return if status == Status::Partial {
+            "part of the run did not complete (see the run's JSON result)".into()
+        } else {
+            "the run failed: no entry succeeded (see the run's JSON result)".into()
+        };
     }
-    let total = match body.get("results") {
-        Some(Value::Object(m)) => m.len(),
-        Some(Value::Array(a)) => a.len(),
-        _ => 0,
-    };
-    let lead = if total > 0 && errs.len() == total {
-        format!("all {total} failed")
-    } else if total > 0 {
-        format!("{} of {total} failed", errs.len())
-    } else {
-        "failed".to_string()
-    };
     let shown: Vec<String> = errs
         .iter()
         .take(3)
@@ -256,7 +356,7 @@ fn failure_summary(body: &Map<String, Value>) -> String {
     } else {
         String::new()
     };
-    format!("{lead}: {}{more}", shown.join("; "))
+    format!("failed: {}{more}", shown.join("; "))
 }
 
 pub fn new_table() -> Table {

@@ -111,7 +111,13 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         "gaps": gaps, "results": results,
     });
     if let Some(e) = first_error {
-        body["error"] = json!(e);
+        // "N of M failed", as every job with per-entry work says it.
+        let failed = results
+            .values()
+            .filter(|v| v.get("status").and_then(Value::as_str) == Some("error"))
+            .count()
+            .max(1);
+        body["error"] = json!(format!("{failed} of {} failed: {e}", results.len()));
     }
     Outcome::from_results(body)
 }

@@ -407,7 +407,8 @@ pub async fn main_entry(cli: crate::cli::Cli, argv: Vec<String>) -> u8 {
         Ok(mut outcome) => {
             // A run that failed without an error of its own (every symbol failed) still
             // says why, on stderr and in its JSON.
-            let failed = (outcome.status == Status::Error).then(|| outcome.ensure_error());
+            let failed = matches!(outcome.status, Status::Error | Status::Partial)
+                .then(|| outcome.ensure_error());
             let bytes = outcome.render(name, ctx.format);
             write_stdout(&bytes);
             if let Some(msg) = failed {
@@ -813,7 +814,9 @@ pub async fn job(
         Ok(o) => {
             // Every failed run says why in the journal's error column, also when the job
             // returned an outcome (every symbol failed) rather than an error.
-            let error = (o.status == Status::Error).then(|| one_line(&o.ensure_error()));
+            // A partial run says which of its entries failed the same way ("N of M failed").
+            let error = matches!(o.status, Status::Error | Status::Partial)
+                .then(|| one_line(&o.ensure_error()));
             journal::finish(
                 store,
                 id,

@@ -73,7 +73,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "sharpe")]
     pub metric: MetricArg,
     /// Tune on this share of the bars and report the winner on the rest (0 < r < 1).
-    #[arg(long, default_value_t = 0.7)]
+    #[arg(long, default_value_t = 0.7, value_parser = train_ratio_arg)]
     pub train_ratio: f64,
     /// Fee per side, a fraction of notional in [0, 1) (default: backtest.fee_rate, 0.001 = 0.1%).
     #[arg(long)]
@@ -163,12 +163,21 @@ fn check_flags(args: &Args) -> Result<()> {
     // its winner on.
     let r = args.train_ratio;
     if !(r.is_finite() && r > 0.0 && r < 1.0) {
-        return Err(usage(format!(
-            "--train-ratio {r}: must be between 0 and 1, both excluded (0.7 tunes on the first 70% of the bars and tests the winner on the rest)"
-        )));
+        return Err(usage(format!("--train-ratio {r}: {TRAIN_RATIO_RANGE}")));
     }
     Ok(())
 }
+
+/// `--train-ratio`: a number strictly between 0 and 1, else a usage error saying so.
+fn train_ratio_arg(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 && r < 1.0 => Ok(r),
+        _ => Err(format!("{s:?}: {TRAIN_RATIO_RANGE}")),
+    }
+}
+
+/// What `--train-ratio` may be, said in every refusal of it.
+const TRAIN_RATIO_RANGE: &str = "must be a number in the range (0, 1), 0 and 1 excluded (0.7 tunes on the first 70% of the bars and tests the winner on the rest)";
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     check_flags(&args)?;

@@ -508,3 +508,134 @@ fn a_store_under_a_missing_folder_is_refused_and_only_init_creates_it() {
     let (code, v, _) = run_json(sb.fks().env("DATABASE_URL", &db).arg("list-data"));
     assert_eq!(code, 0, "{v}");
 }
+
+/// Runs where some of the symbols failed say exactly "N of M failed" (N failed of the M the
+/// run worked on) in the `error:` line on stderr and the journal's error column, for every
+/// job with per-symbol work.
+fn n_of_m_failed(sb: &Sandbox) {
+    const H: i64 = 3_600_000;
+    const T0: i64 = 1_704_067_200_000;
+    let klines = binance::series(T0, H, 400, 100.0);
+    crate::support::import_hourly(sb, "BTCUSDT", &klines);
+    let now = (T0 + 400 * H + 60_000).to_string();
+    let (code, v, _) = run_json(
+        sb.fks()
+            .args(["account", "add", "P", "--kind", "paper", "--cash", "10000"]),
+    );
+    assert_eq!(code, 0, "{v}");
+    let good = sb.write("good.csv", &crate::support::binance_csv(&klines[..10], H));
+    let mut bad_rows = klines[10..20].to_vec();
+    bad_rows[3].open = "-5".into();
+    let bad = sb.write("bad.csv", &crate::support::binance_csv(&bad_rows, H));
+    let jobs: Vec<(&str, Vec<String>, &str)> = vec![
+        ("update-indicators", vec![], "2 of 3 failed"),
+        (
+            "run-backtest",
+            vec!["--kind".into(), "sma_cross".into()],
+            "2 of 3 failed",
+        ),
+        ("generate-daily-rag-signals", vec![], "2 of 3 failed"),
+        ("generate-signals", vec![], "2 of 3 failed"),
+        (
+            "import-klines",
+            vec![
+                good.to_str().unwrap().into(),
+                bad.to_str().unwrap().into(),
+                "--symbol".into(),
+                "BTCUSDT".into(),
+                "--timeframe".into(),
+                "1h".into(),
+            ],
+            "1 of 2 failed",
+        ),
+    ];
+    for (job, args, want) in jobs {
+        let out = sb
+            .fks()
+            .env("FKS_NOW", &now)
+            .env("FKS_SYMBOLS", "BTCUSDT,ETHUSDT,BNBUSDT")
+            .arg(job)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{job}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_else(|| panic!("{job}: no error line in {err:?}"));
+        assert!(
+            line.starts_with(&format!("error: {want}: ")),
+            "{job}: {line}"
+        );
+        let (_, runs, _) = run_json(sb.fks().args(["runs", "--task", job, "--limit", "1"]));
+        let e = runs["runs"][0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("{want}: ")),
+            "{job}: journal says {runs}"
+        );
+        assert_eq!(runs["runs"][0]["status"], "partial", "{job}");
+    }
+}
+
+#[test]
+fn some_symbols_failed_says_n_of_m_sqlite() {
+    n_of_m_failed(&Sandbox::new());
+}
+
+#[test]
+fn some_symbols_failed_says_n_of_m_postgres() {
+    if let Some(sb) = Sandbox::postgres() {
+        n_of_m_failed(&sb);
+    }
+}
+
+/// An out-of-range or non-numeric `--train-ratio` is a usage error (exit 2) whose one line
+/// states the allowed range, (0, 1) with both ends excluded; nothing is run or journaled.
+#[test]
+fn train_ratio_out_of_range_states_the_range() {
+    let sb = Sandbox::new();
+    for r in ["1.5", "1", "0", "-0.3", "NaN", "inf", "abc", "", "0.7.1"] {
+        let out = sb
+            .fks()
+            .args(["run-backtest", "--kind", "sma_cross", "--optimize"])
+            .arg(format!("--train-ratio={r}"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{r}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(lines.len(), 1, "{r}: {err}");
+        assert!(
+            lines[0].contains("--train-ratio")
+                && lines[0].contains("(0, 1)")
+                && lines[0].contains("excluded"),
+            "{r}: {err}"
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["status"], "error", "{r}");
+    }
+    for r in ["0.5", "0.999"] {
+        let out = sb
+            .fks()
+            .args([
+                "run-backtest",
+                "--kind",
+                "sma_cross",
+                "--optimize",
+                "--train-ratio",
+                r,
+            ])
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(2), "{r} is allowed");
+    }
+}
