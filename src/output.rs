@@ -495,9 +495,23 @@ mod tests {
         let msg = o.ensure_error();
         assert_eq!(
             msg,
-            "all 2 failed: BTCUSDT: binance rejected klines: -1121 Invalid symbol; ETHUSDT: timeout"
+            "2 of 2 failed: BTCUSDT: binance rejected klines: -1121 Invalid symbol; ETHUSDT: timeout"
         );
+        // Partial: counted on the entries' statuses (a stale one fails, an entry with two
+        // nested errors counts once, a success with a nested error does not count).
         assert_eq!(o.to_json("x")["error"], msg.as_str());
+        let mut o = Outcome::from_results(serde_json::json!({"results": {
+            "A": {"status": "success", "orders": [{"error": "x"}]},
+            "B": {"status": "error", "errors": ["e1", "e2"]},
+            "C": {"status": "stale", "reason": "last candle 3 days old"},
+            "D": {"status": "success"},
+        }}))
+        .unwrap();
+        assert_eq!(o.status, Status::Partial);
+        assert_eq!(
+            o.ensure_error(),
+            "2 of 4 failed: B: e1; C: last candle 3 days old"
+        );
         // An error of its own wins and is kept.
         let mut o = Outcome::new(Status::Error, serde_json::json!({"error": "boom"})).unwrap();
         assert_eq!(o.ensure_error(), "boom");
@@ -516,7 +530,7 @@ mod tests {
             serde_json::json!({"missing_data": ["BTCUSDT"]}),
         )
         .unwrap();
-        assert_eq!(o.ensure_error(), "no usable data for BTCUSDT");
+        assert_eq!(o.ensure_error(), "1 of 1 failed: BTCUSDT: no usable data");
         let mut o = Outcome::new(Status::Error, serde_json::json!({})).unwrap();
         assert!(!o.ensure_error().is_empty());
     }

@@ -800,6 +800,111 @@ pub fn closing_side(side: positions::PositionSide) -> Side {
 mod tests {
     use super::*;
 
+    /// A fresh store: SQLite in a temp dir, or a new Postgres database when
+    /// FKS_TEST_DATABASE_URL is set and `pg`.
+    async fn fresh_store(pg: bool, dir: &std::path::Path) -> Option<Store> {
+        use crate::core::store::StoreUrl;
+        let url = if pg {
+            let Ok(base) = std::env::var("FKS_TEST_DATABASE_URL") else {
+                eprintln!("FKS_TEST_DATABASE_URL not set: the Postgres half is skipped");
+                return None;
+            };
+            let name = format!(
+                "fks_orders_{}_{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos()
+            );
+            let ok = std::process::Command::new("psql")
+                .args([base.as_str(), "-qc", &format!("CREATE DATABASE {name}")])
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "create {name}");
+            let (root, _) = base.rsplit_once('/').unwrap();
+            StoreUrl::parse(&format!("{root}/{name}")).unwrap()
+        } else {
+            StoreUrl::parse(&dir.join("t.db").display().to_string()).unwrap()
+        };
+        Some(
+            Store::open(&url, std::time::Duration::from_secs(5))
+                .await
+                .unwrap(),
+        )
+    }
+
+    /// One close of a position in flight at a time (the store's unique index, so two jobs
+    /// cannot both journal one), and a filled close counts as done until the position is
+    /// read again.
+    async fn one_close_per_position(pg: bool) {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(store) = fresh_store(pg, dir.path()).await else {
+            return;
+        };
+        store
+            .exec(
+                "INSERT INTO accounts (name, kind, created_ms) VALUES ('F', 'binance-futures', 0)",
+                &[],
+            )
+            .await
+            .unwrap();
+        let insert = |cid: &'static str, status: &'static str, updated: i64| {
+            let store = &store;
+            async move {
+                store
+                    .exec(
+                        "INSERT INTO orders (account_id, client_order_id, symbol, side, type, quantity, status, reason, created_ms, updated_ms, position_id) \
+                         VALUES (1, ?, 'BTCUSDT', 'SELL', 'MARKET', '0.1', ?, 'stop-loss', 0, ?, 7)",
+                        vals![cid, status, updated],
+                    )
+                    .await
+            }
+        };
+        insert("a", "not_placed", 10).await.unwrap();
+        assert!(existing_close(&store, 7, 5).await.unwrap().is_none());
+        insert("b", "sent", 10).await.unwrap();
+        // A second close in flight is refused by the store itself.
+        assert!(insert("c", "new", 10).await.is_err());
+        assert!(insert("c2", "unknown", 10).await.is_err());
+        assert_eq!(
+            existing_close(&store, 7, 5)
+                .await
+                .unwrap()
+                .unwrap()
+                .client_order_id,
+            "b"
+        );
+        store
+            .exec(
+                "UPDATE orders SET status = 'filled', updated_ms = 20 WHERE client_order_id = 'b'",
+                &[],
+            )
+            .await
+            .unwrap();
+        // Filled after the position was last read: already closed.
+        assert_eq!(
+            existing_close(&store, 7, 20).await.unwrap().unwrap().status,
+            "filled"
+        );
+        // The position read again since, and still open: it may be closed again.
+        assert!(existing_close(&store, 7, 21).await.unwrap().is_none());
+        insert("d", "new", 30).await.unwrap();
+        // Another position is not affected.
+        assert!(existing_close(&store, 8, 0).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn one_close_per_position_sqlite() {
+        one_close_per_position(false).await;
+    }
+
+    #[tokio::test]
+    async fn one_close_per_position_postgres() {
+        one_close_per_position(true).await;
+    }
+
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
     }

@@ -169,3 +169,51 @@ fn a_readable_config_holding_secrets_is_warned_about_on_every_run() {
     let (_, _, err) = run_json(sb.fks().args(["-q", "list-data"]));
     assert!(!err.contains("warning:"), "{err}");
 }
+
+/// A Postgres password given in the URL's query (`?password=`, as libpq and tokio-postgres
+/// accept it) is as secret as one before the `@`: never in an error, never in the journal's
+/// record of the run's arguments.
+#[test]
+fn a_password_in_the_database_urls_query_is_never_shown_or_journaled() {
+    let sb = Sandbox::new();
+    const PW: &str = "Hunter2QuerySecret";
+    for url in [
+        format!("postgres://nobody@127.0.0.1:1/db?password={PW}"),
+        format!(
+            "postgres://nobody@127.0.0.1:1/db?sslmode=disable&password={PW}&application_name=x"
+        ),
+        format!("postgresql://nobody:{PW}@127.0.0.1:1/db?password={PW}"),
+    ] {
+        let out = sb.fks().args(["--db", &url, "list-data"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains(PW), "{all}");
+        assert!(all.contains("password=****"), "{all}");
+    }
+    // On a real server (trust auth ignores the password), the run's journaled arguments.
+    let Some(pg) = crate::support::pg_database() else {
+        eprintln!("FKS_TEST_DATABASE_URL not set: the journal half of this test is skipped");
+        return;
+    };
+    let url = format!("{pg}?password={PW}");
+    let (code, v, _) = run_json(sb.fks().args(["--db", &url, "init"]));
+    assert!(code == 0 || code == 3, "{v}");
+    let _ = sb
+        .fks()
+        .args(["--db", &url, "update-indicators"])
+        .output()
+        .unwrap();
+    let out = sb.fks().args(["--db", &url, "runs"]).output().unwrap();
+    let runs = String::from_utf8_lossy(&out.stdout);
+    assert!(runs.contains("update-indicators"), "{runs}");
+    assert!(!runs.contains(PW), "{runs}");
+    let dump = std::process::Command::new("psql")
+        .args([pg.as_str(), "-tAc", "SELECT args FROM runs"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&dump.stdout).contains(PW));
+}

@@ -78,6 +78,7 @@ impl StoreUrl {
 
 /// Hide the password of a URL (`postgres://user:****@host/db`).
 pub fn redact_url(u: &str) -> String {
+    let mut out = u.to_string();
     if let Some(scheme_end) = u.find("://") {
         let rest = &u[scheme_end + 3..];
         let auth_end = rest.find('/').unwrap_or(rest.len());
@@ -89,10 +90,23 @@ pub fn redact_url(u: &str) -> String {
             } else {
                 user.to_string()
             };
-            return format!("{}://{}@{}", &u[..scheme_end], masked, &rest[at + 1..]);
+            out = format!("{}://{}@{}", &u[..scheme_end], masked, &rest[at + 1..]);
         }
     }
-    u.to_string()
+    // A password may also be a query parameter (`?password=`, as libpq and tokio-postgres
+    // take it).
+    if let Some(q) = out.find('?') {
+        let (head, query) = out.split_at(q + 1);
+        let query: Vec<String> = query
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=****"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out = format!("{head}{}", query.join("&"));
+    }
+    out
 }
 
 pub(crate) enum Backend {
@@ -389,6 +403,15 @@ mod tests {
             "postgres://u:****@h:5432/db"
         );
         assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+        assert_eq!(
+            redact_url("postgres://u@h/db?sslmode=disable&password=p@ss&x=1"),
+            "postgres://u@h/db?sslmode=disable&password=****&x=1"
+        );
+        assert_eq!(
+            redact_url("postgres://u:a@h/db?PASSWORD=b"),
+            "postgres://u:****@h/db?PASSWORD=****"
+        );
+        assert_eq!(redact_url("./o.db?password"), "./o.db?password");
     }
 
     #[test]
