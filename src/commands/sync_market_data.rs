@@ -65,6 +65,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let limit = args.limit.unwrap_or(ctx.settings.file.market.initial_limit);
     let symbols = super::pick_symbols(ctx, &args.symbols, args.shard);
     let now = ctx.now_ms();
+    if let Some(since) = args.since
+        && since > now
+    {
+        return Err(super::usage(format!(
+            "--since {} is after now ({}): no candle has opened then yet; check the year",
+            crate::core::time::fmt_ms(since),
+            crate::core::time::fmt_ms(now)
+        )));
+    }
     let mut results = BTreeMap::new();
 
     let client = ctx.binance_market()?;

@@ -1328,3 +1328,100 @@ fn a_position_is_closed_once_across_lost_answers_and_reruns_sqlite() {
 fn a_position_is_closed_once_across_lost_answers_and_reruns_postgres() {
     close_once(Sandbox::postgres);
 }
+
+fn exec_sql(sb: &Sandbox, sql: &str) {
+    if sb.db.starts_with("postgres") {
+        let out = std::process::Command::new("psql")
+            .args([sb.db.as_str(), "-qc", sql])
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    rusqlite::Connection::open(&sb.db)
+        .unwrap()
+        .execute_batch(sql)
+        .unwrap();
+}
+
+/// A rebalance that would sell all of a position another job is closing (a stop-loss close
+/// still in flight) sends nothing for it: the position is closed once.
+fn rebalance_leaves_a_position_being_closed(sb: &Sandbox) {
+    paper_account(sb, "100000", "0.001");
+    closes(sb, "BTCUSDT", &["60400", "60400"]);
+    paper_order(sb, &(T0 + 2 * H + 1).to_string(), "BTCUSDT", "BUY", "0.5");
+    closes(sb, "BTCUSDT", &["60400", "60400", "61000"]);
+    let pos = scalar(sb, "SELECT id FROM positions WHERE status = 'open'");
+    exec_sql(
+        sb,
+        &format!(
+            "INSERT INTO orders (account_id, client_order_id, symbol, side, type, quantity, status, reason, created_ms, updated_ms, position_id) \
+             VALUES (1, 'fks-inflight-close', 'BTCUSDT', 'SELL', 'MARKET', '0.5', 'sent', 'stop-loss', {t}, {t}, {pos})",
+            t = T0 + 3 * H
+        ),
+    );
+    sb.write("none.json", r#"{"BTCUSDT": 0}"#);
+    let now = (T0 + 3 * H + 1).to_string();
+    let (c, v, err) = run_json(sb.fks().env("FKS_NOW", &now).args([
+        "rebalance-portfolio",
+        "--account-id",
+        "1",
+        "--targets",
+        "none.json",
+        "--execute",
+    ]));
+    assert_eq!(c, 3, "{v} {err}");
+    let o = &v["orders"][0];
+    assert_eq!(o["side"], "SELL", "{v}");
+    assert!(
+        o["already_closing"]
+            .as_str()
+            .unwrap_or("")
+            .contains("fks-inflight-close"),
+        "{v}"
+    );
+    assert_eq!(
+        scalar(sb, "SELECT COUNT(*) FROM orders"),
+        "1",
+        "nothing journaled"
+    );
+    assert_eq!(
+        scalar(sb, "SELECT quantity FROM positions WHERE status = 'open'"),
+        "0.5"
+    );
+    // Once that close is settled as never placed, the rebalance sells it, linked to it.
+    exec_sql(sb, "UPDATE orders SET status = 'not_placed'");
+    let (c, v, err) = run_json(sb.fks().env("FKS_NOW", &now).args([
+        "rebalance-portfolio",
+        "--account-id",
+        "1",
+        "--targets",
+        "none.json",
+        "--execute",
+    ]));
+    assert_eq!(c, 0, "{v} {err}");
+    assert_eq!(v["orders"][0]["fill"]["status"], "filled", "{v}");
+    assert_eq!(
+        scalar(
+            sb,
+            &format!("SELECT COUNT(*) FROM orders WHERE position_id = {pos} AND status = 'filled'")
+        ),
+        "1"
+    );
+}
+
+#[test]
+fn rebalance_leaves_a_position_being_closed_sqlite() {
+    rebalance_leaves_a_position_being_closed(&Sandbox::new());
+}
+
+#[test]
+fn rebalance_leaves_a_position_being_closed_postgres() {
+    if let Some(sb) = Sandbox::postgres() {
+        rebalance_leaves_a_position_being_closed(&sb);
+    }
+}

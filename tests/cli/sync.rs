@@ -894,3 +894,35 @@ fn a_weight_budget_wait_is_always_waited_out_postgres() {
         weight_budget_wait(&sb);
     }
 }
+
+/// `--since` after the run's clock (a typo such as 2052 for 2025) asks for candles that
+/// cannot exist: a usage error (exit 2) saying so, not a "success" that fetched nothing.
+#[test]
+fn a_since_after_now_is_a_usage_error() {
+    let sb = Sandbox::new();
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let now = T0 + 10 * H;
+    let out = sb
+        .fks()
+        .env("FKS_BINANCE_BASE_URL", server.uri())
+        .env("FKS_NOW", now.to_string())
+        .args(["sync-market-data", "--since", "2052-01-01"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: --since 2052-01-01T00:00:00Z is after now"),
+        "{err}"
+    );
+    assert!(rt.block_on(server.received_requests()).unwrap().is_empty());
+    // Up to the clock is allowed (nothing closed yet since then: nothing fetched, success).
+    let (code, v, err) = run_json(
+        sb.fks()
+            .env("FKS_BINANCE_BASE_URL", server.uri())
+            .env("FKS_NOW", now.to_string())
+            .args(["sync-market-data", "--since", &now.to_string()]),
+    );
+    assert_eq!(code, 0, "{v} {err}");
+}
