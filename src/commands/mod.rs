@@ -66,6 +66,8 @@ pub struct Ctx {
     pub exchange_bans: Arc<BanBook>,
     /// The journal id of the running job (0 outside a job).
     pub run_id: std::sync::atomic::AtomicI64,
+    /// The subcommand being run (Postgres `application_name` = `fks/<command>`).
+    pub command: &'static str,
 }
 
 impl Ctx {
@@ -91,6 +93,7 @@ impl Ctx {
             binance: Default::default(),
             exchange_bans: Default::default(),
             run_id: Default::default(),
+            command: "",
         }
     }
 
@@ -217,13 +220,29 @@ impl Ctx {
             .get_or_try_init(|| async {
                 let url = StoreUrl::parse(&self.settings.database_url)
                     .map_err(|e| ConfigError(format!("{e:#}")))?;
-                Store::open(
-                    &url,
-                    Duration::from_millis(self.settings.file.store.busy_timeout_ms),
-                )
-                .await
+                Store::open_with(&url, &self.store_options()).await
             })
             .await
+    }
+
+    /// How to open the store: the [store] settings, the PG* variables, `fks/<command>`.
+    pub fn store_options(&self) -> crate::core::store::OpenOptions {
+        use crate::core::config::env;
+        let st = &self.settings.file.store;
+        crate::core::store::OpenOptions {
+            busy_timeout: Duration::from_millis(st.busy_timeout_ms),
+            connect_timeout: Duration::from_secs(st.connect_timeout_secs),
+            statement_timeout: Duration::from_secs(st.statement_timeout_secs),
+            application_name: Some(if self.command.is_empty() {
+                "fks".to_string()
+            } else {
+                format!("fks/{}", self.command)
+            }),
+            pgsslmode: self.env.var(env::PGSSLMODE),
+            pgsslrootcert: self.env.var(env::PGSSLROOTCERT),
+            pgpassword: self.env.var(env::PGPASSWORD),
+            ..Default::default()
+        }
     }
 
     /// Show progress bars only on an interactive stderr and when not quiet.
@@ -401,7 +420,8 @@ pub async fn main_entry(cli: crate::cli::Cli, argv: Vec<String>) -> u8 {
             );
         }
     };
-    let ctx = Ctx::new(global, settings, clock, Arc::new(env));
+    let mut ctx = Ctx::new(global, settings, clock, Arc::new(env));
+    ctx.command = name;
     let result = dispatch(&ctx, cli.command, &argv).await;
     match result {
         Ok(mut outcome) => {

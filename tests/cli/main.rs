@@ -19,6 +19,7 @@ mod indicators;
 mod intelligence;
 mod locks_pg;
 mod notify;
+mod pg_tls;
 mod readonly;
 mod reports;
 mod secrets;
