@@ -150,3 +150,34 @@ fn connect_timeout_is_a_clear_error() {
     );
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+/// The statement timeout and application name reach the server's session.
+#[test]
+fn statement_timeout_and_application_name() {
+    let Some(url) = crate::support::pg_database() else {
+        return;
+    };
+    let rt = rt();
+    rt.block_on(async {
+        use fks::core::store::{OpenOptions, Store, StoreUrl};
+        let opts = OpenOptions {
+            statement_timeout: std::time::Duration::from_secs(1),
+            application_name: Some("fks/run-backtest".into()),
+            ..Default::default()
+        };
+        let s = Store::open_with(&StoreUrl::parse(&url).unwrap(), &opts)
+            .await
+            .unwrap();
+        let r = s
+            .query_one(
+                "SELECT current_setting('application_name'), current_setting('statement_timeout')",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.text(0).unwrap(), "fks/run-backtest");
+        assert_eq!(r.text(1).unwrap(), "1s");
+        let e = s.query("SELECT pg_sleep(3)", &[]).await.unwrap_err();
+        assert!(format!("{e:#}").contains("57014"), "{e:#}");
+    });
+}

@@ -112,7 +112,8 @@ pub struct OpenOptions {
     pub pgsslrootcert: Option<String>,
     pub pgpassword: Option<String>,
     /// Internal: set on the extra connection that checks for a transaction-mode pooler.
-    pub(crate) pooler_probe_depth: u8,
+    #[doc(hidden)]
+    pub pooler_probe_depth: u8,
 }
 
 impl Default for OpenOptions {
