@@ -14,6 +14,7 @@ mod execution;
 mod failures;
 mod foundation;
 mod freshness;
+mod hosts;
 mod import;
 mod indicators;
 mod intelligence;
