@@ -10,6 +10,7 @@ mod clock_reads;
 mod contract;
 mod crontab;
 mod demo;
+mod deploy;
 mod execution;
 mod failures;
 mod foundation;
