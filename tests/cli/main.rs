@@ -22,6 +22,7 @@ mod intelligence;
 mod locks_pg;
 mod notify;
 mod pg_tls;
+mod pooler;
 mod readonly;
 mod reports;
 mod secrets;
