@@ -27,4 +27,5 @@ mod readonly;
 mod reports;
 mod secrets;
 mod sync;
+mod timescale;
 mod urgent;

@@ -19,6 +19,7 @@ pub mod identity;
 pub mod optimizations;
 
 use anyhow::{Context, Result, bail};
+pub use migrate::HYPERTABLE_SQL;
 use std::path::{Path, PathBuf};
 pub use value::{Row, Value};
 
