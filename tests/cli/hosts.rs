@@ -389,3 +389,43 @@ fn per_symbol_jobs_take_a_shard() {
         assert_eq!(shards, vec!["1/3", "2/3", "3/3"], "{job}: {v}");
     }
 }
+
+/// Where no server session can tell (SQLite, or a role that cannot see other sessions), a
+/// run on another host is killed once its heartbeat is older than the limit.
+#[test]
+fn stale_heartbeat_of_another_host_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    rt().block_on(async {
+        let s = Store::open(
+            &StoreUrl::Sqlite(dir.path().join("h.db")),
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        let far = Holder {
+            host: "host-far".into(),
+            pid: 4242,
+        };
+        let fresh = runs::start(&s, "run-backtest", "[]", 0, &far)
+            .await
+            .unwrap();
+        let old = runs::start(&s, "run-backtest", "[]", 0, &far)
+            .await
+            .unwrap();
+        let beat_at = runs::wall_now_ms() - runs::HEARTBEAT_STALE_MS - 1_000;
+        s.exec(
+            "UPDATE task_runs SET heartbeat_ms = ? WHERE id = ?",
+            fks::vals![beat_at, old],
+        )
+        .await
+        .unwrap();
+        let killed = runs::killed_runs(&s).await.unwrap();
+        assert!(
+            killed.contains(&old) && !killed.contains(&fresh),
+            "{killed:?}"
+        );
+        // A heartbeat brings it back.
+        runs::heartbeat(&s, old).await.unwrap();
+        assert!(runs::killed_runs(&s).await.unwrap().is_empty());
+    });
+}
