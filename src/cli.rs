@@ -14,6 +14,8 @@ Environment (also read from ./.env; variables already set win):
   FKS_BINANCE_FUTURES_BASE_URL  Binance USD-M futures REST root (default https://fapi.binance.com)
   BINANCE_API_KEY, BINANCE_API_SECRET   credentials for Binance accounts
   DISCORD_WEBHOOK_URL           enables Discord notifications
+  FKS_HOST                      this host's name in the journal and locks (default: host name)
+  PGSSLMODE, PGSSLROOTCERT, PGPASSWORD  Postgres TLS mode, CA file, password (the URL wins)
 
 Exit codes: 0 success, 1 failed, 2 usage or configuration error, 3 partial, 4 skipped (lock held).";
 

@@ -7,6 +7,8 @@
 //! fks variables set when `fks cron` ran are written into the lines; secrets are not (they
 //! belong in `./.env` or the environment cron gives the jobs).
 
+mod deploy;
+
 use super::Ctx;
 use crate::core::config::{ConfigError, env};
 use crate::output::Outcome;
@@ -18,6 +20,26 @@ pub struct Args {
     /// Directory for the jobs' logs (default: the config's schedule.log_dir, else ./logs).
     #[arg(long)]
     pub log_dir: Option<std::path::PathBuf>,
+    /// What to write: a crontab, systemd service and timer units, or Kubernetes CronJobs
+    /// (all from the same [schedule]).
+    #[arg(long = "as", value_enum, default_value = "crontab")]
+    pub target: Target,
+    /// Write the files here instead of printing them (systemd: one file per unit).
+    #[arg(long)]
+    pub out_dir: Option<std::path::PathBuf>,
+    /// Shards per per-symbol job for systemd / kubernetes (default: schedule.shards).
+    #[arg(long)]
+    pub shards: Option<u32>,
+    /// The container image of the Kubernetes CronJobs.
+    #[arg(long, default_value = concat!("fks:", env!("CARGO_PKG_VERSION")))]
+    pub image: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    Crontab,
+    Systemd,
+    Kubernetes,
 }
 
 /// Variables fks reads that are safe to write into a crontab and needed for the jobs to
@@ -64,6 +86,13 @@ pub fn log_name(job: &str) -> String {
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
+    match args.target {
+        Target::Crontab => crontab(ctx, args).await,
+        Target::Systemd | Target::Kubernetes => deploy::run(ctx, args).await,
+    }
+}
+
+async fn crontab(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let exe = std::env::current_exe().context("find the fks binary")?;
     let cwd = std::env::current_dir().context("current directory")?;
     let abs = |p: std::path::PathBuf| if p.is_absolute() { p } else { cwd.join(p) };

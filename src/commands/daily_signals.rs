@@ -28,6 +28,9 @@ pub struct Args {
     /// Decide as of this time, from what had closed by then (YYYY-MM-DD, RFC 3339 or milliseconds, UTC); default: now.
     #[arg(long, value_parser = time_arg)]
     pub as_of: Option<i64>,
+    /// Take a deterministic share K of N of the symbols (for several hosts on one Postgres).
+    #[arg(long)]
+    pub shard: Option<super::Shard>,
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
@@ -42,11 +45,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);
     let as_of = super::intel_common::as_of(ctx, args.as_of)?;
     let replay = super::intel_common::is_replay(ctx, as_of);
-    let symbols = if args.symbols.is_empty() {
-        ctx.settings.symbols().to_vec()
-    } else {
-        args.symbols.clone()
-    };
+    let symbols = super::pick_symbols(ctx, &args.symbols, args.shard);
     let (ks, series) = super::intel_common::prepare(ctx, &symbols, tf, as_of).await?;
     let llm = super::intel_common::llm(ctx);
     let run_id = ctx.run_id.load(std::sync::atomic::Ordering::SeqCst);

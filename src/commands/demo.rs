@@ -349,6 +349,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 cash: None,
                 output_dir: Some(bt_dir.clone()),
                 apply: true,
+                shard: None,
             }
         )
     );
@@ -360,7 +361,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             super::validate_strategies::Args {
                 strategy_id: None,
                 days: 60,
-                dry_run: true
+                dry_run: true,
+                shard: None,
             }
         )
     );
@@ -388,7 +390,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 symbols: vec![],
                 min_confidence: 0.6,
                 timeframe: Some(tf),
-                as_of: None
+                as_of: None,
+                shard: None,
             }
         )
     );
@@ -401,7 +404,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 account_id: Some(acct.id),
                 method: super::optimize_portfolio::Method::Rag,
                 timeframe: Some(tf),
-                as_of: None
+                as_of: None,
             }
         )
     );

@@ -84,11 +84,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     {
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     }
-    Store::open(
-        &store_url,
-        std::time::Duration::from_millis(ctx.settings.file.store.busy_timeout_ms),
-    )
-    .await?;
+    Store::open_with(&store_url, &ctx.store_options()).await?;
     Outcome::new(
         Status::Success,
         serde_json::json!({

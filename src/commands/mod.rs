@@ -66,6 +66,8 @@ pub struct Ctx {
     pub exchange_bans: Arc<BanBook>,
     /// The journal id of the running job (0 outside a job).
     pub run_id: std::sync::atomic::AtomicI64,
+    /// The subcommand being run (Postgres `application_name` = `fks/<command>`).
+    pub command: &'static str,
 }
 
 impl Ctx {
@@ -91,6 +93,7 @@ impl Ctx {
             binance: Default::default(),
             exchange_bans: Default::default(),
             run_id: Default::default(),
+            command: "",
         }
     }
 
@@ -217,13 +220,29 @@ impl Ctx {
             .get_or_try_init(|| async {
                 let url = StoreUrl::parse(&self.settings.database_url)
                     .map_err(|e| ConfigError(format!("{e:#}")))?;
-                Store::open(
-                    &url,
-                    Duration::from_millis(self.settings.file.store.busy_timeout_ms),
-                )
-                .await
+                Store::open_with(&url, &self.store_options()).await
             })
             .await
+    }
+
+    /// How to open the store: the [store] settings, the PG* variables, `fks/<command>`.
+    pub fn store_options(&self) -> crate::core::store::OpenOptions {
+        use crate::core::config::env;
+        let st = &self.settings.file.store;
+        crate::core::store::OpenOptions {
+            busy_timeout: Duration::from_millis(st.busy_timeout_ms),
+            connect_timeout: Duration::from_secs(st.connect_timeout_secs),
+            statement_timeout: Duration::from_secs(st.statement_timeout_secs),
+            application_name: Some(if self.command.is_empty() {
+                "fks".to_string()
+            } else {
+                format!("fks/{}", self.command)
+            }),
+            pgsslmode: self.env.var(env::PGSSLMODE),
+            pgsslrootcert: self.env.var(env::PGSSLROOTCERT),
+            pgpassword: self.env.var(env::PGPASSWORD),
+            ..Default::default()
+        }
     }
 
     /// Show progress bars only on an interactive stderr and when not quiet.
@@ -340,14 +359,26 @@ impl std::str::FromStr for Shard {
 }
 
 impl Shard {
-    /// Whether this shard owns `key` (stable FNV-1a hash, so every host agrees).
+    /// Whether this shard owns `key` (a stable hash, so every host agrees).
     pub fn owns(&self, key: &str) -> bool {
         let mut h: u64 = 0xcbf29ce484222325;
         for b in key.bytes() {
             h ^= b as u64;
             h = h.wrapping_mul(0x100000001b3);
         }
+        // FNV-1a's low bits spread badly over small N (its prime is 1 mod 3: with N = 3 the
+        // usual USDT symbols nearly all fell in two shards); murmur3's finaliser mixes them.
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51afd7ed558ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ceb9fe1a85ec53);
+        h ^= h >> 33;
         (h % self.n as u64) as u32 == self.k - 1
+    }
+
+    /// Whether a run with this `--shard` (or none: everything) works on `key`.
+    pub fn keeps(shard: Option<Shard>, key: &str) -> bool {
+        shard.is_none_or(|s| s.owns(key))
     }
 
     pub fn suffix(shard: Option<Shard>) -> String {
@@ -401,7 +432,11 @@ pub async fn main_entry(cli: crate::cli::Cli, argv: Vec<String>) -> u8 {
             );
         }
     };
-    let ctx = Ctx::new(global, settings, clock, Arc::new(env));
+    if let Some(h) = crate::core::config::Env::var(&env, crate::core::config::env::HOST) {
+        journal::set_host(&h);
+    }
+    let mut ctx = Ctx::new(global, settings, clock, Arc::new(env));
+    ctx.command = name;
     let result = dispatch(&ctx, cli.command, &argv).await;
     match result {
         Ok(mut outcome) => {
@@ -665,8 +700,7 @@ async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcom
     let name = command_name(&command);
     match command {
         Command::SyncMarketData(a) => {
-            let lock = format!("sync-market-data{}", Shard::suffix(a.shard));
-            job(ctx, name, &lock, argv, sync_market_data::run(ctx, a)).await
+            job_sharded(ctx, name, a.shard, argv, sync_market_data::run(ctx, a)).await
         }
         Command::SyncAccountBalance(a) => {
             job(ctx, name, name, argv, sync_account_balance::run(ctx, a)).await
@@ -684,7 +718,7 @@ async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcom
             job(ctx, name, name, argv, generate_signals::run(ctx, a)).await
         }
         Command::GenerateDailyRagSignals(a) => {
-            job(ctx, name, name, argv, daily_signals::run(ctx, a)).await
+            job_sharded(ctx, name, a.shard, argv, daily_signals::run(ctx, a)).await
         }
         Command::OptimizePortfolio(a) => {
             job(ctx, name, name, argv, optimize_portfolio::run(ctx, a)).await
@@ -696,9 +730,11 @@ async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcom
         }
         Command::CheckStopLoss(a) => job(ctx, name, name, argv, check_stop_loss::run(ctx, a)).await,
         Command::Position(a) => position::run(ctx, a).await,
-        Command::RunBacktest(a) => job(ctx, name, name, argv, run_backtest::run(ctx, a)).await,
+        Command::RunBacktest(a) => {
+            job_sharded(ctx, name, a.shard, argv, run_backtest::run(ctx, a)).await
+        }
         Command::ValidateStrategies(a) => {
-            job(ctx, name, name, argv, validate_strategies::run(ctx, a)).await
+            job_sharded(ctx, name, a.shard, argv, validate_strategies::run(ctx, a)).await
         }
         Command::Strategy(a) => strategy::run(ctx, a).await,
         Command::CalculateMetrics(a) => {
@@ -708,8 +744,7 @@ async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcom
             job(ctx, name, name, argv, generate_report::run(ctx, a)).await
         }
         Command::UpdateIndicators(a) => {
-            let lock = format!("update-indicators{}", Shard::suffix(a.shard));
-            job(ctx, name, &lock, argv, update_indicators::run(ctx, a)).await
+            job_sharded(ctx, name, a.shard, argv, update_indicators::run(ctx, a)).await
         }
         Command::Indicators(a) => indicators::run(ctx, a).await,
         Command::AnalyzeRisk(a) => job(ctx, name, name, argv, analyze_risk::run(ctx, a)).await,
@@ -740,6 +775,28 @@ async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcom
     }
 }
 
+/// Run `work`, saying every [`journal::HEARTBEAT_EVERY_MS`] that run `id` is alive.
+async fn with_heartbeat(
+    store: &Store,
+    id: i64,
+    work: impl std::future::Future<Output = Result<Outcome>>,
+) -> Result<Outcome> {
+    let beat = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(journal::HEARTBEAT_EVERY_MS as u64)).await;
+            if let Err(e) = journal::heartbeat(store, id).await {
+                tracing::warn!("heartbeat of run {id}: {e:#}");
+            }
+        }
+    };
+    tokio::pin!(work);
+    tokio::select! {
+        biased;
+        r = &mut work => r,
+        _ = beat => unreachable!("the heartbeat loop never ends"),
+    }
+}
+
 /// Hide credentials that may sit in arguments (database URLs) before they reach the journal.
 fn journal_args(argv: &[String]) -> String {
     let redacted: Vec<String> = argv
@@ -755,6 +812,37 @@ pub async fn job(
     ctx: &Ctx,
     task: &str,
     lock_name: &str,
+    argv: &[String],
+    work: impl std::future::Future<Output = Result<Outcome>>,
+) -> Result<Outcome> {
+    run_job(ctx, task, lock_name, None, argv, work).await
+}
+
+/// The lock of one shard of a job: `job#K/N`, or the job's own without a shard, so
+/// shards run at once on several hosts while each shard runs once.
+pub fn shard_lock_name(task: &str, shard: Option<Shard>) -> String {
+    format!("{task}{}", Shard::suffix(shard))
+}
+
+/// Run a per-symbol job as one shard (`--shard K/N`) or whole: its lock is per job and
+/// shard, and the journal records the shard.
+pub async fn job_sharded(
+    ctx: &Ctx,
+    task: &str,
+    shard: Option<Shard>,
+    argv: &[String],
+    work: impl std::future::Future<Output = Result<Outcome>>,
+) -> Result<Outcome> {
+    let lock = shard_lock_name(task, shard);
+    let label = shard.map(|s| format!("{}/{}", s.k, s.n));
+    run_job(ctx, task, &lock, label.as_deref(), argv, work).await
+}
+
+async fn run_job(
+    ctx: &Ctx,
+    task: &str,
+    lock_name: &str,
+    shard: Option<&str>,
     argv: &[String],
     work: impl std::future::Future<Output = Result<Outcome>>,
 ) -> Result<Outcome> {
@@ -780,8 +868,15 @@ pub async fn job(
                 if !ctx.global.quiet {
                     eprintln!("{msg}");
                 }
-                let id =
-                    journal::start(store, task, &journal_args(argv), ctx.now_ms(), &me).await?;
+                let id = journal::start_sharded(
+                    store,
+                    task,
+                    &journal_args(argv),
+                    ctx.now_ms(),
+                    &me,
+                    shard,
+                )
+                .await?;
                 let o = Outcome::new(Status::Skipped, serde_json::json!({"reason": msg}))?;
                 journal::finish(
                     store,
@@ -796,12 +891,13 @@ pub async fn job(
             }
         }
     };
-    let id = journal::start(store, task, &journal_args(argv), ctx.now_ms(), &me).await?;
+    let id =
+        journal::start_sharded(store, task, &journal_args(argv), ctx.now_ms(), &me, shard).await?;
     ctx.run_id.store(id, std::sync::atomic::Ordering::SeqCst);
     // Bans and back-offs are in real time (the exchange's), not the job's clock.
     let mut res =
         match binance::bans::load(store, &ctx.exchange_bans, binance::bans::wall_now_ms()).await {
-            Ok(()) => work.await,
+            Ok(()) => with_heartbeat(store, id, work).await,
             Err(e) => Err(e),
         };
     if let Err(e) =

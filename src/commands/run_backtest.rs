@@ -89,6 +89,11 @@ pub struct Args {
     /// validate-strategies) on every symbol the strategy trades; otherwise refused, with why.
     #[arg(long, requires = "optimize", conflicts_with = "kind")]
     pub apply: bool,
+    /// Take a deterministic share K of N of the work (for several hosts on one Postgres):
+    /// the symbols, or with --optimize the strategies (one parameter set spans a strategy's
+    /// symbols).
+    #[arg(long)]
+    pub shard: Option<super::Shard>,
 }
 
 struct Target {
@@ -384,6 +389,19 @@ async fn targets(ctx: &Ctx, store: &Store, args: &Args) -> Result<Vec<Target>> {
                 strategy: Some(st),
             });
         }
+    }
+    if args.shard.is_some() {
+        for t in &mut targets {
+            if args.optimize {
+                if !super::Shard::keeps(args.shard, &t.label) {
+                    t.symbols.clear();
+                }
+            } else {
+                t.symbols
+                    .retain(|s| super::Shard::keeps(args.shard, s.as_str()));
+            }
+        }
+        targets.retain(|t| !t.symbols.is_empty());
     }
     Ok(targets)
 }

@@ -14,6 +14,12 @@ pub async fn run(ctx: &Ctx, _args: Args) -> Result<Outcome> {
     let store = ctx.store().await?;
     let schedule = super::active_schedule(ctx);
     let jobs = runs::status(store, ctx.now_ms(), &schedule).await?;
+    let (hosts, shards) = runs::hosts_and_shards(store, ctx.now_ms(), &schedule).await?;
+    let overdue_shards: Vec<String> = shards
+        .iter()
+        .filter(|s| s.overdue)
+        .map(|s| format!("{} {}", s.job, s.shard))
+        .collect();
     let overdue: Vec<&String> = jobs
         .iter()
         .filter(|(_, j)| j.overdue)
@@ -53,9 +59,32 @@ pub async fn run(ctx: &Ctx, _args: Args) -> Result<Outcome> {
             },
         ]);
     }
+    for s in &shards {
+        t.add_row(vec![
+            format!("{} {}", s.job, s.shard),
+            s.last_run_ms.map(fmt_ms).unwrap_or_else(|| "never".into()),
+            s.last_status.clone().unwrap_or_else(|| "-".into()),
+            String::new(),
+            String::new(),
+            format!("host {}", s.host.as_deref().unwrap_or("-")),
+            String::new(),
+            String::new(),
+            if s.overdue {
+                "yes".into()
+            } else {
+                String::new()
+            },
+        ]);
+    }
     Ok(Outcome::new(
         Status::Success,
-        serde_json::json!({ "overdue": overdue, "jobs": jobs }),
+        serde_json::json!({
+            "overdue": overdue,
+            "overdue_shards": overdue_shards,
+            "jobs": jobs,
+            "shards": shards,
+            "hosts": hosts,
+        }),
     )?
     .with_table(t))
 }

@@ -23,6 +23,10 @@ pub struct Args {
     /// Report only; disable nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Take a deterministic share K of N of the strategies (for several hosts on one
+    /// Postgres); a strategy's verdict needs all its symbols, so the share is by strategy.
+    #[arg(long)]
+    pub shard: Option<super::Shard>,
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
@@ -39,6 +43,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         Some(id) => vec![strategies::find(store, &id.to_string()).await?],
         None => strategies::list(store, true).await?,
     };
+    let list: Vec<_> = list
+        .into_iter()
+        .filter(|st| super::Shard::keeps(args.shard, &st.name))
+        .collect();
     let from = now - args.days as i64 * 86_400_000;
     let mut results = BTreeMap::new();
     let (mut passed, mut failed, mut disabled) = (0, 0, 0);

@@ -23,6 +23,12 @@ pub mod env {
     pub const RETRY_BASE_DELAY_MS: &str = "FKS_RETRY_BASE_DELAY_MS";
     /// How long SQLite waits for another writer, in milliseconds.
     pub const BUSY_TIMEOUT_MS: &str = "FKS_BUSY_TIMEOUT_MS";
+    /// This host's name in the journal and locks (default: the system host name).
+    pub const HOST: &str = "FKS_HOST";
+    /// libpq's: TLS mode, CA file and password for a postgres:// store without them.
+    pub const PGSSLMODE: &str = "PGSSLMODE";
+    pub const PGSSLROOTCERT: &str = "PGSSLROOTCERT";
+    pub const PGPASSWORD: &str = "PGPASSWORD";
 }
 
 /// A secret string: prints as `****` in Debug and Display.
@@ -139,6 +145,10 @@ pub struct StoreConfig {
     pub url: Option<String>,
     /// How long SQLite waits for another process's write lock, in milliseconds.
     pub busy_timeout_ms: u64,
+    /// Postgres: give up connecting after this many seconds (0: no limit).
+    pub connect_timeout_secs: u64,
+    /// Postgres: cancel any one statement after this many seconds (0: the server's setting).
+    pub statement_timeout_secs: u64,
 }
 
 impl Default for StoreConfig {
@@ -146,6 +156,8 @@ impl Default for StoreConfig {
         StoreConfig {
             url: None,
             busy_timeout_ms: 30_000,
+            connect_timeout_secs: 10,
+            statement_timeout_secs: 0,
         }
     }
 }
@@ -262,6 +274,9 @@ pub struct ScheduleConfig {
     pub jobs: BTreeMap<String, String>,
     /// Where `fks cron` sends each job's output.
     pub log_dir: Option<String>,
+    /// How many shards (`--shard K/N`) `fks cron --as systemd|kubernetes` writes for each
+    /// per-symbol job; 1 writes one unsharded unit per job.
+    pub shards: u32,
 }
 
 impl Default for ScheduleConfig {
@@ -273,6 +288,7 @@ impl Default for ScheduleConfig {
         ScheduleConfig {
             jobs,
             log_dir: None,
+            shards: 1,
         }
     }
 }

@@ -28,7 +28,22 @@ impl Holder {
     }
 }
 
+static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Set this process's host identity (`FKS_HOST`): in containers and Kubernetes pods the
+/// system host name changes every run, so each scheduled unit names itself.
+pub fn set_host(name: &str) {
+    let n = name.trim();
+    if !n.is_empty() {
+        let _ = HOST.set(n.to_string());
+    }
+}
+
+/// This host's name in the journal and locks: `FKS_HOST`, else the system host name.
 pub fn hostname() -> String {
+    if let Some(h) = HOST.get() {
+        return h.clone();
+    }
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|s| s.trim().to_string())
@@ -173,13 +188,144 @@ pub async fn release(store: &Store, lock: JobLock) -> Result<()> {
 
 /// Record the start of a run; returns its id.
 pub async fn start(store: &Store, task: &str, args: &str, now_ms: i64, me: &Holder) -> Result<i64> {
+    start_sharded(store, task, args, now_ms, me, None).await
+}
+
+/// Heartbeats of a running job, in wall-clock time.
+pub const HEARTBEAT_EVERY_MS: i64 = 30_000;
+/// A run on another host with no heartbeat for this long is taken as killed (when its
+/// server session cannot tell: SQLite, or a Postgres role that cannot see other sessions).
+pub const HEARTBEAT_STALE_MS: i64 = 10 * 60_000;
+
+/// The wall clock in ms (heartbeats are real time, not the job's clock).
+pub fn wall_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Record the start of a run of one shard (`K/N`); on Postgres with the server session
+/// that runs it, so that its death is seen from every host.
+pub async fn start_sharded(
+    store: &Store,
+    task: &str,
+    args: &str,
+    now_ms: i64,
+    me: &Holder,
+    shard: Option<&str>,
+) -> Result<i64> {
+    let session = match store.kind() {
+        StoreKind::Postgres => Some(SESSION_SQL),
+        StoreKind::Sqlite => None,
+    };
+    let sql = format!(
+        "INSERT INTO task_runs (task, args, started_ms, status, host, pid, shard, heartbeat_ms, session) \
+         VALUES (?, ?, ?, 'running', ?, ?, ?, ?, {}) RETURNING id",
+        session
+            .map(|s| format!("({s})"))
+            .unwrap_or_else(|| "NULL".into())
+    );
     store
         .query_one(
-            "INSERT INTO task_runs (task, args, started_ms, status, host, pid) VALUES (?, ?, ?, 'running', ?, ?) RETURNING id",
-            vals![task, args, now_ms, me.host.as_str(), me.pid],
+            &sql,
+            vals![
+                task,
+                args,
+                now_ms,
+                me.host.as_str(),
+                me.pid,
+                shard,
+                wall_now_ms()
+            ],
         )
         .await?
         .int(0)
+}
+
+/// This connection's server session: `backend pid:backend start (ms)`.
+const SESSION_SQL: &str = "SELECT pid::text || ':' || floor(extract(epoch FROM backend_start) * 1000)::bigint::text \
+     FROM pg_stat_activity WHERE pid = pg_backend_pid()";
+
+/// Say that a running job is alive (called every [`HEARTBEAT_EVERY_MS`] while it runs).
+pub async fn heartbeat(store: &Store, id: i64) -> Result<()> {
+    store
+        .exec(
+            "UPDATE task_runs SET heartbeat_ms = ? WHERE id = ? AND status = 'running'",
+            vals![wall_now_ms(), id],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The runs still marked `running` whose process is gone: killed (SIGKILL, OOM, a host that
+/// died). Decided, in order, by
+/// - the pid, for a run of this host;
+/// - on Postgres, the server session the run was recorded from: a job holds its connection
+///   (and its advisory lock) until it ends, so a session that no longer exists means the
+///   run died, on whatever host it was;
+/// - else its heartbeat: none for [`HEARTBEAT_STALE_MS`].
+///
+/// Rows from before heartbeats existed are judged by pid only. The monitoring helpers (and
+/// `fks runs` / `fks status`) call this to show such runs as `killed`.
+pub async fn killed_runs(store: &Store) -> Result<std::collections::BTreeSet<i64>> {
+    let me = Holder::current();
+    let rows = store
+        .query(
+            "SELECT id, host, pid, session, heartbeat_ms FROM task_runs WHERE status = 'running'",
+            &[],
+        )
+        .await?;
+    let mut out = std::collections::BTreeSet::new();
+    if rows.is_empty() {
+        return Ok(out);
+    }
+    // Sessions the server shows: exact (pid:start) where visible, pid only where the role
+    // may not see another role's session details.
+    let (mut alive, mut opaque) = (
+        std::collections::HashSet::new(),
+        std::collections::HashSet::new(),
+    );
+    if store.kind() == StoreKind::Postgres {
+        for r in store
+            .query(
+                "SELECT pid::text, floor(extract(epoch FROM backend_start) * 1000)::bigint::text FROM pg_stat_activity",
+                &[],
+            )
+            .await?
+        {
+            match r.opt_text(1)? {
+                Some(start) => alive.insert(format!("{}:{start}", r.text(0)?)),
+                None => opaque.insert(r.text(0)?),
+            };
+        }
+    }
+    let now = wall_now_ms();
+    for r in rows {
+        let (id, host, pid) = (r.int(0)?, r.text(1)?, r.int(2)?);
+        let (session, beat) = (r.opt_text(3)?, r.opt_int(4)?);
+        let dead = if host == me.host {
+            !pid_alive(pid)
+        } else if let Some(s) = session
+            .as_deref()
+            .filter(|_| store.kind() == StoreKind::Postgres)
+        {
+            let spid = s.split(':').next().unwrap_or("");
+            if alive.contains(s) {
+                false
+            } else if opaque.contains(spid) {
+                beat.is_some_and(|b| now - b > HEARTBEAT_STALE_MS)
+            } else {
+                true
+            }
+        } else {
+            beat.is_some_and(|b| now - b > HEARTBEAT_STALE_MS)
+        };
+        if dead {
+            out.insert(id);
+        }
+    }
+    Ok(out)
 }
 
 pub async fn finish(
@@ -213,6 +359,9 @@ pub struct RunRow {
     pub args: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `K/N` for a run of one shard.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
 }
 
 /// The journal keeps a run's arguments as a JSON array of strings; anything else (a row
@@ -228,8 +377,8 @@ fn journal_args(stored: &str) -> Vec<String> {
 }
 
 /// A run still marked `running` whose process is gone was killed: show it as such.
-fn effective_status(status: String, host: &str, pid: i64, me: &Holder) -> String {
-    if status == "running" && host == me.host && !pid_alive(pid) {
+fn effective_status(status: String, id: i64, killed: &std::collections::BTreeSet<i64>) -> String {
+    if status == "running" && killed.contains(&id) {
         "killed".into()
     } else {
         status
@@ -259,7 +408,7 @@ pub async fn list(
     if limit == 0 {
         return Ok(Vec::new());
     }
-    let me = Holder::current();
+    let killed = killed_runs(store).await?;
     // Conditions are added only for the filters given: a parameter that is only compared
     // with NULL ("param is null or task = param") has no type Postgres can infer (42P18).
     let mut conds: Vec<&str> = Vec::new();
@@ -276,7 +425,7 @@ pub async fn list(
         params.push(p.into());
     }
     let mut sql = String::from(
-        "SELECT id, task, status, started_ms, ended_ms, host, pid, args, error FROM task_runs",
+        "SELECT id, task, status, started_ms, ended_ms, host, pid, args, error, shard FROM task_runs",
     );
     if !conds.is_empty() {
         sql.push_str(" WHERE ");
@@ -292,7 +441,7 @@ pub async fn list(
     for r in rows {
         let host = r.text(5)?;
         let pid = r.int(6)?;
-        let st = effective_status(r.text(2)?, &host, pid, &me);
+        let st = effective_status(r.text(2)?, r.int(0)?, &killed);
         let want = match status {
             None => true,
             Some("failed") => st == "error" || st == "killed",
@@ -313,6 +462,7 @@ pub async fn list(
             pid,
             args: journal_args(&r.text(7)?),
             error: r.opt_text(8)?,
+            shard: r.opt_text(9)?,
         });
         if out.len() >= limit as usize {
             break;
@@ -341,11 +491,11 @@ pub async fn status(
     now_ms: i64,
     schedule: &[(String, String)],
 ) -> Result<std::collections::BTreeMap<String, JobStatus>> {
-    let me = Holder::current();
+    let killed = killed_runs(store).await?;
     let since = now_ms - 7 * 86_400_000;
     let rows = store
         .query(
-            "SELECT task, status, started_ms, ended_ms, host, pid FROM task_runs WHERE started_ms >= ? AND started_ms <= ? ORDER BY started_ms",
+            "SELECT task, status, started_ms, ended_ms, id FROM task_runs WHERE started_ms >= ? AND started_ms <= ? ORDER BY started_ms",
             vals![since, now_ms],
         )
         .await?;
@@ -358,7 +508,7 @@ pub async fn status(
     let mut by_task: std::collections::BTreeMap<String, Vec<(String, i64, Option<i64>)>> =
         Default::default();
     for r in &rows {
-        let st = effective_status(r.text(1)?, &r.text(4)?, r.int(5)?, &me);
+        let st = effective_status(r.text(1)?, r.int(4)?, &killed);
         by_task
             .entry(r.text(0)?)
             .or_default()
@@ -428,4 +578,97 @@ pub async fn status(
         );
     }
     Ok(out)
+}
+
+/// The last run of one shard of a job (`fks status`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ShardStatus {
+    pub job: String,
+    /// `K/N`.
+    pub shard: String,
+    pub host: Option<String>,
+    pub last_run_ms: Option<i64>,
+    pub last_status: Option<String>,
+    /// Not run within twice the job's schedule (or never, while other shards of N ran).
+    pub overdue: bool,
+}
+
+/// The last run seen from one host (`FKS_HOST` or the host name).
+#[derive(Debug, Clone, Serialize)]
+pub struct HostStatus {
+    pub host: String,
+    pub last_run_ms: i64,
+    pub last_job: String,
+    pub last_status: String,
+    pub runs_24h: usize,
+}
+
+/// Every host's and every shard's last run over the last 7 days, and which shard is
+/// overdue. The shards expected of a job are 1..N for the N of its latest sharded run.
+pub async fn hosts_and_shards(
+    store: &Store,
+    now_ms: i64,
+    schedule: &[(String, String)],
+) -> Result<(Vec<HostStatus>, Vec<ShardStatus>)> {
+    let killed = killed_runs(store).await?;
+    let rows = store
+        .query(
+            "SELECT id, task, shard, host, status, started_ms FROM task_runs \
+             WHERE started_ms >= ? AND started_ms <= ? ORDER BY started_ms, id",
+            vals![now_ms - 7 * 86_400_000, now_ms],
+        )
+        .await?;
+    let mut hosts: std::collections::BTreeMap<String, HostStatus> = Default::default();
+    // (job, K/N) -> (host, started, status); job -> N of its latest sharded run.
+    let mut last: std::collections::BTreeMap<(String, String), (String, i64, String)> =
+        Default::default();
+    let mut latest_n: std::collections::BTreeMap<String, u32> = Default::default();
+    for r in rows {
+        let (id, task, shard, host) = (r.int(0)?, r.text(1)?, r.opt_text(2)?, r.text(3)?);
+        let (status, started) = (effective_status(r.text(4)?, id, &killed), r.int(5)?);
+        let h = hosts.entry(host.clone()).or_insert_with(|| HostStatus {
+            host: host.clone(),
+            last_run_ms: started,
+            last_job: task.clone(),
+            last_status: status.clone(),
+            runs_24h: 0,
+        });
+        h.last_run_ms = started;
+        h.last_job = task.clone();
+        h.last_status = status.clone();
+        if started >= now_ms - 86_400_000 {
+            h.runs_24h += 1;
+        }
+        if let Some(sh) = shard {
+            if let Some(n) = sh.split_once('/').and_then(|(_, n)| n.parse::<u32>().ok()) {
+                latest_n.insert(task.clone(), n);
+            }
+            last.insert((task, sh), (host, started, status));
+        }
+    }
+    let mut shards = Vec::new();
+    for (job, n) in latest_n {
+        let interval = schedule
+            .iter()
+            .find(|(j, _)| j.split_whitespace().next() == Some(job.as_str()))
+            .and_then(|(_, c)| crate::core::schedule::interval_minutes(c));
+        for k in 1..=n {
+            let sh = format!("{k}/{n}");
+            let seen = last.get(&(job.clone(), sh.clone()));
+            let overdue = match (seen, interval) {
+                (None, _) => true,
+                (Some((_, at, _)), Some(m)) => now_ms - at > 2 * (m as i64) * 60_000,
+                (Some(_), None) => false,
+            };
+            shards.push(ShardStatus {
+                job: job.clone(),
+                shard: sh,
+                host: seen.map(|s| s.0.clone()),
+                last_run_ms: seen.map(|s| s.1),
+                last_status: seen.map(|s| s.2.clone()),
+                overdue,
+            });
+        }
+    }
+    Ok((hosts.into_values().collect(), shards))
 }

@@ -37,6 +37,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(11, "0011_account_valuations"),
     migration!(12, "0012_optimizations"),
     migration!(13, "0013_order_position"),
+    migration!(14, "0014_runs_hosts_shards"),
 ];
 
 /// The schema version this binary writes.
@@ -122,6 +123,11 @@ async fn apply(store: &Store, sqlite: bool) -> Result<()> {
     Ok(())
 }
 
+/// What turns `candles` into a TimescaleDB hypertable: chunks of 30 days of its integer
+/// `open_time` (milliseconds). The extension cannot be installed on the test machines, so
+/// tests run this against a stand-in `create_hypertable` with TimescaleDB's signature.
+pub const HYPERTABLE_SQL: &str = "SELECT create_hypertable('candles', 'open_time', chunk_time_interval => 2592000000, if_not_exists => TRUE)";
+
 /// Turn `candles` into a TimescaleDB hypertable when the extension is installed in the database.
 async fn make_hypertable(store: &Store) -> Result<()> {
     let has = store
@@ -132,9 +138,7 @@ async fn make_hypertable(store: &Store) -> Result<()> {
         .await?;
     if !has.is_empty() {
         store
-            .raw_batch(
-                "SELECT create_hypertable('candles', 'open_time', chunk_time_interval => 2592000000, if_not_exists => TRUE)",
-            )
+            .raw_batch(HYPERTABLE_SQL)
             .await
             .context("create candles hypertable")?;
     }

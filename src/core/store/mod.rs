@@ -8,6 +8,8 @@
 
 mod migrate;
 #[cfg(feature = "postgres")]
+pub mod pg_tls;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;
 pub mod value;
@@ -17,6 +19,7 @@ pub mod identity;
 pub mod optimizations;
 
 use anyhow::{Context, Result, bail};
+pub use migrate::HYPERTABLE_SQL;
 use std::path::{Path, PathBuf};
 pub use value::{Row, Value};
 
@@ -109,6 +112,40 @@ pub fn redact_url(u: &str) -> String {
     out
 }
 
+/// How to open a store: SQLite's busy timeout; Postgres' connection settings (the `PG*`
+/// values are the process environment's, the URL's own parameters win over them).
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    pub busy_timeout: std::time::Duration,
+    /// Give up connecting after this long (zero: wait for the operating system).
+    pub connect_timeout: std::time::Duration,
+    /// Postgres `statement_timeout` for every statement (zero: the server's setting).
+    pub statement_timeout: std::time::Duration,
+    /// Postgres `application_name`, `fks/<job>` for a job (unless the URL names one).
+    pub application_name: Option<String>,
+    pub pgsslmode: Option<String>,
+    pub pgsslrootcert: Option<String>,
+    pub pgpassword: Option<String>,
+    /// Internal: set on the extra connection that checks for a transaction-mode pooler.
+    #[doc(hidden)]
+    pub pooler_probe_depth: u8,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            busy_timeout: std::time::Duration::from_secs(30),
+            connect_timeout: std::time::Duration::from_secs(10),
+            statement_timeout: std::time::Duration::ZERO,
+            application_name: None,
+            pgsslmode: None,
+            pgsslrootcert: None,
+            pgpassword: None,
+            pooler_probe_depth: 0,
+        }
+    }
+}
+
 pub(crate) enum Backend {
     Sqlite(std::sync::Mutex<rusqlite::Connection>),
     #[cfg(feature = "postgres")]
@@ -133,12 +170,25 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Open (creating if needed) and migrate the store.
     pub async fn open(url: &StoreUrl, busy_timeout: std::time::Duration) -> Result<Store> {
+        Self::open_with(
+            url,
+            &OpenOptions {
+                busy_timeout,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// Open (creating if needed) and migrate the store, with connection settings.
+    pub async fn open_with(url: &StoreUrl, opts: &OpenOptions) -> Result<Store> {
         let backend = match url {
-            StoreUrl::Sqlite(path) => {
-                Backend::Sqlite(std::sync::Mutex::new(sqlite::open(path, busy_timeout)?))
-            }
+            StoreUrl::Sqlite(path) => Backend::Sqlite(std::sync::Mutex::new(sqlite::open(
+                path,
+                opts.busy_timeout,
+            )?)),
             #[cfg(feature = "postgres")]
-            StoreUrl::Postgres(u) => Backend::Postgres(postgres::connect(u).await?),
+            StoreUrl::Postgres(u) => Backend::Postgres(postgres::connect(u, opts).await?),
             #[cfg(not(feature = "postgres"))]
             StoreUrl::Postgres(_) => {
                 bail!("this fks was built without Postgres support (feature \"postgres\")")

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod binance;
+pub mod pgcluster;
 pub mod signed;
 
 use assert_cmd::Command;
