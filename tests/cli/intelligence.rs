@@ -260,13 +260,31 @@ fn portfolio_targets_feed_rebalancing_and_evaluation_reports_honestly() {
         "300",
     ]));
     assert_eq!(c, 0, "{e}");
-    assert!(e["rag"]["decisions"].as_u64().unwrap() > 10);
+    let one = &e["evaluations"][0];
+    assert!(one["rag"]["decisions"].as_u64().unwrap() > 10, "{e}");
     let verdict = e["verdict"].as_str().unwrap();
     assert!(
-        verdict.contains("rag") && verdict.contains("buy-and-hold"),
+        verdict.starts_with("BTCUSDT: Skill against the base rate: ")
+            && verdict.contains("buy-and-hold"),
         "{verdict}"
     );
-    assert!(e["rag"]["calibration"].as_array().is_some());
+    assert!(one["rag"]["calibration"].as_array().is_some());
+    for m in ["rag", "legacy"] {
+        for set in ["all", "directional"] {
+            let s = &one[m][set];
+            assert!(s["count"].is_u64(), "{m} {set}: {s}");
+            assert!(
+                s["reliability"].is_array() && s["quintiles"].is_array(),
+                "{s}"
+            );
+        }
+    }
+    assert!(one["rag"]["all"]["base_rate_brier"].is_number(), "{one}");
+    assert!(
+        one["rag"]["all"]["brier_skill_score_low"].is_number(),
+        "{one}"
+    );
+    assert!(e["skill"]["BTCUSDT"]["summary"].is_string(), "{e}");
 }
 
 #[test]
@@ -348,10 +366,16 @@ fn documents_are_searchable_and_cited_only_when_they_existed() {
 #[test]
 fn rag_portfolio_agrees_with_generate_signals() {
     let sb = setup(1400);
-    let (mut buys, mut compared) = (0, 0);
-    for hours in [1250, 1290, 1330, 1370, 1395] {
-        let as_of = T0 + hours * H;
-        let g = signals(&sb, as_of, &[]);
+    // A real evaluation of both symbols, stored, with data up to 1240 h.
+    let (c, e, err) = run_json(
+        sb.fks()
+            .env("FKS_SYMBOLS", "BTCUSDT,ETHUSDT")
+            .env("FKS_NOW", (T0 + 1240 * H).to_string())
+            .args(["evaluate-signals", "--min-history", "300"]),
+    );
+    assert_eq!(c, 0, "{e} {err}");
+    assert_eq!(e["stored"], 2, "{e}");
+    let optimize = |as_of: i64| {
         let (c, o, err) = run_json(
             sb.fks()
                 .env("FKS_SYMBOLS", "BTCUSDT,ETHUSDT")
@@ -365,6 +389,46 @@ fn rag_portfolio_agrees_with_generate_signals() {
                 ]),
         );
         assert_eq!(c, 0, "{o} {err}");
+        o
+    };
+    // A random walk shows no skill: rag's expected returns are not used, and every signal
+    // says so.
+    let as_of = T0 + 1250 * H;
+    let o = optimize(as_of);
+    assert_eq!(o["method"], "risk-parity", "{o}");
+    assert!(
+        o["note"]
+            .as_str()
+            .unwrap()
+            .contains("no demonstrated skill for BTCUSDT, ETHUSDT"),
+        "{o}"
+    );
+    let g = signals(&sb, as_of, &[]);
+    for s in g["suggestions"].as_array().unwrap() {
+        assert_eq!(s["skill"]["demonstrated"], false, "{s}");
+        assert!(
+            s["skill"]["summary"]
+                .as_str()
+                .unwrap()
+                .starts_with("no demonstrated skill"),
+            "{s}"
+        );
+        assert_eq!(
+            s["skill"]["evaluated_through"], "2024-02-21T15:00:00Z",
+            "{s}"
+        );
+    }
+    // Had the evaluation demonstrated skill, rag weights would follow its calibrated
+    // expected returns.
+    rusqlite::Connection::open(&sb.db)
+        .unwrap()
+        .execute("UPDATE signal_evaluations SET skill_demonstrated = 1", [])
+        .unwrap();
+    let (mut buys, mut compared) = (0, 0);
+    for hours in [1250, 1290, 1330, 1370, 1395] {
+        let as_of = T0 + hours * H;
+        let g = signals(&sb, as_of, &[]);
+        let o = optimize(as_of);
         assert_eq!(o["method"], "rag", "{o}");
         for r in o["recommendations"].as_array().unwrap() {
             let sym = r["symbol"].as_str().unwrap();
@@ -387,7 +451,14 @@ fn rag_portfolio_agrees_with_generate_signals() {
             if r["action"] == "BUY" {
                 buys += 1;
                 assert_eq!(s["action"], "BUY", "never buys against the signal: {r} {s}");
-                assert!(conf > 0.55, "{r}");
+                // bought on a calibrated expected return that beats the fees
+                assert!(
+                    s["recommendation"]["expected_return_after_fees"]
+                        .as_f64()
+                        .unwrap()
+                        > 0.0,
+                    "{s}"
+                );
             }
         }
         for r in o["recommendations"].as_array().unwrap() {
