@@ -217,7 +217,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         .map(|(s, w)| {
             (
                 s.clone(),
-                Decimal::try_from(*w).unwrap_or_default().round_dp(6),
+                // toward zero: rounding up could make the stored targets add up to more than 1
+                Decimal::try_from(*w)
+                    .unwrap_or_default()
+                    .round_dp_with_strategy(6, rust_decimal::RoundingStrategy::ToZero),
             )
         })
         .collect();
