@@ -487,7 +487,7 @@ pub async fn decide(
             &stored
                 .as_ref()
                 .map(|x| x.calibration)
-                .unwrap_or_else(|| Calibration::base_rates(ks.base.p_up, ks.base.p_flat)),
+                .unwrap_or_else(|| Calibration::base_rates(&ks.base)),
         );
         let neighbours: Vec<NeighbourEvidence> = nb
             .iter()

@@ -18,7 +18,17 @@
 //! Two events are calibrated: "up over the horizon" (from the raw `probability_up`; a BUY's
 //! confidence is `P(up)`, a SELL's `1 − P(up)`) and "flat" (`|ret| <= band`, from the raw
 //! `probability_flat`; a HOLD's confidence).
+//!
+//! Two magnitudes are calibrated too, so that the expected return a decision rests on is
+//! measured as well: the realised gain of the resolved decisions that rose is regressed on the
+//! neighbours' mean gain `G` they were decided with, the realised loss of the others on `L`
+//! (least squares, slope clamped to `[0, 2]` and shrunk by `n / (n + 100)`). When the
+//! neighbours' magnitudes carry no information the slope is 0 and the calibrated gain is the
+//! mean realised gain: with a probability at its base rate too, the expected return is the
+//! market's drift, and fees make that a HOLD unless the drift itself beats them. With no
+//! history the magnitudes are the base rates' mean gain and loss.
 
+use super::recommend::BaseRates;
 use serde::{Deserialize, Serialize};
 
 /// Probabilities are clamped to `[EPS, 1 − EPS]` before the logarithms.
@@ -165,6 +175,71 @@ impl BetaFit {
     }
 }
 
+/// `y = a + b·x`, the calibration of a magnitude (never negative).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LinearFit {
+    pub a: f64,
+    pub b: f64,
+    pub n: usize,
+}
+
+/// Shrinkage of a magnitude's slope: `b · n / (n + SLOPE_PRIOR)`.
+const SLOPE_PRIOR: f64 = 100.0;
+
+impl LinearFit {
+    pub const IDENTITY: LinearFit = LinearFit {
+        a: 0.0,
+        b: 1.0,
+        n: 0,
+    };
+
+    /// Least squares on `(raw, realised)` pairs, slope clamped to `[0, 2]` and shrunk toward
+    /// 0; `None` when empty.
+    pub fn fit(pairs: &[(f64, f64)]) -> Option<LinearFit> {
+        let n = pairs.len();
+        if n == 0 {
+            return None;
+        }
+        let nf = n as f64;
+        let mx = pairs.iter().map(|p| p.0).sum::<f64>() / nf;
+        let my = pairs.iter().map(|p| p.1).sum::<f64>() / nf;
+        let sxx: f64 = pairs.iter().map(|p| (p.0 - mx).powi(2)).sum();
+        let sxy: f64 = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+        let b = if sxx > 0.0 {
+            (sxy / sxx).clamp(0.0, 2.0) * nf / (nf + SLOPE_PRIOR)
+        } else {
+            0.0
+        };
+        Some(LinearFit {
+            a: my - b * mx,
+            b,
+            n,
+        })
+    }
+
+    pub fn apply(&self, x: f64) -> f64 {
+        (self.a + self.b * x).max(0.0)
+    }
+}
+
+/// A calibrated magnitude (mean gain or mean loss over the horizon).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Magnitude {
+    pub source: CalibrationSource,
+    pub fit: Option<LinearFit>,
+    /// The base rate's mean used when there is no fit.
+    pub base: f64,
+}
+
+impl Magnitude {
+    pub fn apply(&self, raw: f64) -> f64 {
+        match &self.fit {
+            Some(f) => f.apply(raw),
+            None => self.base,
+        }
+    }
+}
+
 /// Where a calibrator's history came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -209,11 +284,14 @@ impl Calibrator {
     }
 }
 
-/// The calibrators of a decision: "up" (BUY/SELL) and "flat" (HOLD).
+/// The calibrators of a decision: "up" (BUY/SELL), "flat" (HOLD), and the mean gain and
+/// loss its expected return uses.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
     pub up: Calibrator,
     pub flat: Calibrator,
+    pub gain: Magnitude,
+    pub loss: Magnitude,
 }
 
 impl Calibration {
@@ -225,14 +303,31 @@ impl Calibration {
             fit: Some(BetaFit::IDENTITY),
             base_rate: 0.5,
         };
-        Calibration { up: id, flat: id }
+        let m = Magnitude {
+            source: CalibrationSource::Symbol,
+            fit: Some(LinearFit::IDENTITY),
+            base: 0.0,
+        };
+        Calibration {
+            up: id,
+            flat: id,
+            gain: m,
+            loss: m,
+        }
     }
 
-    /// No resolved history at all: both events at their base rates.
-    pub fn base_rates(p_up: f64, p_flat: f64) -> Self {
+    /// No resolved history at all: everything at the base rates of the knowledge.
+    pub fn base_rates(base: &BaseRates) -> Self {
+        let m = |x: f64| Magnitude {
+            source: CalibrationSource::BaseRate,
+            fit: None,
+            base: x,
+        };
         Calibration {
-            up: Calibrator::base_rate(p_up),
-            flat: Calibrator::base_rate(p_flat),
+            up: Calibrator::base_rate(base.p_up),
+            flat: Calibrator::base_rate(base.p_flat),
+            gain: m(base.mean_gain),
+            loss: m(base.mean_loss),
         }
     }
 }
@@ -256,6 +351,41 @@ impl Default for CalibrationPolicy {
 }
 
 impl CalibrationPolicy {
+    /// Which history `own` resolved decisions of the symbol and `pooled` of everyone give.
+    pub fn source(&self, own: usize, pooled: usize) -> CalibrationSource {
+        if own >= self.min_symbol {
+            CalibrationSource::Symbol
+        } else if pooled >= self.min_pooled {
+            CalibrationSource::Pooled
+        } else {
+            CalibrationSource::BaseRate
+        }
+    }
+
+    /// A magnitude calibrated on the `(raw, realised)` pairs of the chosen `source`.
+    pub fn magnitude(
+        &self,
+        source: CalibrationSource,
+        own: &[(f64, f64)],
+        pooled: &[(f64, f64)],
+        base: f64,
+    ) -> Magnitude {
+        let fit = match source {
+            CalibrationSource::Symbol => LinearFit::fit(own),
+            CalibrationSource::Pooled => LinearFit::fit(pooled),
+            CalibrationSource::BaseRate => None,
+        };
+        Magnitude {
+            source: if fit.is_some() {
+                source
+            } else {
+                CalibrationSource::BaseRate
+            },
+            fit,
+            base,
+        }
+    }
+
     /// The calibrator from the symbol's resolved pairs `own`, everyone's `pooled` (which
     /// include `own`) and the event's base rate. `start` warm-starts the fit.
     pub fn choose(
@@ -367,5 +497,46 @@ mod tests {
         assert_eq!(c.source, CalibrationSource::BaseRate);
         assert_eq!(c.apply(0.99), 0.4);
         assert_eq!(c.resolved(), 0);
+    }
+
+    #[test]
+    fn a_magnitude_without_information_is_the_mean_realised_one() {
+        let mut rng = Rng(4);
+        // realised gains independent of the raw estimate: slope 0, the mean
+        let pairs: Vec<(f64, f64)> = (0..5000)
+            .map(|_| (0.02 * u(&mut rng), 0.01 + 0.01 * u(&mut rng)))
+            .collect();
+        let f = LinearFit::fit(&pairs).unwrap();
+        assert!(f.b < 0.05, "{f:?}");
+        assert!((f.apply(0.0) - 0.015).abs() < 0.001 && (f.apply(0.02) - 0.015).abs() < 0.001);
+        // informative: realised = raw (plus noise): slope near 1, shrunk by n / (n + 100)
+        let good: Vec<(f64, f64)> = (0..5000)
+            .map(|_| {
+                let x = 0.02 * u(&mut rng);
+                (x, x + 0.001 * (u(&mut rng) - 0.5))
+            })
+            .collect();
+        let g = LinearFit::fit(&good).unwrap();
+        assert!((g.b - 5000.0 / 5100.0).abs() < 0.02, "{g:?}");
+        assert_eq!(LinearFit::fit(&[]), None);
+        // never a negative magnitude
+        assert_eq!(
+            LinearFit {
+                a: -1.0,
+                b: 0.0,
+                n: 1
+            }
+            .apply(0.5),
+            0.0
+        );
+        let pol = CalibrationPolicy::default();
+        assert_eq!(pol.source(200, 200), CalibrationSource::Symbol);
+        assert_eq!(pol.source(10, 60), CalibrationSource::Pooled);
+        assert_eq!(pol.source(10, 20), CalibrationSource::BaseRate);
+        let m = pol.magnitude(CalibrationSource::Pooled, &[], &[], 0.012);
+        assert_eq!(
+            (m.source, m.apply(0.5)),
+            (CalibrationSource::BaseRate, 0.012)
+        );
     }
 }

@@ -34,7 +34,7 @@
 //! When `step < horizon` consecutive outcomes overlap and `t` is overstated; the verdict says
 //! so. "Better" always names what it is better than.
 
-use super::calibrate::{BetaFit, Calibration, CalibrationPolicy};
+use super::calibrate::{BetaFit, Calibration, CalibrationPolicy, CalibrationSource};
 use super::features::{D, Normalizer, Outcome, features, forward_outcome};
 use super::knn::{KnnIndex, SnapshotMeta};
 use super::legacy::legacy_signal;
@@ -803,11 +803,14 @@ fn raw_decisions(
     (raws, times.first().copied())
 }
 
-/// Resolved `(score, happened)` pairs of the two calibrated events.
-#[derive(Default)]
+/// Resolved `(score, happened)` pairs of the two calibrated events, and `(raw, realised)`
+/// pairs of the two magnitudes.
+#[derive(Default, Clone)]
 struct History {
     up: Vec<(f64, bool)>,
     flat: Vec<(f64, bool)>,
+    gain: Vec<(f64, f64)>,
+    loss: Vec<(f64, f64)>,
     fit_up: Option<BetaFit>,
     fit_flat: Option<BetaFit>,
 }
@@ -855,9 +858,15 @@ pub fn walk_forward_many(
         let ret = r.fwd.unwrap_or(0.0);
         h.up.push((r.est.p, ret > 0.0));
         h.flat.push((r.est.p_flat, ret.abs() <= band));
+        if ret > 0.0 {
+            h.gain.push((r.est.gain, ret));
+        } else {
+            h.loss.push((r.est.loss, -ret));
+        }
     };
     let calibrate = |own: &mut History, pooled: &mut History, base: &BaseRates| -> Calibration {
-        let use_own = own.up.len() >= pol.min_symbol;
+        let source = pol.source(own.up.len(), pooled.up.len());
+        let use_own = source == CalibrationSource::Symbol;
         let start_up = if use_own { own.fit_up } else { pooled.fit_up };
         let start_flat = if use_own {
             own.fit_flat
@@ -866,12 +875,19 @@ pub fn walk_forward_many(
         };
         let up = pol.choose(&own.up, &pooled.up, base.p_up, start_up);
         let flat = pol.choose(&own.flat, &pooled.flat, base.p_flat, start_flat);
+        let gain = pol.magnitude(source, &own.gain, &pooled.gain, base.mean_gain);
+        let loss = pol.magnitude(source, &own.loss, &pooled.loss, base.mean_loss);
         let slot = if use_own { own } else { pooled };
         if up.fit.is_some() {
             slot.fit_up = up.fit;
             slot.fit_flat = flat.fit;
         }
-        Calibration { up, flat }
+        Calibration {
+            up,
+            flat,
+            gain,
+            loss,
+        }
     };
     for &(time, s, j) in &order {
         while next < resolve.len() && resolve[next].0 <= time {
@@ -933,12 +949,7 @@ pub fn walk_forward_many(
             // the calibration a later signal uses: everything resolved by the last bar
             let base_end = raws.last().map_or(BaseRates::UNINFORMED, |r| r.base);
             let mut mine = std::mem::take(&mut own[s]);
-            let mut all = History {
-                up: pooled.up.clone(),
-                flat: pooled.flat.clone(),
-                fit_up: pooled.fit_up,
-                fit_flat: pooled.fit_flat,
-            };
+            let mut all = pooled.clone();
             let calibration_fit = calibrate(&mut mine, &mut all, &base_end);
             Evaluation {
                 symbol: input.symbol.clone(),

@@ -18,7 +18,8 @@
 //!
 //! **Calibration.** `P(up) = cal_up(p)` and `P(flat) = cal_flat(p_flat)`, beta calibrations
 //! fitted on the method's own resolved past decisions ([`super::calibrate`]; the base rate
-//! when there are too few of them). These are the probabilities reported.
+//! when there are too few of them). These are the probabilities reported. `G` and `L` are
+//! calibrated the same way (a regression of the realised gain / loss on them).
 //!
 //! **Action: the evidence after fees.** `fees = 2 × fee_rate` (a round trip). The calibrated
 //! expected return of a long is `E = P(up)·G − (1 − P(up))·L`. BUY when `E − fees > 0`; SELL
@@ -241,9 +242,9 @@ pub struct Recommendation {
     /// The expected return of the chosen action after round-trip fees (0 for HOLD); what
     /// the action was chosen on.
     pub expected_return_after_fees: f64,
-    /// `G`: shrunk mean return of the rising neighbours.
+    /// `G`: the rising neighbours' shrunk mean return, calibrated.
     pub expected_gain: f64,
-    /// `L`: shrunk mean loss (positive) of the neighbours that did not rise.
+    /// `L`: the other neighbours' shrunk mean loss (positive), calibrated.
     pub expected_loss: f64,
     /// Unshrunk distance-weighted mean return (the base mean with no neighbours).
     pub raw_expected_return: f64,
@@ -415,7 +416,8 @@ pub fn finish(
 ) -> Recommendation {
     let p = cal.up.apply(raw.p);
     let p_flat = cal.flat.apply(raw.p_flat);
-    let (action, e, e_net) = act(p, raw.gain, raw.loss, cfg.fees());
+    let (gain, loss) = (cal.gain.apply(raw.gain), cal.loss.apply(raw.loss));
+    let (action, e, e_net) = act(p, gain, loss, cfg.fees());
     let confidence = match action {
         Action::Buy => p,
         Action::Sell => 1.0 - p,
@@ -455,8 +457,8 @@ pub fn finish(
         shrunk_probability_flat: raw.p_flat,
         expected_return: e,
         expected_return_after_fees: e_net,
-        expected_gain: raw.gain,
-        expected_loss: raw.loss,
+        expected_gain: gain,
+        expected_loss: loss,
         raw_expected_return: raw.mu_hat,
         dispersion: raw.dispersion,
         avg_max_adverse: raw.mae,
@@ -530,7 +532,15 @@ mod tests {
             fit: Some(crate::core::intelligence::calibrate::BetaFit::IDENTITY),
             base_rate: 0.5,
         },
+        gain: M,
+        loss: M,
     };
+    const M: crate::core::intelligence::calibrate::Magnitude =
+        crate::core::intelligence::calibrate::Magnitude {
+            source: crate::core::intelligence::calibrate::CalibrationSource::Symbol,
+            fit: Some(crate::core::intelligence::calibrate::LinearFit::IDENTITY),
+            base: 0.0,
+        };
     const MKT: MarketContext = MarketContext {
         price: 100.0,
         atr: 1.0,
@@ -628,7 +638,14 @@ mod tests {
         assert!((r.confidence - 0.9).abs() < 1e-12);
         assert!((r.shrunk_probability_up - 0.5).abs() < 1e-12);
         // no information (the base rate) and symmetric gains and losses: no edge, HOLD
-        let none = Calibration::base_rates(0.5, 0.2);
+        let none = Calibration::base_rates(&BaseRates {
+            p_up: 0.5,
+            p_flat: 0.2,
+            mean_return: 0.0,
+            mean_gain: 0.01,
+            mean_loss: 0.01,
+            count: 100,
+        });
         let r = recommend(&with(&[0.01, -0.01], 50), &BASE, &MKT, 0, &cfg, &none);
         assert_eq!(r.action, Action::Hold);
         assert_eq!(r.confidence, 0.2);
