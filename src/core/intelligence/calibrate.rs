@@ -27,6 +27,14 @@
 //! mean realised gain: with a probability at its base rate too, the expected return is the
 //! market's drift, and fees make that a HOLD unless the drift itself beats them. With no
 //! history the magnitudes are the base rates' mean gain and loss.
+//!
+//! Last, the expected return itself (`edge`): the realised return of resolved decisions is
+//! regressed on the expected return `P(up)·G − (1 − P(up))·L` they were decided with (same
+//! clamp and shrinkage of the slope). Volatility makes `G` and `L` informative about the size
+//! of a move but not its sign; when their difference carries no information about the sign
+//! the slope is 0, the calibrated expected return is the mean realised return (the drift),
+//! and the decision is HOLD unless the drift beats the fees: no edge, no trade. With no
+//! history it is the base rates' mean return.
 
 use super::recommend::BaseRates;
 use serde::{Deserialize, Serialize};
@@ -220,6 +228,11 @@ impl LinearFit {
     pub fn apply(&self, x: f64) -> f64 {
         (self.a + self.b * x).max(0.0)
     }
+
+    /// `a + b·x` without the floor (a return can be negative).
+    pub fn apply_signed(&self, x: f64) -> f64 {
+        self.a + self.b * x
+    }
 }
 
 /// A calibrated magnitude (mean gain or mean loss over the horizon).
@@ -235,6 +248,14 @@ impl Magnitude {
     pub fn apply(&self, raw: f64) -> f64 {
         match &self.fit {
             Some(f) => f.apply(raw),
+            None => self.base,
+        }
+    }
+
+    /// For a signed quantity (the expected return).
+    pub fn apply_signed(&self, raw: f64) -> f64 {
+        match &self.fit {
+            Some(f) => f.apply_signed(raw),
             None => self.base,
         }
     }
@@ -284,14 +305,16 @@ impl Calibrator {
     }
 }
 
-/// The calibrators of a decision: "up" (BUY/SELL), "flat" (HOLD), and the mean gain and
-/// loss its expected return uses.
+/// The calibrators of a decision: "up" (BUY/SELL), "flat" (HOLD), the mean gain and loss
+/// of the expected return, and the expected return itself (`edge`: the realised return
+/// regressed on `P(up)·G − (1 − P(up))·L`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
     pub up: Calibrator,
     pub flat: Calibrator,
     pub gain: Magnitude,
     pub loss: Magnitude,
+    pub edge: Magnitude,
 }
 
 impl Calibration {
@@ -313,6 +336,7 @@ impl Calibration {
             flat: id,
             gain: m,
             loss: m,
+            edge: m,
         }
     }
 
@@ -328,6 +352,7 @@ impl Calibration {
             flat: Calibrator::base_rate(base.p_flat),
             gain: m(base.mean_gain),
             loss: m(base.mean_loss),
+            edge: m(base.mean_return),
         }
     }
 }

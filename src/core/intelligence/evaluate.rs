@@ -811,6 +811,8 @@ struct History {
     flat: Vec<(f64, bool)>,
     gain: Vec<(f64, f64)>,
     loss: Vec<(f64, f64)>,
+    /// `(neighbour expected return as decided, realised return)`.
+    edge: Vec<(f64, f64)>,
     fit_up: Option<BetaFit>,
     fit_flat: Option<BetaFit>,
 }
@@ -854,8 +856,10 @@ pub fn walk_forward_many(
     let mut decided: Vec<Vec<Option<(Decision, Decision)>>> =
         phase1.iter().map(|(r, _)| vec![None; r.len()]).collect();
     let pol = &cfg.calibration;
-    let push = |h: &mut History, r: &RawDecision| {
+    let mut neighbour_e: Vec<Vec<f64>> = phase1.iter().map(|(r, _)| vec![0.0; r.len()]).collect();
+    let push = |h: &mut History, r: &RawDecision, decided_e: f64| {
         let ret = r.fwd.unwrap_or(0.0);
+        h.edge.push((decided_e, ret));
         h.up.push((r.est.p, ret > 0.0));
         h.flat.push((r.est.p_flat, ret.abs() <= band));
         if ret > 0.0 {
@@ -877,6 +881,7 @@ pub fn walk_forward_many(
         let flat = pol.choose(&own.flat, &pooled.flat, base.p_flat, start_flat);
         let gain = pol.magnitude(source, &own.gain, &pooled.gain, base.mean_gain);
         let loss = pol.magnitude(source, &own.loss, &pooled.loss, base.mean_loss);
+        let edge = pol.magnitude(source, &own.edge, &pooled.edge, base.mean_return);
         let slot = if use_own { own } else { pooled };
         if up.fit.is_some() {
             slot.fit_up = up.fit;
@@ -887,19 +892,23 @@ pub fn walk_forward_many(
             flat,
             gain,
             loss,
+            edge,
         }
     };
     for &(time, s, j) in &order {
         while next < resolve.len() && resolve[next].0 <= time {
             let (_, rs, rj) = resolve[next];
             let r = &phase1[rs].0[rj];
-            push(&mut own[rs], r);
-            push(&mut pooled, r);
+            let e = neighbour_e[rs][rj];
+            push(&mut own[rs], r, e);
+            push(&mut pooled, r, e);
             next += 1;
         }
         let r = &phase1[s].0[j];
         let cal = calibrate(&mut own[s], &mut pooled, &r.base);
         let rec = finish(&r.est, &cal, &r.base, &r.market, 0, rc);
+        // a decision resolves after it is made: its expected return is known by then
+        neighbour_e[s][j] = rec.neighbour_expected_return;
         decided[s][j] = Some((
             Decision {
                 time: r.time,
@@ -923,8 +932,9 @@ pub fn walk_forward_many(
     while next < resolve.len() {
         let (_, rs, rj) = resolve[next];
         let r = &phase1[rs].0[rj];
-        push(&mut own[rs], r);
-        push(&mut pooled, r);
+        let e = neighbour_e[rs][rj];
+        push(&mut own[rs], r, e);
+        push(&mut pooled, r, e);
         next += 1;
     }
 

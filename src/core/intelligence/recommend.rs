@@ -21,11 +21,11 @@
 //! when there are too few of them). These are the probabilities reported. `G` and `L` are
 //! calibrated the same way (a regression of the realised gain / loss on them).
 //!
-//! **Action: the evidence after fees.** `fees = 2 × fee_rate` (a round trip). The calibrated
-//! expected return of a long is `E = P(up)·G − (1 − P(up))·L`. BUY when `E − fees > 0`; SELL
-//! when `−E − fees > 0`; HOLD otherwise. When the calibration says the neighbours carry no
-//! information (`P(up)` ≈ the base rate whatever `p` is), `E` is the market's drift and fees
-//! make HOLD the answer: no edge, no trade.
+//! **Action: the evidence after fees.** `fees = 2 × fee_rate` (a round trip). The expected
+//! return of a long from the calibrated parts is `P(up)·G − (1 − P(up))·L`; its own
+//! calibration on the realised returns of resolved decisions gives `E` (when it carries no
+//! information about the sign of the move, `E` is the market's drift). BUY when
+//! `E − fees > 0`; SELL when `−E − fees > 0`; HOLD otherwise: no edge, no trade.
 //!
 //! **Confidence** = the calibrated probability that the chosen action is right: BUY →
 //! `P(up)`, SELL → `1 − P(up)`, HOLD → `P(flat)` (`|ret| ≤ band = fees + margin`: no trade
@@ -236,9 +236,11 @@ pub struct Recommendation {
     pub probability_flat: f64,
     /// The shrunk share of flat neighbours that was calibrated into `probability_flat`.
     pub shrunk_probability_flat: f64,
-    /// Calibrated expected return of a long over the horizon, before fees:
-    /// `P(up)·G − (1 − P(up))·L`.
+    /// Calibrated expected return of a long over the horizon, before fees: the `edge`
+    /// calibration of `neighbour_expected_return`.
     pub expected_return: f64,
+    /// `P(up)·G − (1 − P(up))·L` from the calibrated probability and magnitudes.
+    pub neighbour_expected_return: f64,
     /// The expected return of the chosen action after round-trip fees (0 for HOLD); what
     /// the action was chosen on.
     pub expected_return_after_fees: f64,
@@ -391,10 +393,9 @@ pub fn estimate(
     }
 }
 
-/// The action from a calibrated up-probability and the gain/loss of the neighbours:
-/// `(action, E, E after fees of the action)` (module docs).
-pub fn act(p_up: f64, gain: f64, loss: f64, fees: f64) -> (Action, f64, f64) {
-    let e = p_up * gain - (1.0 - p_up) * loss;
+/// The action from a calibrated expected return `e` of a long: `(action, e, e after fees of
+/// the action)` (module docs).
+pub fn act(e: f64, fees: f64) -> (Action, f64, f64) {
     if e - fees > 0.0 {
         (Action::Buy, e, e - fees)
     } else if -e - fees > 0.0 {
@@ -417,7 +418,8 @@ pub fn finish(
     let p = cal.up.apply(raw.p);
     let p_flat = cal.flat.apply(raw.p_flat);
     let (gain, loss) = (cal.gain.apply(raw.gain), cal.loss.apply(raw.loss));
-    let (action, e, e_net) = act(p, gain, loss, cfg.fees());
+    let neighbour_e = p * gain - (1.0 - p) * loss;
+    let (action, e, e_net) = act(cal.edge.apply_signed(neighbour_e), cfg.fees());
     let confidence = match action {
         Action::Buy => p,
         Action::Sell => 1.0 - p,
@@ -456,6 +458,7 @@ pub fn finish(
         probability_flat: p_flat,
         shrunk_probability_flat: raw.p_flat,
         expected_return: e,
+        neighbour_expected_return: neighbour_e,
         expected_return_after_fees: e_net,
         expected_gain: gain,
         expected_loss: loss,
@@ -534,6 +537,7 @@ mod tests {
         },
         gain: M,
         loss: M,
+        edge: M,
     };
     const M: crate::core::intelligence::calibrate::Magnitude =
         crate::core::intelligence::calibrate::Magnitude {
