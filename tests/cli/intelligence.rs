@@ -623,3 +623,41 @@ fn evaluation_is_stored_journaled_and_carried_by_signals_postgres() {
     };
     evaluation_is_stored_journaled_and_carried_by_signals(&sb);
 }
+
+#[test]
+fn a_symbol_without_enough_candles_is_skipped_and_said() {
+    let sb = Sandbox::new();
+    import_hourly(&sb, "BTCUSDT", &walk(900, 7, 40_000.0));
+    let now = (T0 + 900 * H).to_string();
+    let (c, v, err) = run_json(sb.fks().env("FKS_NOW", &now).args([
+        "evaluate-signals",
+        "--symbol",
+        "BTCUSDT",
+        "--symbol",
+        "DOGEUSDT",
+        "--min-history",
+        "300",
+    ]));
+    assert_eq!(c, 3, "{v} {err}");
+    assert_eq!(v["status"], "partial");
+    assert_eq!(v["stored"], 1);
+    assert_eq!(
+        v["skipped"][0], "0 1h candles for DOGEUSDT: need at least 574 for this evaluation",
+        "{v}"
+    );
+    assert_eq!(v["evaluations"][0]["symbol"], "BTCUSDT");
+    // nothing to evaluate at all: one error line, exit 1
+    let out = sb
+        .fks()
+        .env("FKS_NOW", &now)
+        .args(["evaluate-signals", "--symbol", "DOGEUSDT"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: 0 1h candles for DOGEUSDT: need at least 774"),
+        "{stderr}"
+    );
+}
