@@ -444,6 +444,7 @@ pub fn llm(cfg: &IntelligenceConfig, api_key: Option<String>) -> Option<LlmClien
 
 /// Decide for one symbol at `as_of`: retrieval when the knowledge is rich enough, else the
 /// legacy indicator rules.
+#[allow(clippy::too_many_arguments)]
 pub async fn decide(
     store: &Store,
     ks: &KnowledgeSet,

@@ -264,7 +264,7 @@ impl SplitMix {
         z ^ (z >> 31)
     }
     fn below(&mut self, n: usize) -> usize {
-        ((self.next() >> 11) as u128 * n as u128 >> 53) as usize
+        (((self.next() >> 11) as u128 * n as u128) >> 53) as usize
     }
 }
 
@@ -1272,7 +1272,7 @@ mod tests {
         let t: Vec<(f64, f64, bool)> = (0..1000)
             .map(|_| {
                 let c = 0.5 + 0.02 * rng.normal();
-                (c, 0.5, rng.next_u64() % 2 == 0)
+                (c, 0.5, rng.next_u64().is_multiple_of(2))
             })
             .collect();
         let s = scores(&t);
