@@ -1,6 +1,7 @@
 //! `fks generate-daily-rag-signals`: the daily recommendation for every configured symbol,
-//! filtered by confidence; the top ones are notified; all are stored (their outcomes are
-//! filled in later and become knowledge).
+//! filtered by confidence (a calibrated probability); the top ones are notified with the
+//! method's measured skill for each symbol; all are stored (their outcomes are filled in later
+//! and become knowledge).
 
 use super::Ctx;
 use crate::core::freshness::FreshState;
@@ -19,8 +20,10 @@ pub struct Args {
     /// Comma-separated symbols (default: the configured symbols).
     #[arg(long, value_delimiter = ',')]
     pub symbols: Vec<Symbol>,
-    /// Notify only recommendations at least this confident (0 to 1).
-    #[arg(long, default_value_t = 0.7)]
+    /// Notify only recommendations at least this confident (0 to 1). Confidences are
+    /// calibrated probabilities of being right, so 0.55 means "right 55% of the time" —
+    /// already rare for an hourly-to-daily call; 0.7 was the default of uncalibrated scores.
+    #[arg(long, default_value_t = 0.55)]
     pub min_confidence: f64,
     /// Candle interval (1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w; default: market.timeframe).
     #[arg(long)]
@@ -92,6 +95,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 "method": d.method,
                 "recommendation": d.reasoning,
                 "confidence": d.confidence,
+                "skill": d.skill,
                 "sources_used": d.sources_used,
                 "risk_assessment": d.risk_assessment,
                 "timestamp": crate::core::time::fmt_ms(as_of),
@@ -106,11 +110,12 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             .iter()
             .map(|d| {
                 format!(
-                    "{} {} — confidence {:.0}% ({})",
+                    "{} {} — confidence {:.0}% ({}; {})",
                     d.action.as_str(),
                     d.symbol,
                     d.confidence * 100.0,
-                    d.method
+                    d.method,
+                    d.skill.summary
                 )
             })
             .collect::<Vec<_>>()
@@ -143,7 +148,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             "min_confidence": args.min_confidence,
             "signals": signals,
             "high_confidence_count": high.len(),
-            "high_confidence_signals": high.iter().map(|d| json!({"symbol": d.symbol, "action": d.action, "confidence": d.confidence, "method": d.method})).collect::<Vec<_>>(),
+            "high_confidence_signals": high.iter().map(|d| json!({"symbol": d.symbol, "action": d.action, "confidence": d.confidence, "method": d.method, "skill": d.skill})).collect::<Vec<_>>(),
             "knowledge_snapshots": ks.len(),
             "stale_symbols": stale,
             "replay": replay,

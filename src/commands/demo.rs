@@ -412,7 +412,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let ev = super::evaluate_signals::run(
         &d,
         super::evaluate_signals::Args {
-            symbol: symbols[0].clone(),
+            symbols: vec![symbols[0].clone()],
             timeframe: Some(tf),
             from: None,
             to: None,

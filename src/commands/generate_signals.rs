@@ -1,6 +1,7 @@
 //! `fks generate-signals`: recommendations for one account from retrieval over the project's
 //! own history (or the legacy indicator rules when the knowledge is thin), sized for the
-//! account, stored, and notified on BUY.
+//! account, stored, and notified on BUY. Each carries the method's measured skill for its
+//! symbol (the latest stored evaluate-signals result), "no demonstrated skill" included.
 
 use super::Ctx;
 use crate::core::accounts;
@@ -133,6 +134,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             "reasoning_source": d.reasoning_source,
             "risk_assessment": d.risk_assessment,
             "confidence": d.confidence,
+            "skill": d.skill,
             "entry_points": d.entry_points.iter().map(|p| PriceStr(*p)).collect::<Vec<_>>(),
             "stop_loss": d.stop_loss.map(PriceStr),
             "price": PriceStr(d.price),
@@ -224,7 +226,7 @@ async fn notify_buy(ctx: &Ctx, d: &knowledge::SymbolDecision) {
             d.method,
             d.confidence * 100.0
         ),
-        d.reasoning.clone(),
+        format!("{}\nMeasured skill: {}", d.reasoning, d.skill.summary),
     );
     m.color = Some(COLOR_GREEN);
     m.dedup_key = Some(format!(

@@ -723,7 +723,9 @@ async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcom
         Command::OptimizePortfolio(a) => {
             job(ctx, name, name, argv, optimize_portfolio::run(ctx, a)).await
         }
-        Command::EvaluateSignals(a) => evaluate_signals::run(ctx, a).await,
+        Command::EvaluateSignals(a) => {
+            job(ctx, name, name, argv, evaluate_signals::run(ctx, a)).await
+        }
         Command::RebalancePortfolio(a) => {
             let lock = format!("rebalance-portfolio#{}", a.account_id);
             job(ctx, name, &lock, argv, rebalance_portfolio::run(ctx, a)).await

@@ -34,7 +34,7 @@ pub struct Args {
     /// Account whose holdings and cash are allocated (default: the first active account).
     #[arg(long)]
     pub account_id: Option<i64>,
-    /// rag (retrieval over fks's history), legacy (50% mains / 50% others), risk-parity or min-variance.
+    /// rag (calibrated expected returns from retrieval; risk-parity when skill is not demonstrated), legacy (50% mains / 50% others), risk-parity or min-variance.
     #[arg(long, value_enum, default_value = "rag")]
     pub method: Method,
     /// Candle interval (1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w; default: market.timeframe).
@@ -155,6 +155,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 cfg.min_sources
             ));
         } else {
+            // Calibrated expected returns (P(up)·gain − (1 − P(up))·loss) per day.
             let bars_per_day = 86_400_000.0 / tf.millis() as f64;
             for s in &symbols {
                 if let Some(d) =
@@ -165,6 +166,19 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                     }
                     signals.insert(s.clone(), d);
                 }
+            }
+            // Weights from expected returns only where they were measured to carry skill.
+            let unskilled: Vec<String> = symbols
+                .iter()
+                .filter(|s| !signals.get(*s).is_some_and(|d| d.skill.demonstrated))
+                .map(|s| s.0.clone())
+                .collect();
+            if !unskilled.is_empty() {
+                method = PortfolioMethod::RiskParity;
+                note = Some(format!(
+                    "no demonstrated skill for {} (latest evaluate-signals): rag's expected returns are not evidence, risk-parity used",
+                    unskilled.join(", ")
+                ));
             }
         }
     }
@@ -203,7 +217,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         .map(|(s, w)| {
             (
                 s.clone(),
-                Decimal::try_from(*w).unwrap_or_default().round_dp(6),
+                // toward zero: rounding up could make the stored targets add up to more than 1
+                Decimal::try_from(*w)
+                    .unwrap_or_default()
+                    .round_dp_with_strategy(6, rust_decimal::RoundingStrategy::ToZero),
             )
         })
         .collect();

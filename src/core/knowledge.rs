@@ -4,9 +4,16 @@
 //! TA-Lib-exact indicators) and, once the horizon has passed, its realised outcome. A
 //! decision "as of T" reads only candles that closed by T and snapshots whose outcome was
 //! known by T, so the same store and the same T always give the same numbers.
+//!
+//! A decision's confidence is calibrated with the calibration of the latest stored
+//! `evaluate-signals` result for the symbol whose data ended by T (fitted only on decisions
+//! resolved by then), and every decision carries that result's measured skill; with no stored
+//! evaluation the probabilities are the knowledge's base rates and the skill says so.
 
 use crate::core::config::IntelligenceConfig;
 use crate::core::indicators::{IndicatorRow, compute_all};
+use crate::core::intelligence::calibrate::Calibration;
+use crate::core::intelligence::evaluate::Evaluation;
 use crate::core::intelligence::features::{self, D, Normalizer, Outcome};
 use crate::core::intelligence::knn::{KnnIndex, SnapshotMeta};
 use crate::core::intelligence::legacy::legacy_signal;
@@ -268,6 +275,127 @@ pub struct SymbolDecision {
     pub documents: Vec<DocumentRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recommendation: Option<Recommendation>,
+    /// The method's measured skill on this symbol (latest stored evaluation by `as_of`).
+    pub skill: SkillNote,
+}
+
+/// The measured skill beside a signal: from the latest `evaluate-signals` result stored for
+/// the symbol (timeframe and horizon) whose data ended by the decision time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SkillNote {
+    /// At least 300 resolved BUY/SELL decisions and a 95% interval of the Brier skill score
+    /// against the base rate above 0.
+    pub demonstrated: bool,
+    /// "no demonstrated skill: …" or "demonstrated skill: …", with what it rests on.
+    pub summary: String,
+    /// BUY/SELL Brier skill score against the base rate and its 95% interval.
+    pub brier_skill_score: Option<f64>,
+    pub brier_skill_score_low: Option<f64>,
+    pub brier_skill_score_high: Option<f64>,
+    /// Expected calibration error on BUY/SELL (10 bins).
+    pub ece: Option<f64>,
+    pub directional_decisions: Option<usize>,
+    /// Last candle the evaluation read (RFC 3339), `None` when never evaluated.
+    pub evaluated_through: Option<String>,
+}
+
+impl SkillNote {
+    pub fn from_stored(s: Option<&StoredEvaluation>) -> Self {
+        match s {
+            None => SkillNote {
+                demonstrated: false,
+                summary: "no demonstrated skill: never evaluated (run evaluate-signals); confidence is the base rate".into(),
+                brier_skill_score: None,
+                brier_skill_score_low: None,
+                brier_skill_score_high: None,
+                ece: None,
+                directional_decisions: None,
+                evaluated_through: None,
+            },
+            Some(e) => SkillNote {
+                demonstrated: e.demonstrated,
+                summary: e.summary.clone(),
+                brier_skill_score: e.brier_skill_score,
+                brier_skill_score_low: e.bss_low,
+                brier_skill_score_high: e.bss_high,
+                ece: e.ece,
+                directional_decisions: Some(e.directional),
+                evaluated_through: Some(crate::core::time::fmt_ms(e.through_ms)),
+            },
+        }
+    }
+}
+
+/// A stored evaluation's skill and calibration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvaluation {
+    pub through_ms: i64,
+    pub directional: usize,
+    pub brier_skill_score: Option<f64>,
+    pub bss_low: Option<f64>,
+    pub bss_high: Option<f64>,
+    pub ece: Option<f64>,
+    pub demonstrated: bool,
+    pub summary: String,
+    pub calibration: Calibration,
+}
+
+/// Store one symbol's evaluation (its skill, calibration and scores).
+pub async fn store_evaluation(
+    store: &Store,
+    run_id: Option<i64>,
+    tf: Timeframe,
+    ev: &Evaluation,
+    now_ms: i64,
+) -> Result<()> {
+    let Some(through) = ev.through else {
+        return Ok(());
+    };
+    let d = &ev.rag.directional;
+    let details =
+        serde_json::json!({"rag": ev.rag, "legacy": ev.legacy, "buy_and_hold": ev.buy_and_hold});
+    store
+        .exec(
+            "INSERT INTO signal_evaluations (run_id, symbol, timeframe, horizon, step, through_ms, decisions, directional, brier_skill_score, bss_low, bss_high, ece, all_brier_skill_score, all_ece, skill_demonstrated, skill_summary, verdict, calibration, details, created_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            vals![run_id, &ev.symbol, tf, ev.horizon, ev.step, through, ev.rag.evaluated, d.count, d.brier_skill_score, d.brier_skill_score_low, d.brier_skill_score_high, d.ece, ev.rag.all.brier_skill_score, ev.rag.all.ece, i64::from(ev.skill.demonstrated), ev.skill.summary.as_str(), ev.verdict.as_str(), serde_json::to_string(&ev.calibration_fit)?, serde_json::to_string(&details)?, now_ms],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The latest stored evaluation of `symbol` whose data ended by `as_of` (so its calibration
+/// used only outcomes known then).
+pub async fn latest_skill(
+    store: &Store,
+    symbol: &Symbol,
+    tf: Timeframe,
+    horizon: usize,
+    as_of: i64,
+) -> Result<Option<StoredEvaluation>> {
+    let Some(r) = store
+        .query_opt(
+            "SELECT through_ms, directional, brier_skill_score, bss_low, bss_high, ece, skill_demonstrated, skill_summary, calibration FROM signal_evaluations \
+             WHERE symbol = ? AND timeframe = ? AND horizon = ? AND through_ms <= ? ORDER BY through_ms DESC, id DESC LIMIT 1",
+            vals![symbol, tf, horizon, as_of],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let calibration: Calibration = serde_json::from_str(&r.text(8)?)
+        .map_err(|e| anyhow::anyhow!("stored calibration of {symbol} is not readable: {e}"))?;
+    Ok(Some(StoredEvaluation {
+        through_ms: r.int(0)?,
+        directional: r.int(1)?.max(0) as usize,
+        brier_skill_score: r.opt_real(2)?,
+        bss_low: r.opt_real(3)?,
+        bss_high: r.opt_real(4)?,
+        ece: r.opt_real(5)?,
+        demonstrated: r.int(6)? != 0,
+        summary: r.text(7)?,
+        calibration,
+    }))
 }
 
 /// News and backtest results about a symbol published by `as_of` (cited in the reasoning).
@@ -316,6 +444,7 @@ pub fn llm(cfg: &IntelligenceConfig, api_key: Option<String>) -> Option<LlmClien
 
 /// Decide for one symbol at `as_of`: retrieval when the knowledge is rich enough, else the
 /// legacy indicator rules.
+#[allow(clippy::too_many_arguments)]
 pub async fn decide(
     store: &Store,
     ks: &KnowledgeSet,
@@ -332,6 +461,8 @@ pub async fn decide(
     let price = cur.bar.close;
     let docs = documents(store, symbol, as_of).await?;
     let rc = RecommendConfig::default();
+    let stored = latest_skill(store, symbol, tf, cfg.horizon, as_of).await?;
+    let skill = SkillNote::from_stored(stored.as_ref());
     if let (true, Some(f)) = (ks.len() >= cfg.min_sources, cur.features) {
         let q = ks.normalizer.apply(&f);
         let prefer = ks.symbol_id(&symbol.0);
@@ -354,6 +485,10 @@ pub async fn decide(
             },
             docs.len(),
             &rc,
+            &stored
+                .as_ref()
+                .map(|x| x.calibration)
+                .unwrap_or_else(|| Calibration::base_rates(&ks.base)),
         );
         let neighbours: Vec<NeighbourEvidence> = nb
             .iter()
@@ -402,6 +537,7 @@ pub async fn decide(
             neighbours,
             documents: docs,
             recommendation: Some(rec),
+            skill,
         }));
     }
     let l = legacy_signal(price, &cur.ind);
@@ -442,6 +578,7 @@ pub async fn decide(
         neighbours: vec![],
         documents: docs,
         recommendation: None,
+        skill,
     }))
 }
 

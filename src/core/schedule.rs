@@ -6,6 +6,7 @@ pub const DEFAULT_SCHEDULE: &[(&str, &str)] = &[
     ("sync-account-balance", "*/15 * * * *"),
     ("update-positions", "*/5 * * * *"),
     ("generate-signals", "*/15 * * * *"),
+    ("evaluate-signals", "30 7 * * *"),
     ("generate-daily-rag-signals", "0 8 * * *"),
     ("update-indicators", "*/30 * * * *"),
     ("analyze-risk", "*/30 * * * *"),

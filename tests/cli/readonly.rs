@@ -376,8 +376,17 @@ fn check(outputs: &[(Vec<&str>, Value)]) {
         "12",
     ]);
     assert_eq!(ev["status"], "success", "{ev}");
-    assert!(ev["rag"]["decisions"].as_i64().unwrap() > 0, "{ev}");
-    assert!(ev["legacy"]["decisions"].as_i64().unwrap() > 0, "{ev}");
+    assert!(
+        ev["evaluations"][0]["rag"]["decisions"].as_i64().unwrap() > 0,
+        "{ev}"
+    );
+    assert!(
+        ev["evaluations"][0]["legacy"]["decisions"]
+            .as_i64()
+            .unwrap()
+            > 0,
+        "{ev}"
+    );
 }
 
 /// Postgres cannot infer the type of a parameter that is only compared with NULL

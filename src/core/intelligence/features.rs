@@ -181,16 +181,24 @@ impl Normalizer {
     }
 }
 
-/// Median of `v` (sorted in place, total order); mean of the middle two for even lengths.
+/// Median of `v` (reordered in place, total order); mean of the middle two for even
+/// lengths. A selection, not a sort: the walk-forward refits the normaliser often.
 fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
     if n == 0 {
-        0.0
-    } else if n % 2 == 1 {
-        v[n / 2]
+        return 0.0;
+    }
+    let (below, mid, _) = v.select_nth_unstable_by(n / 2, |a, b| a.total_cmp(b));
+    let hi = *mid;
+    if n % 2 == 1 {
+        hi
     } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
+        let lo = below
+            .iter()
+            .copied()
+            .max_by(|a, b| a.total_cmp(b))
+            .unwrap_or(hi);
+        (lo + hi) / 2.0
     }
 }
 

@@ -9,12 +9,14 @@
 //! - [`features`]: the market-state vector of a candle, its normaliser, its forward outcome.
 //! - [`knn`]: exact nearest neighbours over flat `f32` snapshots (same symbol first).
 //! - [`recommend`]: action, calibrated confidence, risk, entries and stop from neighbours.
+//! - [`calibrate`]: beta calibration of the neighbour scores on resolved past decisions.
 //! - [`legacy`]: indicator rules, used when knowledge is too thin.
 //! - [`sizing`]: `fixed-fraction` and `risk` position sizes.
 //! - [`portfolio`]: `legacy`, `risk-parity`, `min-variance` and `rag` target weights.
 //! - [`evaluate`]: walk-forward evaluation against legacy rules and buy-and-hold.
 //! - [`llm`], [`reasoning`]: the OpenAI-compatible client and the template text.
 
+pub mod calibrate;
 pub mod evaluate;
 pub mod features;
 pub mod knn;

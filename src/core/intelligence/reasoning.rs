@@ -2,6 +2,7 @@
 //! a template otherwise. The numbers are fixed before this module runs; the model is told
 //! not to change them, and the output records which source wrote the words.
 
+use super::calibrate::CalibrationSource;
 use super::llm::LlmClient;
 use super::recommend::{Action, Recommendation};
 use crate::core::market::Symbol;
@@ -121,7 +122,7 @@ pub fn template_reasoning(rec: &Recommendation, ev: &Evidence) -> String {
         let others = ev.neighbours.len().saturating_sub(same);
         let _ = write!(
             s,
-            " The {} most similar past market states ({same} of {}, {others} of other symbols; effective weight {:.1}) were followed over {} bars by a mean return of {} (dispersion {}, mean worst drawdown {}); {} of them rose, which shrunk toward the base rate of {} gives P(up) = {}.",
+            " The {} most similar past market states ({same} of {}, {others} of other symbols; effective weight {:.1}) were followed over {} bars by a mean return of {} (dispersion {}, mean worst drawdown {}); {} of them rose, which shrunk toward the base rate of {} gives a score of {}.",
             rec.neighbours,
             ev.symbol,
             rec.effective_neighbours,
@@ -131,7 +132,7 @@ pub fn template_reasoning(rec: &Recommendation, ev: &Evidence) -> String {
             pct(rec.avg_max_adverse).trim_start_matches('+'),
             pct0(rec.raw_probability_up),
             pct0(rec.base_rate),
-            pct0(rec.probability_up),
+            pct0(rec.shrunk_probability_up),
         );
         let nearest: Vec<String> = ev
             .neighbours
@@ -143,26 +144,41 @@ pub fn template_reasoning(rec: &Recommendation, ev: &Evidence) -> String {
             let _ = write!(s, " Nearest: {}.", nearest.join(", "));
         }
     }
+    let calibrated = match rec.calibration.up.source {
+        CalibrationSource::Symbol | CalibrationSource::Pooled => format!(
+            "calibrated on {} resolved past decisions ({}) to P(up) = {}",
+            rec.calibration.up.resolved(),
+            if rec.calibration.up.source == CalibrationSource::Symbol {
+                "this symbol's"
+            } else {
+                "pooled across symbols"
+            },
+            pct0(rec.probability_up)
+        ),
+        CalibrationSource::BaseRate => format!(
+            "too few resolved past decisions to calibrate it, so P(up) is the base rate of {}",
+            pct0(rec.probability_up)
+        ),
+    };
     let why = match rec.action {
         Action::Buy => format!(
-            " The expected return of {} exceeds the {} needed to cover fees and margin, and P(up) is above {}.",
+            " That score, {calibrated}, with a mean gain of {} and a mean loss of {}, gives an expected return of {} that beats the {} round-trip fees.",
+            pct(rec.expected_gain),
+            pct(-rec.expected_loss),
             pct(rec.expected_return),
             pct0_2(rec.required_return),
-            pct0(rec.min_probability)
         ),
         Action::Sell => format!(
-            " The expected return of {} is below −{} and P(down) = {} is above {}.",
+            " That score, {calibrated}, with a mean gain of {} and a mean loss of {}, gives an expected return of {}: a short beats the {} round-trip fees.",
+            pct(rec.expected_gain),
+            pct(-rec.expected_loss),
             pct(rec.expected_return),
             pct0_2(rec.required_return),
-            pct0(1.0 - rec.probability_up),
-            pct0(rec.min_probability)
         ),
         Action::Hold => format!(
-            " An expected return of {} with P(up) = {} does not clear the {} edge and {} probability a trade needs; the confidence is the chance that the price stays within that band.",
+            " That score, {calibrated}, gives an expected return of {}, which does not beat the {} round-trip fees either way: no edge, so HOLD; the confidence is the chance that the price stays within the fee band.",
             pct(rec.expected_return),
-            pct0(rec.probability_up),
             pct0_2(rec.required_return),
-            pct0(rec.min_probability)
         ),
     };
     s.push_str(&why);
@@ -219,12 +235,12 @@ pub fn user_prompt(rec: &Recommendation, ev: &Evidence) -> String {
     let _ = writeln!(s, "- confidence: {:.4}", rec.confidence);
     let _ = writeln!(
         s,
-        "- probability of a rise over {} bars: {:.4} (neighbours alone {:.4}, base rate {:.4})",
-        rec.horizon, rec.probability_up, rec.raw_probability_up, rec.base_rate
+        "- calibrated probability of a rise over {} bars: {:.4} (neighbour score {:.4}, base rate {:.4})",
+        rec.horizon, rec.probability_up, rec.shrunk_probability_up, rec.base_rate
     );
     let _ = writeln!(
         s,
-        "- expected return: {} (needed to trade: {})",
+        "- calibrated expected return: {} (round-trip fees to beat: {})",
         pct(rec.expected_return),
         pct0_2(rec.required_return)
     );
@@ -350,6 +366,8 @@ mod tests {
             p_up: 0.52,
             p_flat: 0.3,
             mean_return: 0.0005,
+            mean_gain: 0.01,
+            mean_loss: 0.01,
             count: 5000,
         };
         let market = MarketContext {
@@ -377,6 +395,7 @@ mod tests {
             &market,
             ev.documents.len(),
             &RecommendConfig::default(),
+            &crate::core::intelligence::calibrate::Calibration::identity(),
         );
         (rec, ev)
     }
