@@ -99,7 +99,7 @@ impl Failure {
     }
 }
 
-/// A titled table of a report's table view.
+/// A titled table of a report's table view (an empty title: the table alone).
 pub type Section = (String, Table);
 
 /// A job's typed report: its JSON is the serde serialization of the struct (so the contract
@@ -232,7 +232,11 @@ impl Outcome {
                 } else if !self.sections.is_empty() {
                     out.push_str(&format!("{command}: {}\n", self.status.as_str()));
                     for (title, t) in &self.sections {
-                        out.push_str(&format!("{title}\n{t}\n"));
+                        if title.is_empty() {
+                            out.push_str(&format!("{t}\n"));
+                        } else {
+                            out.push_str(&format!("{title}\n{t}\n"));
+                        }
                     }
                 } else {
                     out.push_str(&generic_table(command, self.status, &self.body));
