@@ -91,11 +91,20 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// A failure from an error and its causes (`{e:#}`).
     pub fn new(e: &anyhow::Error) -> Failure {
+        Failure::msg(format!("{e:#}"))
+    }
+
+    pub fn msg(error: String) -> Failure {
         Failure {
             status: EntityStatus::Error,
-            error: format!("{e:#}"),
+            error,
         }
+    }
+
+    pub fn status(&self) -> EntityStatus {
+        self.status
     }
 }
 
