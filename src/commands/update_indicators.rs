@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum SymbolUpdate {
-    Updated(UpdateResult),
+    Updated(Box<UpdateResult>),
     Failed {
         status: EntityStatus,
         timeframe: Timeframe,
@@ -78,7 +78,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 tf,
                 format!("no {tf} candles stored for {s}: run sync-market-data first"),
             ),
-            Ok(r) => SymbolUpdate::Updated(r),
+            Ok(r) => SymbolUpdate::Updated(Box::new(r)),
             Err(e) => SymbolUpdate::failed(tf, format!("{e:#}")),
         };
         results.insert(s.0.clone(), r);
