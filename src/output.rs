@@ -58,6 +58,73 @@ impl Status {
     }
 }
 
+/// The status of one entity of a run (a symbol, an account, a file, a channel), written as
+/// the strings of the JSON contract. [`Status::combine`] counts `error` and `stale` as failed
+/// and `partial` as partial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityStatus {
+    Success,
+    Partial,
+    Error,
+    Stale,
+    Skipped,
+}
+
+impl EntityStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityStatus::Success => "success",
+            EntityStatus::Partial => "partial",
+            EntityStatus::Error => "error",
+            EntityStatus::Stale => "stale",
+            EntityStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// An entity that failed: `{"status": "error", "error": why}` (plus what a job adds).
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub status: EntityStatus,
+    pub error: String,
+}
+
+impl Failure {
+    /// A failure from an error and its causes (`{e:#}`).
+    pub fn new(e: &anyhow::Error) -> Failure {
+        Failure::msg(format!("{e:#}"))
+    }
+
+    pub fn msg(error: String) -> Failure {
+        Failure {
+            status: EntityStatus::Error,
+            error,
+        }
+    }
+
+    pub fn status(&self) -> EntityStatus {
+        self.status
+    }
+}
+
+/// A titled table of a report's table view (an empty title: the table alone).
+pub type Section = (String, Table);
+
+/// A job's typed report: its JSON is the serde serialization of the struct (so the contract
+/// is the struct), its run status comes from its entities, and it decides what a person at a
+/// terminal sees first.
+pub trait Report: Serialize {
+    /// The run's status, from the statuses of its entities.
+    fn status(&self) -> Status;
+
+    /// The `--format table` view: titled tables, key figures first. Empty: the generic
+    /// table of the JSON.
+    fn table_view(&self) -> Vec<Section> {
+        Vec::new()
+    }
+}
+
 /// What a command returns: its status and fields, plus optional human renderings.
 #[derive(Debug)]
 pub struct Outcome {
@@ -65,6 +132,8 @@ pub struct Outcome {
     pub body: Map<String, Value>,
     /// A custom table for `--format table`.
     pub table: Option<Table>,
+    /// A typed report's table view (titled tables), for `--format table`.
+    pub sections: Vec<Section>,
     /// Raw text printed instead of JSON/table (CSV export, completions).
     pub raw: Option<Vec<u8>>,
 }
@@ -87,8 +156,16 @@ impl Outcome {
             status,
             body,
             table: None,
+            sections: Vec::new(),
             raw: None,
         })
+    }
+
+    /// The outcome of a typed report: its JSON, its status, its table view.
+    pub fn from_report<R: Report>(report: &R) -> anyhow::Result<Outcome> {
+        let mut o = Outcome::new(report.status(), report)?;
+        o.sections = report.table_view();
+        Ok(o)
     }
 
     /// Status from `results.*.status`: all fine → success, all error → error, else partial.
@@ -109,6 +186,7 @@ impl Outcome {
             status: Status::Success,
             body: Map::new(),
             table: None,
+            sections: Vec::new(),
             raw: Some(bytes),
         }
     }
@@ -160,6 +238,15 @@ impl Outcome {
                 let mut out = String::new();
                 if let Some(t) = &self.table {
                     out.push_str(&format!("{command}: {}\n{t}\n", self.status.as_str()));
+                } else if !self.sections.is_empty() {
+                    out.push_str(&format!("{command}: {}\n", self.status.as_str()));
+                    for (title, t) in &self.sections {
+                        if title.is_empty() {
+                            out.push_str(&format!("{t}\n"));
+                        } else {
+                            out.push_str(&format!("{title}\n{t}\n"));
+                        }
+                    }
                 } else {
                     out.push_str(&generic_table(command, self.status, &self.body));
                 }

@@ -2,14 +2,65 @@
 //! then delete it from the store. A dry run unless `--execute`.
 
 use super::Ctx;
-use crate::core::archive;
+use crate::core::archive::{self, ArchivedFile, CleanupKept, MonthCount};
 use crate::core::store::StoreKind;
 use crate::core::store::identity;
-use crate::output::Outcome;
+use crate::output::{EntityStatus, Outcome, Report, Status};
 use anyhow::{Context, Result};
-use serde_json::json;
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+/// One table: what a dry run would archive, or what was archived.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum TableResult {
+    Planned {
+        status: EntityStatus,
+        rows: i64,
+        months: Vec<MonthCount>,
+    },
+    Archived {
+        status: EntityStatus,
+        rows: i64,
+        files: Vec<ArchivedFile>,
+        /// Why the table's archiving stopped (its files before stand).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+}
+
+impl TableResult {
+    fn status(&self) -> EntityStatus {
+        match self {
+            TableResult::Planned { status, .. } | TableResult::Archived { status, .. } => *status,
+        }
+    }
+}
+
+/// The report of `fks archive-old-data`.
+#[derive(Debug, Serialize)]
+pub struct ArchiveRun {
+    pub dry_run: bool,
+    pub cutoff: String,
+    pub archive_dir: String,
+    pub rows: i64,
+    pub orphans_removed: Vec<String>,
+    pub orphans_kept: Vec<CleanupKept>,
+    pub results: BTreeMap<String, TableResult>,
+    /// With `--execute`: the store's id, in the archive files' names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store_id: Option<String>,
+    /// The first table's error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Report for ArchiveRun {
+    fn status(&self) -> Status {
+        Status::combine(self.results.values().map(|r| r.status().as_str()))
+    }
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -55,9 +106,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         let rows: i64 = plan.iter().map(|m| m.rows).sum();
         total_rows += rows;
         let Some(target) = &target else {
+            let status = EntityStatus::Success;
+            let months = plan;
             results.insert(
                 t.name.to_string(),
-                json!({"status": "success", "rows": rows, "months": plan}),
+                TableResult::Planned {
+                    status,
+                    rows,
+                    months,
+                },
             );
             continue;
         };
@@ -72,12 +129,23 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 }
             }
         }
-        let mut v = json!({"status": if error.is_some() { "error" } else { "success" }, "rows": rows, "files": files});
-        if let Some(e) = error {
+        if let Some(e) = &error {
             first_error.get_or_insert_with(|| format!("{}: {e}", t.name));
-            v["error"] = json!(e);
         }
-        results.insert(t.name.to_string(), v);
+        let status = if error.is_some() {
+            EntityStatus::Error
+        } else {
+            EntityStatus::Success
+        };
+        results.insert(
+            t.name.to_string(),
+            TableResult::Archived {
+                status,
+                rows,
+                files,
+                error,
+            },
+        );
     }
     if args.execute && args.vacuum {
         match store.kind() {
@@ -85,20 +153,18 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             StoreKind::Postgres => store.exec("VACUUM ANALYZE", &[]).await?,
         };
     }
-    let mut body = json!({
-        "dry_run": !args.execute,
-        "cutoff": crate::core::time::fmt_ms(cutoff),
-        "archive_dir": target.as_ref().map_or_else(|| dir.display().to_string(), |t| t.dir.display().to_string()),
-        "rows": total_rows,
-        "orphans_removed": cleanup.removed,
-        "orphans_kept": cleanup.kept,
-        "results": results,
-    });
-    if let Some(t) = &target {
-        body["store_id"] = json!(t.store_id);
-    }
-    if let Some(e) = first_error {
-        body["error"] = json!(e);
-    }
-    Outcome::from_results(body)
+    Outcome::from_report(&ArchiveRun {
+        dry_run: !args.execute,
+        cutoff: crate::core::time::fmt_ms(cutoff),
+        archive_dir: target.as_ref().map_or_else(
+            || dir.display().to_string(),
+            |t| t.dir.display().to_string(),
+        ),
+        rows: total_rows,
+        orphans_removed: cleanup.removed,
+        orphans_kept: cleanup.kept,
+        results,
+        store_id: target.map(|t| t.store_id),
+        error: first_error,
+    })
 }

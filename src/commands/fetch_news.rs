@@ -4,10 +4,52 @@
 use super::Ctx;
 use crate::core::news::{self, sentiment::SentimentScorer};
 use crate::core::news_store;
-use crate::output::Outcome;
+use crate::output::{EntityStatus, Failure, Outcome, Report, Status};
 use anyhow::{Context, Result};
-use serde_json::json;
+use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// One source's fetch.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum SourceResult {
+    Fetched {
+        status: EntityStatus,
+        fetched: usize,
+    },
+    Failed(Failure),
+}
+
+impl SourceResult {
+    fn status(&self) -> EntityStatus {
+        match self {
+            SourceResult::Fetched { status, .. } => *status,
+            SourceResult::Failed(f) => f.status,
+        }
+    }
+}
+
+/// The report of `fks fetch-news`.
+#[derive(Debug, Serialize)]
+pub struct FetchRun {
+    /// Items fetched (after deduplication).
+    pub fetched: usize,
+    /// Items the store did not have.
+    pub new: u64,
+    pub average_sentiment: Option<f64>,
+    /// With no source configured: 0, and a note saying so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sources: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'static str>,
+    pub results: BTreeMap<String, SourceResult>,
+}
+
+impl Report for FetchRun {
+    fn status(&self) -> Status {
+        Status::combine(self.results.values().map(|r| r.status().as_str()))
+    }
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,17 +68,14 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         // Not an error: news is optional, and the default schedule runs this job hourly.
         // fks ships no default feeds: which sites to poll (and their terms of use) is the
         // operator's choice.
-        return Outcome::new(
-            crate::output::Status::Success,
-            json!({
-                "fetched": 0,
-                "new": 0,
-                "average_sentiment": null,
-                "sources": 0,
-                "note": NO_SOURCE,
-                "results": {},
-            }),
-        );
+        return Outcome::from_report(&FetchRun {
+            fetched: 0,
+            new: 0,
+            average_sentiment: None,
+            sources: Some(0),
+            note: Some(NO_SOURCE),
+            results: BTreeMap::new(),
+        });
     }
     cfg.validate()
         .map_err(|e| crate::core::config::ConfigError(format!("news: {e}")))?;
@@ -53,16 +92,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 for it in &mut items {
                     news::annotate(it, &tagger, &scorer);
                 }
-                results.insert(
-                    f.source.clone(),
-                    json!({"status": "success", "fetched": items.len()}),
-                );
+                let status = EntityStatus::Success;
+                let fetched = items.len();
+                results.insert(f.source.clone(), SourceResult::Fetched { status, fetched });
                 all.extend(items);
             }
             Err(e) => {
                 results.insert(
                     f.source.clone(),
-                    json!({"status": "error", "error": e.to_string()}),
+                    SourceResult::Failed(Failure::msg(e.to_string())),
                 );
             }
         }
@@ -76,10 +114,12 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     } else {
         Some(items.iter().map(|i| i.sentiment).sum::<f64>() / items.len() as f64)
     };
-    Outcome::from_results(json!({
-        "fetched": items.len(),
-        "new": new,
-        "average_sentiment": avg.map(|a| (a * 1000.0).round() / 1000.0),
-        "results": results,
-    }))
+    Outcome::from_report(&FetchRun {
+        fetched: items.len(),
+        new,
+        average_sentiment: avg.map(|a| (a * 1000.0).round() / 1000.0),
+        sources: None,
+        note: None,
+        results,
+    })
 }

@@ -2,14 +2,84 @@
 //! with the same upsert and gap rules as the sync, and the same candle rules.
 
 use super::Ctx;
-use crate::core::klines_file::{self, FileImport, ImportSpec};
-use crate::core::market::{Symbol, Timeframe};
+use crate::core::klines_file::{self, BadRow, FileImport, ImportSpec};
+use crate::core::market::{Gap, Symbol, Timeframe};
 use crate::core::store::candles::{self, UpsertCounts};
-use crate::output::Outcome;
+use crate::output::{EntityStatus, Failure, Outcome, Report, Status};
 use anyhow::Result;
-use serde_json::{Value, json};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+/// One file's import.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum FileResult {
+    /// Unreadable.
+    Failed(Failure),
+    /// Refused whole for its invalid rows (without `--skip-invalid`).
+    Refused {
+        status: EntityStatus,
+        rows: u64,
+        invalid: u64,
+        invalid_rows: Vec<BadRow>,
+        error: String,
+    },
+    Imported {
+        status: EntityStatus,
+        rows: u64,
+        inserted: u64,
+        updated: u64,
+        unchanged: u64,
+        /// With `--skip-invalid`: the invalid rows left out.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        skipped: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        skipped_rows: Option<Vec<BadRow>>,
+        /// Only when `skipped_rows` lists the first of them.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        skipped_rows_truncated: Option<bool>,
+    },
+}
+
+impl FileResult {
+    fn status(&self) -> EntityStatus {
+        match self {
+            FileResult::Failed(f) => f.status,
+            FileResult::Refused { status, .. } | FileResult::Imported { status, .. } => *status,
+        }
+    }
+
+    fn error(&self) -> Option<&str> {
+        match self {
+            FileResult::Failed(f) => Some(&f.error),
+            FileResult::Refused { error, .. } => Some(error),
+            FileResult::Imported { .. } => None,
+        }
+    }
+}
+
+/// The report of `fks import-klines`.
+#[derive(Debug, Serialize)]
+pub struct ImportRun {
+    pub symbol: Symbol,
+    pub timeframe: Timeframe,
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    /// The series' gaps after the import.
+    pub gaps: Vec<Gap>,
+    pub results: BTreeMap<String, FileResult>,
+    /// "N of M failed: first reason", when a file failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Report for ImportRun {
+    fn status(&self) -> Status {
+        Status::combine(self.results.values().map(|r| r.status().as_str()))
+    }
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,9 +99,9 @@ pub struct Args {
     pub skip_invalid: bool,
 }
 
-fn file_result(path: &str, r: Result<FileImport>, skip: bool) -> Value {
+fn file_result(path: &str, r: Result<FileImport>, skip: bool) -> FileResult {
     match r {
-        Err(e) => json!({"status": "error", "error": format!("{e:#}")}),
+        Err(e) => FileResult::Failed(Failure::new(&e)),
         Ok(f) if f.refused => {
             let first: Vec<String> = f
                 .invalid_rows
@@ -44,35 +114,31 @@ fn file_result(path: &str, r: Result<FileImport>, skip: bool) -> Value {
             } else {
                 String::new()
             };
-            json!({
-                "status": "error",
-                "rows": f.rows,
-                "invalid": f.invalid,
-                "invalid_rows": f.invalid_rows,
-                "error": format!(
+            FileResult::Refused {
+                status: EntityStatus::Error,
+                rows: f.rows,
+                invalid: f.invalid,
+                error: format!(
                     "{path}: {} invalid row{}, the file was not imported (use --skip-invalid to import the valid rows): {}{more}",
                     f.invalid,
                     if f.invalid == 1 { "" } else { "s" },
                     first.join("; ")
                 ),
-            })
+                invalid_rows: f.invalid_rows,
+            }
         }
         Ok(f) => {
-            let mut v = json!({
-                "status": "success",
-                "rows": f.rows,
-                "inserted": f.counts.inserted,
-                "updated": f.counts.updated,
-                "unchanged": f.counts.unchanged,
-            });
-            if skip {
-                v["skipped"] = json!(f.invalid);
-                v["skipped_rows"] = json!(f.invalid_rows);
-                if f.invalid > f.invalid_rows.len() as u64 {
-                    v["skipped_rows_truncated"] = json!(true);
-                }
+            let truncated = f.invalid > f.invalid_rows.len() as u64;
+            FileResult::Imported {
+                status: EntityStatus::Success,
+                rows: f.rows,
+                inserted: f.counts.inserted,
+                updated: f.counts.updated,
+                unchanged: f.counts.unchanged,
+                skipped: skip.then_some(f.invalid),
+                skipped_rows: skip.then_some(f.invalid_rows),
+                skipped_rows_truncated: (skip && truncated).then_some(true),
             }
-            v
         }
     }
 }
@@ -98,26 +164,30 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         }
         let v = file_result(&key, r, args.skip_invalid);
         if first_error.is_none()
-            && let Some(e) = v.get("error").and_then(Value::as_str)
+            && let Some(e) = v.error()
         {
             first_error = Some(e.to_string());
         }
         results.insert(key, v);
     }
     let gaps = candles::gaps(store, &args.symbol, args.timeframe).await?;
-    let mut body = json!({
-        "symbol": args.symbol, "timeframe": args.timeframe,
-        "inserted": total.inserted, "updated": total.updated, "unchanged": total.unchanged,
-        "gaps": gaps, "results": results,
-    });
-    if let Some(e) = first_error {
-        // "N of M failed", as every job with per-entry work says it.
+    // "N of M failed", as every job with per-entry work says it.
+    let error = first_error.map(|e| {
         let failed = results
             .values()
-            .filter(|v| v.get("status").and_then(Value::as_str) == Some("error"))
+            .filter(|v| v.status() == EntityStatus::Error)
             .count()
             .max(1);
-        body["error"] = json!(format!("{failed} of {} failed: {e}", results.len()));
-    }
-    Outcome::from_results(body)
+        format!("{failed} of {} failed: {e}", results.len())
+    });
+    Outcome::from_report(&ImportRun {
+        symbol: args.symbol,
+        timeframe: args.timeframe,
+        inserted: total.inserted,
+        updated: total.updated,
+        unchanged: total.unchanged,
+        gaps,
+        results,
+        error,
+    })
 }

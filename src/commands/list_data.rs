@@ -1,47 +1,83 @@
 //! `fks list-data`: per symbol and timeframe, candle count, first and last open time, gaps.
 
 use super::Ctx;
-use crate::core::market::Timeframe;
+use crate::core::market::{Gap, Timeframe};
 use crate::core::store::candles;
 use crate::core::time::fmt_ms;
-use crate::output::{Outcome, Status, new_table};
+use crate::output::{Outcome, Report, Section, Status, new_table};
 use anyhow::Result;
+use serde::Serialize;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
+/// One stored series: its span and its gaps.
+#[derive(Debug, Serialize)]
+pub struct Series {
+    pub symbol: String,
+    pub timeframe: String,
+    pub candles: i64,
+    pub first_open_time: i64,
+    pub last_open_time: i64,
+    pub gaps: Vec<Gap>,
+    pub missing_candles: u64,
+}
+
+/// The report of `fks list-data`.
+#[derive(Debug, Serialize)]
+pub struct DataList {
+    pub series: Vec<Series>,
+}
+
+impl Report for DataList {
+    fn status(&self) -> Status {
+        Status::Success
+    }
+
+    /// One row per series: its span, its gaps and the candles they miss.
+    fn table_view(&self) -> Vec<Section> {
+        let mut t = new_table();
+        t.set_header(vec![
+            "symbol",
+            "timeframe",
+            "candles",
+            "first",
+            "last",
+            "gaps",
+            "missing",
+        ]);
+        for s in &self.series {
+            t.add_row(vec![
+                s.symbol.clone(),
+                s.timeframe.clone(),
+                s.candles.to_string(),
+                fmt_ms(s.first_open_time),
+                fmt_ms(s.last_open_time),
+                s.gaps.len().to_string(),
+                s.missing_candles.to_string(),
+            ]);
+        }
+        vec![(String::new(), t)]
+    }
+}
+
 pub async fn run(ctx: &Ctx, _args: Args) -> Result<Outcome> {
     let store = ctx.store().await?;
     let mut series = Vec::new();
-    let mut t = new_table();
-    t.set_header(vec![
-        "symbol",
-        "timeframe",
-        "candles",
-        "first",
-        "last",
-        "gaps",
-        "missing",
-    ]);
     for s in candles::summaries(store).await? {
         let tf: Timeframe = s.timeframe.parse()?;
         let sym = s.symbol.parse()?;
         let gaps = candles::gaps(store, &sym, tf).await?;
-        let missing: u64 = gaps.iter().map(|g| g.missing).sum();
-        t.add_row(vec![
-            s.symbol.clone(),
-            s.timeframe.clone(),
-            s.candles.to_string(),
-            fmt_ms(s.first_open_time),
-            fmt_ms(s.last_open_time),
-            gaps.len().to_string(),
-            missing.to_string(),
-        ]);
-        series.push(serde_json::json!({
-            "symbol": s.symbol, "timeframe": s.timeframe, "candles": s.candles,
-            "first_open_time": s.first_open_time, "last_open_time": s.last_open_time,
-            "gaps": gaps, "missing_candles": missing,
-        }));
+        let missing_candles: u64 = gaps.iter().map(|g| g.missing).sum();
+        series.push(Series {
+            symbol: s.symbol,
+            timeframe: s.timeframe,
+            candles: s.candles,
+            first_open_time: s.first_open_time,
+            last_open_time: s.last_open_time,
+            gaps,
+            missing_candles,
+        });
     }
-    Ok(Outcome::new(Status::Success, serde_json::json!({ "series": series }))?.with_table(t))
+    Outcome::from_report(&DataList { series })
 }

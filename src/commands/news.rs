@@ -2,10 +2,40 @@
 
 use super::Ctx;
 use crate::core::market::Symbol;
-use crate::core::news_store;
+use crate::core::news_store::{self, StoredNews};
 use crate::core::time::{fmt_ms, time_arg};
-use crate::output::{Outcome, Status, new_table};
+use crate::output::{Outcome, Report, Section, Status, new_table};
 use anyhow::Result;
+use serde::Serialize;
+
+/// The report of `fks news`: the stored items found, newest first.
+#[derive(Debug, Serialize)]
+pub struct NewsList {
+    pub count: usize,
+    pub items: Vec<StoredNews>,
+}
+
+impl Report for NewsList {
+    fn status(&self) -> Status {
+        Status::Success
+    }
+
+    /// When, from where, about what, how it reads, and the title.
+    fn table_view(&self) -> Vec<Section> {
+        let mut t = new_table();
+        t.set_header(vec!["published", "source", "symbols", "sentiment", "title"]);
+        for i in &self.items {
+            t.add_row(vec![
+                i.published_ms.map(fmt_ms).unwrap_or_else(|| "-".into()),
+                i.source.clone(),
+                i.symbols.join(","),
+                format!("{:+.2}", i.sentiment),
+                i.title.clone(),
+            ]);
+        }
+        vec![(String::new(), t)]
+    }
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -33,20 +63,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         args.limit,
     )
     .await?;
-    let mut t = new_table();
-    t.set_header(vec!["published", "source", "symbols", "sentiment", "title"]);
-    for i in &items {
-        t.add_row(vec![
-            i.published_ms.map(fmt_ms).unwrap_or_else(|| "-".into()),
-            i.source.clone(),
-            i.symbols.join(","),
-            format!("{:+.2}", i.sentiment),
-            i.title.clone(),
-        ]);
-    }
-    Ok(Outcome::new(
-        Status::Success,
-        serde_json::json!({ "count": items.len(), "items": items }),
-    )?
-    .with_table(t))
+    Outcome::from_report(&NewsList {
+        count: items.len(),
+        items,
+    })
 }

@@ -2,10 +2,40 @@
 
 use super::Ctx;
 use crate::core::notify::MessageKind;
-use crate::core::outbox::{self, NewMessage};
-use crate::output::{Outcome, Status};
+use crate::core::outbox::{self, ChannelReport, Enqueued, NewMessage};
+use crate::output::{Outcome, Report, Status};
 use anyhow::Result;
-use serde_json::json;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The report of `fks send-notifications`.
+#[derive(Debug, Serialize)]
+pub struct NotifyRun {
+    /// The message of `--message`, as queued (null without one).
+    pub queued: Option<Enqueued>,
+    /// Per channel, what the delivery pass did.
+    pub channels: BTreeMap<String, ChannelReport>,
+    /// The outbox's messages by state, after the pass.
+    pub outbox: BTreeMap<String, i64>,
+}
+
+impl Report for NotifyRun {
+    /// Everything delivered (or no channel: the messages wait in the outbox) is a success,
+    /// some delivered a partial run, none an error.
+    fn status(&self) -> Status {
+        let (delivered, failed, pending): (u64, u64, u64) =
+            self.channels.values().fold((0, 0, 0), |a, c| {
+                (a.0 + c.delivered, a.1 + c.failed, a.2 + c.pending)
+            });
+        if self.channels.is_empty() || failed + pending == 0 {
+            Status::Success
+        } else if delivered > 0 {
+            Status::Partial
+        } else {
+            Status::Error
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Kind {
@@ -39,7 +69,7 @@ pub struct Args {
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let store = ctx.store().await?;
     let cfg = &ctx.settings.file.notifications;
-    let mut queued = serde_json::Value::Null;
+    let mut queued = None;
     if let Some(text) = &args.message {
         let kind = match args.notification_type {
             Kind::Trade => MessageKind::Trade,
@@ -60,30 +90,18 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             m.color = Some(crate::core::notify::COLOR_RED);
         }
         m.dedup_key = args.dedup_key.clone();
-        queued = serde_json::to_value(outbox::enqueue(store, cfg, &m, ctx.now_ms()).await?)?;
+        queued = Some(outbox::enqueue(store, cfg, &m, ctx.now_ms()).await?);
     }
     let channels = outbox::deliver_pending(store, cfg, ctx.http()?, ctx.now_ms()).await?;
-    let (delivered, failed, pending): (u64, u64, u64) =
-        channels.values().fold((0, 0, 0), |a, c| {
-            (a.0 + c.delivered, a.1 + c.failed, a.2 + c.pending)
-        });
-    let status = if channels.is_empty() {
-        if !ctx.global.quiet {
-            eprintln!(
-                "no notification channel is configured (set DISCORD_WEBHOOK_URL or [notifications] in fks.toml); messages stay in the outbox"
-            );
-        }
-        Status::Success
-    } else if failed + pending == 0 {
-        Status::Success
-    } else if delivered > 0 {
-        Status::Partial
-    } else {
-        Status::Error
-    };
+    if channels.is_empty() && !ctx.global.quiet {
+        eprintln!(
+            "no notification channel is configured (set DISCORD_WEBHOOK_URL or [notifications] in fks.toml); messages stay in the outbox"
+        );
+    }
     let outbox = outbox::summary(store).await?;
-    Outcome::new(
-        status,
-        json!({ "queued": queued, "channels": channels, "outbox": outbox }),
-    )
+    Outcome::from_report(&NotifyRun {
+        queued,
+        channels,
+        outbox,
+    })
 }

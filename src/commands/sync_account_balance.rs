@@ -2,14 +2,83 @@
 //! cumulative PnL of every active account (or one) into the balance history.
 
 use super::Ctx;
-use crate::core::accounts::{self, Account, AccountKind, money};
+use crate::core::accounts::{self, Account, AccountKind};
 use crate::core::balances;
 use crate::core::exchange::Market;
-use crate::core::freshness;
+use crate::core::freshness::{self, StaleMark};
+use crate::core::json_num::Money;
 use crate::core::valuation;
+use crate::output::{EntityStatus, Failure, Outcome, Report, Status};
 use anyhow::Result;
-use serde_json::{Value, json};
+use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// One account's balance snapshot, in its quote currency.
+#[derive(Debug, Serialize)]
+pub struct Synced {
+    pub status: EntityStatus,
+    pub account_id: i64,
+    pub kind: AccountKind,
+    pub quote: String,
+    pub balance: Money,
+    pub equity: Money,
+    pub unrealized_pnl: Money,
+    pub margin_used: Money,
+    pub margin_available: Money,
+    pub daily_pnl: Money,
+    pub cumulative_pnl: Money,
+    pub cumulative_pnl_base: &'static str,
+    pub cash: Money,
+    pub positions_value: Money,
+    pub fees_paid: Money,
+    pub time: i64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// A paper account valued at stale closes: no snapshot was written.
+#[derive(Debug, Serialize)]
+pub struct StaleAccount {
+    pub status: EntityStatus,
+    pub account_id: i64,
+    pub kind: AccountKind,
+    pub quote: String,
+    pub stale_prices: Vec<StaleMark>,
+    pub error: String,
+}
+
+/// One account's sync.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum AccountSync {
+    Synced(Box<Synced>),
+    Stale(StaleAccount),
+    Failed(Failure),
+}
+
+impl AccountSync {
+    fn status(&self) -> EntityStatus {
+        match self {
+            AccountSync::Synced(s) => s.status,
+            AccountSync::Stale(s) => s.status,
+            AccountSync::Failed(f) => f.status,
+        }
+    }
+}
+
+/// The report of `fks sync-account-balance`.
+#[derive(Debug, Serialize)]
+pub struct BalanceRun {
+    /// Accounts the job reached (a stale one counts: it was read, not written).
+    pub accounts_synced: usize,
+    pub results: BTreeMap<String, AccountSync>,
+}
+
+impl Report for BalanceRun {
+    fn status(&self) -> Status {
+        Status::combine(self.results.values().map(|r| r.status().as_str()))
+    }
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -18,7 +87,7 @@ pub struct Args {
     pub account_id: Option<i64>,
 }
 
-pub async fn run(ctx: &Ctx, args: Args) -> Result<crate::output::Outcome> {
+pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let store = ctx.store().await?;
     let list = accounts::selected(store, args.account_id).await?;
     let mut results = BTreeMap::new();
@@ -32,17 +101,17 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<crate::output::Outcome> {
             }
             Err(e) => {
                 tracing::warn!("account {}: {e:#}", acct.name);
-                results.insert(
-                    acct.name.clone(),
-                    json!({"status": "error", "error": format!("{e:#}")}),
-                );
+                results.insert(acct.name.clone(), AccountSync::Failed(Failure::new(&e)));
             }
         }
     }
-    crate::output::Outcome::from_results(json!({ "accounts_synced": synced, "results": results }))
+    Outcome::from_report(&BalanceRun {
+        accounts_synced: synced,
+        results,
+    })
 }
 
-async fn sync_one(ctx: &Ctx, acct: &Account) -> Result<Value> {
+async fn sync_one(ctx: &Ctx, acct: &Account) -> Result<AccountSync> {
     let store = ctx.store().await?;
     let now = ctx.now_ms();
     let mut notes = Vec::new();
@@ -69,16 +138,17 @@ async fn sync_one(ctx: &Ctx, acct: &Account) -> Result<Value> {
         let market = &ctx.settings.file.market;
         let stale = freshness::stale_marks(&state, &market.freshness(), market.timeframe, now);
         if !stale.is_empty() {
-            return Ok(json!({
-                "status": "stale",
-                "account_id": acct.id,
-                "kind": acct.kind,
-                "quote": acct.quote,
-                "stale_prices": stale,
-                "error": format!(
-                    "no snapshot written: its equity would rest on stale prices ({}); sync market data first",
-                    freshness::describe_stale_marks(&stale)
-                ),
+            let error = format!(
+                "no snapshot written: its equity would rest on stale prices ({}); sync market data first",
+                freshness::describe_stale_marks(&stale)
+            );
+            return Ok(AccountSync::Stale(StaleAccount {
+                status: EntityStatus::Stale,
+                account_id: acct.id,
+                kind: acct.kind,
+                quote: acct.quote.clone(),
+                stale_prices: stale,
+                error,
             }));
         }
     }
@@ -101,34 +171,27 @@ async fn sync_one(ctx: &Ctx, acct: &Account) -> Result<Value> {
     let snap = balances::snapshot(store, acct, &state, now).await?;
     balances::record(store, acct.id, &snap, &state).await?;
     let q = acct.quote.as_str();
-    let status = if snap.equity.is_zero() {
-        "empty"
-    } else {
-        "success"
-    };
-    let mut v = json!({
-        "status": if status == "empty" { "success" } else { status },
-        "account_id": acct.id,
-        "kind": acct.kind,
-        "quote": q,
-        "balance": money(snap.balance, q),
-        "equity": money(snap.equity, q),
-        "unrealized_pnl": money(snap.unrealized_pnl, q),
-        "margin_used": money(snap.margin_used, q),
-        "margin_available": money(snap.margin_available, q),
-        "daily_pnl": money(snap.daily_pnl, q),
-        "cumulative_pnl": money(snap.cumulative_pnl, q),
-        "cumulative_pnl_base": snap.pnl_base,
-        "cash": money(state.cash, q),
-        "positions_value": money(state.positions_value, q),
-        "fees_paid": money(state.fees_paid, q),
-        "time": snap.time_ms,
-    });
-    if status == "empty" {
+    if snap.equity.is_zero() {
         notes.push("the account holds nothing (equity 0)".into());
     }
-    if !notes.is_empty() {
-        v["notes"] = json!(notes);
-    }
-    Ok(v)
+    let m = |d| Money::new(d, q);
+    Ok(AccountSync::Synced(Box::new(Synced {
+        status: EntityStatus::Success,
+        account_id: acct.id,
+        kind: acct.kind,
+        quote: q.to_string(),
+        balance: m(snap.balance),
+        equity: m(snap.equity),
+        unrealized_pnl: m(snap.unrealized_pnl),
+        margin_used: m(snap.margin_used),
+        margin_available: m(snap.margin_available),
+        daily_pnl: m(snap.daily_pnl),
+        cumulative_pnl: m(snap.cumulative_pnl),
+        cumulative_pnl_base: snap.pnl_base,
+        cash: m(state.cash),
+        positions_value: m(state.positions_value),
+        fees_paid: m(state.fees_paid),
+        time: snap.time_ms,
+        notes,
+    })))
 }

@@ -2,12 +2,54 @@
 //! and EMA 12/26 for new candles (TA-Lib's values) and cache them.
 
 use super::{Ctx, Shard};
-use crate::core::indicator_store;
+use crate::core::indicator_store::{self, UpdateResult};
 use crate::core::market::{Symbol, Timeframe};
-use crate::output::Outcome;
+use crate::output::{EntityStatus, Outcome, Report, Status};
 use anyhow::Result;
-use serde_json::json;
+use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// One symbol's cache update, or why it failed.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum SymbolUpdate {
+    Updated(Box<UpdateResult>),
+    Failed {
+        status: EntityStatus,
+        timeframe: Timeframe,
+        error: String,
+    },
+}
+
+impl SymbolUpdate {
+    fn failed(timeframe: Timeframe, error: String) -> SymbolUpdate {
+        SymbolUpdate::Failed {
+            status: EntityStatus::Error,
+            timeframe,
+            error,
+        }
+    }
+
+    fn status(&self) -> EntityStatus {
+        match self {
+            SymbolUpdate::Updated(u) => u.status,
+            SymbolUpdate::Failed { status, .. } => *status,
+        }
+    }
+}
+
+/// The report of `fks update-indicators`.
+#[derive(Debug, Serialize)]
+pub struct IndicatorsRun {
+    pub timeframe: Timeframe,
+    pub results: BTreeMap<String, SymbolUpdate>,
+}
+
+impl Report for IndicatorsRun {
+    fn status(&self) -> Status {
+        Status::combine(self.results.values().map(|r| r.status().as_str()))
+    }
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,14 +73,18 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let symbols = super::pick_symbols(ctx, &args.symbols, args.shard);
     let mut results = BTreeMap::new();
     for s in &symbols {
-        let v = match indicator_store::update(store, s, tf, args.full, ctx.now_ms()).await {
-            Ok(r) if r.computed == 0 && r.latest.is_none() => {
-                json!({"status": "error", "timeframe": tf, "error": format!("no {tf} candles stored for {s}: run sync-market-data first")})
-            }
-            Ok(r) => serde_json::to_value(r)?,
-            Err(e) => json!({"status": "error", "timeframe": tf, "error": format!("{e:#}")}),
+        let r = match indicator_store::update(store, s, tf, args.full, ctx.now_ms()).await {
+            Ok(r) if r.computed == 0 && r.latest.is_none() => SymbolUpdate::failed(
+                tf,
+                format!("no {tf} candles stored for {s}: run sync-market-data first"),
+            ),
+            Ok(r) => SymbolUpdate::Updated(Box::new(r)),
+            Err(e) => SymbolUpdate::failed(tf, format!("{e:#}")),
         };
-        results.insert(s.0.clone(), v);
+        results.insert(s.0.clone(), r);
     }
-    Outcome::from_results(json!({ "timeframe": tf, "results": results }))
+    Outcome::from_report(&IndicatorsRun {
+        timeframe: tf,
+        results,
+    })
 }

@@ -93,7 +93,7 @@ async fn write_rows(
 
 #[derive(Debug, Clone, Serialize)]
 pub struct UpdateResult {
-    pub status: &'static str,
+    pub status: crate::output::EntityStatus,
     pub timeframe: Timeframe,
     /// Candles computed in this run.
     pub computed: usize,
@@ -140,7 +140,7 @@ pub async fn update(
     if bars.is_empty() {
         let latest = latest_at(store, symbol, tf, Some(closed)).await?;
         return Ok(UpdateResult {
-            status: "success",
+            status: crate::output::EntityStatus::Success,
             timeframe: tf,
             computed: 0,
             mode: "up_to_date",
@@ -171,7 +171,7 @@ pub async fn update(
     .await?;
     tx.commit().await?;
     Ok(UpdateResult {
-        status: "success",
+        status: crate::output::EntityStatus::Success,
         timeframe: tf,
         computed: rows.len(),
         mode,

@@ -782,7 +782,7 @@ impl Jobs {
 }
 
 /// A store built from nothing through the CLI, then every subcommand on it.
-fn every_subcommand(sb: &Sandbox) -> (Vec<(String, Value)>, BTreeMap<String, String>) {
+pub(crate) fn every_subcommand(sb: &Sandbox) -> (Vec<(String, Value)>, BTreeMap<String, String>) {
     let rt = rt();
     let fake = rt
         .block_on(FakeBinance::start_full(

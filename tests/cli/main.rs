@@ -26,6 +26,7 @@ mod pooler;
 mod readonly;
 mod reports;
 mod secrets;
+mod snapshots;
 mod sync;
 mod timescale;
 mod urgent;
