@@ -7,9 +7,8 @@ use anyhow::Result;
 
 /// Whether this binary has the subcommand a schedule entry names (`"generate-report --report-type daily"`).
 pub fn implemented(job: &str) -> bool {
-    use clap::CommandFactory;
     let name = job.split_whitespace().next().unwrap_or(job);
-    crate::cli::Cli::command().find_subcommand(name).is_some()
+    crate::cli::subcommand_name(name).is_some()
 }
 
 /// The configured schedule, limited to the jobs this binary has.
@@ -24,48 +23,13 @@ pub fn active_schedule(ctx: &Ctx) -> Vec<(String, String)> {
         .collect()
 }
 
-pub fn command_name(c: &Command) -> &'static str {
-    match c {
-        Command::SyncMarketData(_) => "sync-market-data",
-        Command::SyncAccountBalance(_) => "sync-account-balance",
-        Command::UpdatePositions(_) => "update-positions",
-        Command::SendNotifications(_) => "send-notifications",
-        Command::FetchNews(_) => "fetch-news",
-        Command::News(_) => "news",
-        Command::Knowledge(_) => "knowledge",
-        Command::GenerateSignals(_) => "generate-signals",
-        Command::GenerateDailyRagSignals(_) => "generate-daily-rag-signals",
-        Command::OptimizePortfolio(_) => "optimize-portfolio",
-        Command::EvaluateSignals(_) => "evaluate-signals",
-        Command::RebalancePortfolio(_) => "rebalance-portfolio",
-        Command::CheckStopLoss(_) => "check-stop-loss",
-        Command::Position(_) => "position",
-        Command::RunBacktest(_) => "run-backtest",
-        Command::ValidateStrategies(_) => "validate-strategies",
-        Command::Strategy(_) => "strategy",
-        Command::CalculateMetrics(_) => "calculate-metrics",
-        Command::GenerateReport(_) => "generate-report",
-        Command::UpdateIndicators(_) => "update-indicators",
-        Command::Indicators(_) => "indicators",
-        Command::AnalyzeRisk(_) => "analyze-risk",
-        Command::ArchiveOldData(_) => "archive-old-data",
-        Command::RestoreArchive(_) => "restore-archive",
-        Command::Account(_) => "account",
-        Command::Paper(_) => "paper",
-        Command::ImportKlines(_) => "import-klines",
-        Command::ListData(_) => "list-data",
-        Command::Candles(_) => "candles",
-        Command::Init(_) => "init",
-        Command::Demo(_) => "demo",
-        Command::Runs(_) => "runs",
-        Command::Status(_) => "status",
-        Command::Cron(_) => "cron",
-        Command::Completions(_) => "completions",
-    }
-}
-
-pub(crate) async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcome> {
-    let name = command_name(&command);
+/// Run `command` (named `name`, see [`crate::cli::Cli::name`]).
+pub(crate) async fn dispatch(
+    ctx: &Ctx,
+    name: &str,
+    command: Command,
+    argv: &[String],
+) -> Result<Outcome> {
     match command {
         Command::SyncMarketData(a) => {
             let lock = format!("sync-market-data{}", Shard::suffix(a.shard));

@@ -1,7 +1,7 @@
 //! The process edge: load settings, run the command, print the outcome or one `error:` line,
 //! and pick the exit code (also for clap's usage errors and for panics).
 
-use super::{Ctx, command_name, dispatch};
+use super::{Ctx, dispatch};
 use crate::cli::Command;
 use crate::core::clock::{Clock, SystemClock};
 use crate::core::config::{ConfigError, Overrides, ProcessEnv, Settings, UsageError};
@@ -12,7 +12,7 @@ use std::sync::Arc;
 /// Parse args, load settings, run the command; returns the exit code.
 pub async fn main_entry(cli: crate::cli::Cli, argv: Vec<String>) -> u8 {
     let global = cli.global.clone();
-    let name = command_name(&cli.command);
+    let name = cli.name();
     let explicit_format = global.format;
     let loaded = ProcessEnv::load().and_then(|env| {
         let s = Settings::load(
@@ -54,7 +54,7 @@ pub async fn main_entry(cli: crate::cli::Cli, argv: Vec<String>) -> u8 {
         }
     };
     let ctx = Ctx::new(global, settings, clock, Arc::new(env));
-    let result = dispatch(&ctx, cli.command, &argv).await;
+    let result = dispatch(&ctx, name, cli.command, &argv).await;
     match result {
         Ok(mut outcome) => {
             // A run that failed without an error of its own (every symbol failed) still
@@ -150,7 +150,6 @@ fn format_in_argv(argv: &[String]) -> Option<Format> {
 
 /// The subcommand named in argv, if it is one of ours.
 fn subcommand_in_argv(argv: &[String]) -> Option<String> {
-    use clap::CommandFactory;
     let mut it = argv.iter().skip(1);
     while let Some(a) = it.next() {
         if a == "--" {
@@ -163,9 +162,7 @@ fn subcommand_in_argv(argv: &[String]) -> Option<String> {
         if a.starts_with('-') {
             continue;
         }
-        return crate::cli::Cli::command()
-            .find_subcommand(a)
-            .map(|c| c.get_name().to_string());
+        return crate::cli::subcommand_name(a).map(str::to_string);
     }
     None
 }

@@ -45,7 +45,7 @@ mod shards;
 
 pub use context::Ctx;
 pub(crate) use dispatch::dispatch;
-pub use dispatch::{active_schedule, command_name, implemented};
+pub use dispatch::{active_schedule, implemented};
 pub use entry::{
     is_usage_error, main_entry, one_line, remember_panic, report_error, report_panic,
     report_usage_error, usage, write_stdout,
