@@ -5,7 +5,7 @@
 use super::*;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 

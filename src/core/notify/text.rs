@@ -1,0 +1,122 @@
+//! Text limits: how each service counts characters, cutting and splitting text.
+
+/// The ellipsis appended to cut text (one character).
+pub const ELLIPSIS: char = '…';
+
+/// Unicode scalar values: how Discord and Slack count ("characters").
+pub(crate) fn count_chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// UTF-16 code units: how Telegram counts message length.
+pub(crate) fn count_utf16(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+/// `s` cut to at most `limit` characters, the last being `…` when cut; and whether it was cut.
+pub(crate) fn truncate_chars(s: &str, limit: usize) -> (String, bool) {
+    truncate_by(s, limit, |_| 1)
+}
+
+/// Like [`truncate_chars`] with a per-character weight (1 for chars, UTF-16 units for
+/// Telegram).
+pub(crate) fn truncate_by(s: &str, limit: usize, weight: impl Fn(char) -> usize) -> (String, bool) {
+    let total: usize = s.chars().map(&weight).sum();
+    if total <= limit {
+        return (s.to_string(), false);
+    }
+    if limit == 0 {
+        return (String::new(), true);
+    }
+    let budget = limit - weight(ELLIPSIS);
+    let mut used = 0;
+    let mut out = String::new();
+    for c in s.chars() {
+        let w = weight(c);
+        if used + w > budget {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push(ELLIPSIS);
+    (out, true)
+}
+
+/// Splits `s` into pieces whose weight is at most `first_limit` (the first piece) and
+/// `limit` (the others), preferring to cut after a line break, then after a space, within
+/// the last quarter of a piece. Concatenating the pieces gives `s` back exactly.
+pub(crate) fn split_by(
+    s: &str,
+    first_limit: usize,
+    limit: usize,
+    weight: impl Fn(char) -> usize,
+) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut rest = s;
+    let mut cap = first_limit.max(1);
+    while !rest.is_empty() {
+        let mut used = 0;
+        let mut end = rest.len();
+        let mut last_newline = None;
+        let mut last_space = None;
+        for (i, c) in rest.char_indices() {
+            let w = weight(c);
+            if used + w > cap {
+                end = i;
+                break;
+            }
+            used += w;
+            let after = i + c.len_utf8();
+            if c == '\n' {
+                last_newline = Some((after, used));
+            } else if c.is_whitespace() {
+                last_space = Some((after, used));
+            }
+        }
+        if end < rest.len() {
+            let min_used = cap - cap / 4;
+            let cut = [last_newline, last_space]
+                .into_iter()
+                .flatten()
+                .find(|&(_, u)| u >= min_used)
+                .map(|(i, _)| i);
+            if let Some(i) = cut {
+                end = i;
+            }
+            if end == 0 {
+                // A single character heavier than the cap: take it anyway.
+                end = rest.chars().next().map_or(rest.len(), char::len_utf8);
+            }
+        }
+        pieces.push(rest[..end].to_string());
+        rest = &rest[end..];
+        cap = limit.max(1);
+    }
+    pieces
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for Unix milliseconds (ISO 8601, what Discord expects).
+pub(crate) fn iso8601_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        sod / 3600,
+        (sod % 3600) / 60,
+        sod % 60
+    )
+}
