@@ -73,24 +73,24 @@ impl NotifyConfig {
     /// Every configured channel, in a fixed order (discord, slack, telegram, webhook, email).
     pub fn channels(&self) -> Result<Vec<Channel>, NotifyError> {
         let policy = self.policy();
-        let mut out = Vec::new();
+        let mut out: Vec<Channel> = Vec::new();
         if let Some(c) = &self.discord {
-            out.push(Channel::Discord(Discord::new(c.clone(), policy)?));
+            out.push(Box::new(Discord::new(c.clone(), policy)?));
         }
         if let Some(c) = &self.slack {
-            out.push(Channel::Slack(Slack::new(c.clone(), policy)?));
+            out.push(Box::new(Slack::new(c.clone(), policy)?));
         }
         if let Some(c) = &self.telegram {
-            out.push(Channel::Telegram(Telegram::new(c.clone(), policy)?));
+            out.push(Box::new(Telegram::new(c.clone(), policy)?));
         }
         if let Some(c) = &self.webhook {
-            out.push(Channel::Webhook(Webhook::new(c.clone(), policy)?));
+            out.push(Box::new(Webhook::new(c.clone(), policy)?));
         }
         if let Some(c) = &self.email {
-            out.push(Channel::Email(Box::new(Email::new(c.clone(), policy)?)));
+            out.push(Box::new(Email::new(c.clone(), policy)?));
         }
         if let Some(p) = &self.file {
-            out.push(Channel::File(file::FileChannel { path: p.clone() }));
+            out.push(Box::new(file::FileChannel { path: p.clone() }));
         }
         Ok(out)
     }

@@ -11,10 +11,12 @@
 //! points), and so does this module. An urgent message starts with the configured mention,
 //! and `allowed_mentions` lets only that mention ping (never an `@everyone` in the body).
 
+use super::Notifier;
 use super::{
     Http, Message, NotifyError, Policy, Scrubber, Secret, Verdict, count_chars, header_seconds,
     iso8601_utc, redact, seconds, snippet, split_by, truncate_chars, verdict_for_status,
 };
+use futures_util::future::BoxFuture;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use reqwest::multipart::{Form, Part};
@@ -114,24 +116,7 @@ impl Discord {
         })
     }
 
-    pub fn name(&self) -> &'static str {
-        NAME
-    }
-
-    /// The webhook URL, redacted.
-    pub fn target(&self) -> String {
-        self.config.webhook_url.redacted()
-    }
-
-    pub async fn send(
-        &self,
-        client: &reqwest::Client,
-        msg: &Message,
-    ) -> Result<super::Delivery, NotifyError> {
-        self.send_from(client, msg, 0).await
-    }
-
-    pub async fn send_from(
+    async fn deliver(
         &self,
         client: &reqwest::Client,
         msg: &Message,
@@ -594,6 +579,26 @@ fn flatten_errors(v: &Value, path: &str, out: &mut Vec<String>) {
         }
         Value::String(s) if !path.is_empty() => out.push(format!("{path}: {s}")),
         _ => {}
+    }
+}
+
+impl Notifier for Discord {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// The webhook URL, redacted.
+    fn target(&self) -> String {
+        self.config.webhook_url.redacted()
+    }
+
+    fn send_from<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        msg: &'a Message,
+        first_part: usize,
+    ) -> BoxFuture<'a, Result<super::Delivery, NotifyError>> {
+        Box::pin(self.deliver(client, msg, first_part))
     }
 }
 

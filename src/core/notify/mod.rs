@@ -28,7 +28,7 @@ mod policy;
 mod redact;
 mod text;
 
-pub use channel::Channel;
+pub use channel::{Channel, Notifier};
 pub use config::NotifyConfig;
 pub use discord::{Discord, DiscordConfig};
 pub use email::{Email, EmailConfig, SmtpSecurity};
