@@ -28,6 +28,7 @@ mod policy;
 mod redact;
 mod text;
 
+pub(crate) use crate::core::time::fmt_ms_millis as iso8601_utc;
 pub use channel::{Channel, Notifier};
 pub use config::NotifyConfig;
 pub use discord::{Discord, DiscordConfig};
@@ -41,9 +42,7 @@ pub use redact::{Secret, redact};
 pub use slack::{Slack, SlackConfig};
 pub use telegram::{Telegram, TelegramConfig};
 pub use text::ELLIPSIS;
-pub(crate) use text::{
-    count_chars, count_utf16, iso8601_utc, split_by, truncate_by, truncate_chars,
-};
+pub(crate) use text::{count_chars, count_utf16, split_by, truncate_by, truncate_chars};
 pub use webhook::{Webhook, WebhookConfig};
 
 #[cfg(test)]
