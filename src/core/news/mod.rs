@@ -792,6 +792,9 @@ pub(crate) mod test_support {
 }
 
 #[cfg(test)]
+mod id_pins;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
