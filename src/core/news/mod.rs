@@ -14,6 +14,7 @@ pub mod sentiment;
 pub mod tagging;
 
 use crate::core::market::Symbol;
+pub use crate::core::text::truncate_words;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -371,9 +372,9 @@ pub(crate) async fn fetch_body(
                 });
             let mut detail = json_msg.unwrap_or_else(|| collapse_whitespace(&html_to_text(&body)));
             if let Some(key) = source.api_key.as_ref().filter(|k| !k.expose().is_empty()) {
-                detail = detail.replace(key.expose(), "****");
+                detail = crate::core::redact::hide(&detail, &[key.expose().to_string()]);
             }
-            let detail = (!detail.is_empty()).then(|| truncate_chars(&detail, 200));
+            let detail = (!detail.is_empty()).then(|| truncate_words(&detail, 200));
             return Err(NewsError::Http {
                 source_name: name(),
                 status: status.as_u16(),
@@ -722,20 +723,7 @@ pub fn summary_text(html: &str) -> String {
         text.truncate(at);
         text = text.trim_end().to_string();
     }
-    truncate_chars(&text, MAX_SUMMARY_CHARS)
-}
-
-/// At most `max` characters, cut at a word boundary when there is one, ending with `…`.
-pub fn truncate_chars(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let cut: String = s.chars().take(max.saturating_sub(1)).collect();
-    let cut = match cut.rfind(' ') {
-        Some(sp) if sp > cut.len() / 2 => &cut[..sp],
-        _ => cut.as_str(),
-    };
-    format!("{}…", cut.trim_end())
+    truncate_words(&text, MAX_SUMMARY_CHARS)
 }
 
 #[cfg(test)]

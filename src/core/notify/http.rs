@@ -211,5 +211,5 @@ pub(crate) fn snippet(body: &str, limit: usize) -> String {
     if body.is_empty() {
         return "(empty answer)".to_string();
     }
-    truncate_chars(body, limit).0
+    truncate(body, limit).0
 }

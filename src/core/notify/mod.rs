@@ -25,9 +25,13 @@ mod error;
 mod http;
 mod message;
 mod policy;
-mod redact;
 mod text;
 
+pub use crate::core::config::Secret;
+pub(crate) use crate::core::redact::Scrubber;
+pub use crate::core::redact::target as redact;
+pub use crate::core::text::ELLIPSIS;
+pub(crate) use crate::core::text::{truncate, truncate_by};
 pub(crate) use crate::core::time::fmt_ms_millis as iso8601_utc;
 pub use channel::{Channel, Notifier};
 pub use config::NotifyConfig;
@@ -37,12 +41,9 @@ pub use error::{Delivery, DeliveryStatus, NotifyError};
 pub(crate) use http::{Http, Verdict, header_seconds, seconds, snippet, verdict_for_status};
 pub use message::{Attachment, COLOR_GREEN, COLOR_RED, Message, MessageKind, pnl_color};
 pub use policy::{DEFAULT_MAX_RATE_LIMIT_WAIT, DEFAULT_TIMEOUT, Policy};
-pub(crate) use redact::Scrubber;
-pub use redact::{Secret, redact};
 pub use slack::{Slack, SlackConfig};
 pub use telegram::{Telegram, TelegramConfig};
-pub use text::ELLIPSIS;
-pub(crate) use text::{count_chars, count_utf16, split_by, truncate_by, truncate_chars};
+pub(crate) use text::{count_chars, count_utf16, split_by};
 pub use webhook::{Webhook, WebhookConfig};
 
 #[cfg(test)]
@@ -51,38 +52,6 @@ mod loopback_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redact_keeps_the_webhook_id_and_hides_the_token() {
-        assert_eq!(
-            redact("https://discord.com/api/webhooks/12345/abcDEF-token_x"),
-            "https://discord.com/api/webhooks/12345/****"
-        );
-        assert_eq!(
-            redact("https://hooks.slack.com/services/T000/B000/XXXXSECRET"),
-            "https://hooks.slack.com/services/T000/B000/****"
-        );
-        assert_eq!(
-            redact("https://user:pw@example.com:8443/hook?token=abc"),
-            "https://example.com:8443/****?****"
-        );
-        assert_eq!(
-            redact("123456:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-bo"),
-            "123456:****"
-        );
-        assert_eq!(redact("hunter2"), "****");
-        assert_eq!(format!("{:?}", Secret::new("hunter2")), "****");
-    }
-
-    #[test]
-    fn scrubber_removes_url_and_token() {
-        let s = Scrubber::new(&["https://discord.com/api/webhooks/1/tok-en-value"]);
-        assert_eq!(
-            s.scrub("x https://discord.com/api/webhooks/1/tok-en-value y"),
-            "x **** y"
-        );
-        assert_eq!(s.scrub("token tok-en-value"), "token ****");
-    }
 
     #[test]
     fn split_is_lossless_and_within_limits() {
@@ -104,13 +73,6 @@ mod tests {
         let emoji = "🚀".repeat(5);
         let parts = split_by(&emoji, 4, 4, |c| c.len_utf16());
         assert_eq!(parts, ["🚀🚀", "🚀🚀", "🚀"]);
-    }
-
-    #[test]
-    fn truncate_counts_chars_and_adds_ellipsis() {
-        assert_eq!(truncate_chars("abc", 3), ("abc".to_string(), false));
-        assert_eq!(truncate_chars("abcd", 3), ("ab…".to_string(), true));
-        assert_eq!(truncate_chars("ééééé", 4), ("ééé…".to_string(), true));
     }
 
     #[test]

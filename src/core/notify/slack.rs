@@ -9,7 +9,7 @@
 use super::Notifier;
 use super::{
     Http, Message, NotifyError, Policy, Scrubber, Secret, Verdict, header_seconds, redact, snippet,
-    split_by, truncate_by, truncate_chars, verdict_for_status,
+    split_by, truncate, truncate_by, verdict_for_status,
 };
 use futures_util::future::BoxFuture;
 use reqwest::StatusCode;
@@ -140,7 +140,7 @@ impl Slack {
 
         let mut blocks: Vec<Value> = Vec::new();
         if !title.is_empty() {
-            let (t, cut) = truncate_chars(title, HEADER_LIMIT);
+            let (t, cut) = truncate(title, HEADER_LIMIT);
             truncated |= cut;
             blocks.push(
                 json!({"type": "header", "text": {"type": "plain_text", "text": t, "emoji": true}}),
@@ -168,7 +168,7 @@ impl Slack {
                 .iter()
                 .map(|(n, v)| {
                     let raw = format!("*{}*\n{}", escape(n), escape(&to_mrkdwn(v)));
-                    let (t, cut) = truncate_chars(&raw, FIELD_TEXT_LIMIT);
+                    let (t, cut) = truncate(&raw, FIELD_TEXT_LIMIT);
                     truncated |= cut;
                     json!({"type": "mrkdwn", "text": t})
                 })

@@ -1,7 +1,4 @@
-//! Text limits: how each service counts characters, cutting and splitting text.
-
-/// The ellipsis appended to cut text (one character).
-pub const ELLIPSIS: char = '…';
+//! Text limits: how each service counts characters, and splitting text.
 
 /// Unicode scalar values: how Discord and Slack count ("characters").
 pub(crate) fn count_chars(s: &str) -> usize {
@@ -11,36 +8,6 @@ pub(crate) fn count_chars(s: &str) -> usize {
 /// UTF-16 code units: how Telegram counts message length.
 pub(crate) fn count_utf16(s: &str) -> usize {
     s.encode_utf16().count()
-}
-
-/// `s` cut to at most `limit` characters, the last being `…` when cut; and whether it was cut.
-pub(crate) fn truncate_chars(s: &str, limit: usize) -> (String, bool) {
-    truncate_by(s, limit, |_| 1)
-}
-
-/// Like [`truncate_chars`] with a per-character weight (1 for chars, UTF-16 units for
-/// Telegram).
-pub(crate) fn truncate_by(s: &str, limit: usize, weight: impl Fn(char) -> usize) -> (String, bool) {
-    let total: usize = s.chars().map(&weight).sum();
-    if total <= limit {
-        return (s.to_string(), false);
-    }
-    if limit == 0 {
-        return (String::new(), true);
-    }
-    let budget = limit - weight(ELLIPSIS);
-    let mut used = 0;
-    let mut out = String::new();
-    for c in s.chars() {
-        let w = weight(c);
-        if used + w > budget {
-            break;
-        }
-        used += w;
-        out.push(c);
-    }
-    out.push(ELLIPSIS);
-    (out, true)
 }
 
 /// Splits `s` into pieces whose weight is at most `first_limit` (the first piece) and

@@ -76,24 +76,7 @@ impl StoreUrl {
     }
 }
 
-/// Hide the password of a URL (`postgres://user:****@host/db`).
-pub fn redact_url(u: &str) -> String {
-    if let Some(scheme_end) = u.find("://") {
-        let rest = &u[scheme_end + 3..];
-        let auth_end = rest.find('/').unwrap_or(rest.len());
-        if let Some(at) = rest[..auth_end].rfind('@') {
-            let auth = &rest[..at];
-            let user = auth.split(':').next().unwrap_or("");
-            let masked = if auth.contains(':') {
-                format!("{user}:****")
-            } else {
-                user.to_string()
-            };
-            return format!("{}://{}@{}", &u[..scheme_end], masked, &rest[at + 1..]);
-        }
-    }
-    u.to_string()
-}
+pub use crate::core::redact::url_password as redact_url;
 
 pub(crate) enum Backend {
     Sqlite(std::sync::Mutex<rusqlite::Connection>),
