@@ -315,7 +315,12 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     step!(
         &d,
         "analyze-risk",
-        super::analyze_risk::run(&d, super::analyze_risk::Args { account_id: None })
+        super::analyze_risk::run(
+            &d,
+            super::analyze_risk::Args {
+                account: Default::default()
+            }
+        )
     );
 
     // Strategies: backtest with optimisation (chart written), then validate.
@@ -484,7 +489,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         super::calculate_metrics::run(
             &d,
             super::calculate_metrics::Args {
-                account_id: None,
+                account: Default::default(),
                 period_days: 14
             }
         )
@@ -498,7 +503,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         super::generate_report::run(
             &r,
             super::generate_report::Args {
-                account_id: Some(acct.id),
+                account: super::flags::AccountFilter {
+                    account_id: Some(acct.id),
+                },
                 report_type: super::generate_report::Kind::Daily,
                 output: Some(report.clone()),
                 no_deliver: false,

@@ -12,6 +12,7 @@ pub mod daily_signals;
 pub mod demo;
 pub mod evaluate_signals;
 pub mod fetch_news;
+pub mod flags;
 pub mod generate_report;
 pub mod generate_signals;
 pub mod import_klines;
