@@ -36,13 +36,14 @@ mod tests {
         for sub in ["analyze-risk", "calculate-metrics", "generate-report"] {
             assert_eq!(
                 help(sub, "account_id"),
-                "Only this account (default: every active account)."
+                // clap drops the full stop of a one-sentence doc comment
+                "Only this account (default: every active account)"
             );
         }
         for sub in ["candles", "indicators"] {
             assert_eq!(
                 help(sub, "timeframe"),
-                "Candle interval (1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w; default: market.timeframe)."
+                "Candle interval (1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w; default: market.timeframe)"
             );
         }
     }
