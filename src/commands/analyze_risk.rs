@@ -16,9 +16,8 @@ use std::collections::BTreeMap;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Only this account (default: every active account).
-    #[arg(long)]
-    pub account_id: Option<i64>,
+    #[command(flatten)]
+    pub account: super::flags::AccountFilter,
 }
 
 /// 1-day returns (overlapping 24 h windows) over the last `days` of stored candles, and the
@@ -160,7 +159,7 @@ async fn analyze_one(ctx: &Ctx, acct: &Account) -> Result<serde_json::Value> {
 pub async fn run(ctx: &Ctx, args: Args) -> Result<crate::output::Outcome> {
     let store = ctx.store().await?;
     let mut results = BTreeMap::new();
-    for acct in accounts::selected(store, args.account_id).await? {
+    for acct in accounts::selected(store, args.account.account_id).await? {
         let v = analyze_one(ctx, &acct)
             .await
             .unwrap_or_else(|e| json!({"status": "error", "error": format!("{e:#}")}));
