@@ -6,6 +6,9 @@
 //! Needs FKS_TEST_DATABASE_URL (a server with ssl = on for the TLS row) and /usr/bin/time.
 //! Figures in benches/README.md.
 
+// Benchmark code: unwrap is how a bench says "this must work" (Cargo.toml [lints]).
+#![allow(clippy::unwrap_used)]
+
 use fks::core::demo_data::{Model, generate};
 use fks::core::fake_binance::{FakeBinance, Series};
 use fks::core::market::Timeframe;

@@ -2,6 +2,9 @@
 //! FKS_TEST_DATABASE_URL is set) and a 20-symbol sync from a loopback exchange with 20 ms
 //! latency per request. Figures in benches/README.md.
 
+// Benchmark code: unwrap is how a bench says "this must work" (Cargo.toml [lints]).
+#![allow(clippy::unwrap_used)]
+
 use fks::core::demo_data::{Model, generate};
 use fks::core::exchange::Market;
 use fks::core::exchange::binance::{BinanceClient, BinanceConfig};

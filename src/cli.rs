@@ -51,8 +51,26 @@ impl Cli {
     {
         let mut cmd = command();
         let m = cmd.try_get_matches_from_mut(args)?;
-        <Cli as clap::FromArgMatches>::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))
+        let mut cli =
+            <Cli as clap::FromArgMatches>::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))?;
+        cli.name = m.subcommand_name().and_then(subcommand_name);
+        Ok(cli)
     }
+
+    /// The subcommand's name as clap parsed it (`sync-market-data`); the name in the JSON
+    /// output, the journal and the lock. `fks` for a `Cli` not made by [`Cli::try_parse_args`].
+    pub fn name(&self) -> &'static str {
+        self.name.unwrap_or("fks")
+    }
+}
+
+/// The canonical name of a subcommand of fks (also found by an alias), from the command
+/// tree clap builds once per process.
+pub fn subcommand_name(name: &str) -> Option<&'static str> {
+    static TREE: std::sync::OnceLock<clap::Command> = std::sync::OnceLock::new();
+    TREE.get_or_init(command)
+        .find_subcommand(name)
+        .map(|c| c.get_name())
 }
 
 #[derive(Debug, Parser)]
@@ -62,6 +80,9 @@ pub struct Cli {
     pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
+    /// Filled in by [`Cli::try_parse_args`] from what clap matched; see [`Cli::name`].
+    #[arg(skip)]
+    name: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -201,6 +222,23 @@ mod tests {
             "arguments without help:\n{}",
             missing.join("\n")
         );
+    }
+
+    /// The name a run reports is the subcommand clap matched, for every subcommand.
+    #[test]
+    fn the_name_is_the_subcommand_clap_matched() {
+        let cli = Cli::try_parse_args(["fks", "--quiet", "generate-daily-rag-signals"]).unwrap();
+        assert_eq!(cli.name(), "generate-daily-rag-signals");
+        assert!(matches!(cli.command, Command::GenerateDailyRagSignals(_)));
+        let cli = Cli::try_parse_args(["fks", "runs"]).unwrap();
+        assert_eq!(cli.name(), "runs");
+        let mut n = 0;
+        for s in command().get_subcommands() {
+            assert_eq!(subcommand_name(s.get_name()), Some(s.get_name()));
+            n += 1;
+        }
+        assert!(n >= 35, "{n} subcommands");
+        assert_eq!(subcommand_name("no-such-job"), None);
     }
 
     #[test]

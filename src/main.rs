@@ -39,7 +39,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let name = fks::commands::command_name(&cli.command);
+    let name = cli.name();
     let format = cli.global.format;
     // A bug must still end in one `error:` line (and the JSON object), exit 1.
     std::panic::set_hook(Box::new(fks::commands::remember_panic));

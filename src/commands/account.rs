@@ -13,6 +13,24 @@ pub struct Args {
     pub action: Action,
 }
 
+/// `--kind`: the account kinds as the command line spells them (the core derives no clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KindArg {
+    Paper,
+    BinanceSpot,
+    BinanceFutures,
+}
+
+impl From<KindArg> for AccountKind {
+    fn from(k: KindArg) -> Self {
+        match k {
+            KindArg::Paper => AccountKind::Paper,
+            KindArg::BinanceSpot => AccountKind::BinanceSpot,
+            KindArg::BinanceFutures => AccountKind::BinanceFutures,
+        }
+    }
+}
+
 #[derive(Debug, clap::Subcommand)]
 pub enum Action {
     /// Add an account: `fks account add "Main Account" --kind paper --cash 10000`.
@@ -21,7 +39,7 @@ pub enum Action {
         name: String,
         /// paper (simulated, the default), binance-spot or binance-futures.
         #[arg(long, value_enum, default_value = "paper")]
-        kind: AccountKind,
+        kind: KindArg,
         /// Initial cash of a paper account, in the quote currency (not negative).
         #[arg(long, default_value = "10000")]
         cash: Decimal,
@@ -109,6 +127,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             api_key_env,
             api_secret_env,
         } => {
+            let kind = AccountKind::from(kind);
             let new = NewAccount {
                 name,
                 kind,

@@ -179,9 +179,8 @@ pub fn positions_table(a: &AccountRisk) -> comfy_table::Table {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Only this account (default: every active account).
-    #[arg(long)]
-    pub account_id: Option<i64>,
+    #[command(flatten)]
+    pub account: super::flags::AccountFilter,
 }
 
 /// 1-day returns (overlapping 24 h windows) over the last `days` of stored candles, and the
@@ -335,7 +334,7 @@ async fn analyze_one(ctx: &Ctx, acct: &Account) -> Result<AccountRisk> {
 pub async fn run(ctx: &Ctx, args: Args) -> Result<crate::output::Outcome> {
     let store = ctx.store().await?;
     let mut results = BTreeMap::new();
-    for acct in accounts::selected(store, args.account_id).await? {
+    for acct in accounts::selected(store, args.account.account_id).await? {
         let r = match analyze_one(ctx, &acct).await {
             Ok(a) => AccountResult::Analyzed(Box::new(a)),
             Err(e) => AccountResult::Failed(Failure::new(&e)),

@@ -15,9 +15,8 @@ use std::collections::BTreeMap;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Only this account (default: every active account).
-    #[arg(long)]
-    pub account_id: Option<i64>,
+    #[command(flatten)]
+    pub account: super::flags::AccountFilter,
     /// Days up to and including today (UTC).
     #[arg(long, default_value_t = 30)]
     pub period_days: u32,
@@ -29,7 +28,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<crate::output::Outcome> {
     let period = Period::last_days(now, args.period_days.max(1)).until(now);
     let date = crate::core::time::fmt_ms(now)[..10].to_string();
     let mut results = BTreeMap::new();
-    for acct in accounts::selected(store, args.account_id).await? {
+    for acct in accounts::selected(store, args.account.account_id).await? {
         let r: Result<serde_json::Value> = async {
             let metrics = reporting::account_metrics(store, &acct, period).await?;
             let mut m = serde_json::to_value(InCurrency(&acct.quote, &metrics))?;

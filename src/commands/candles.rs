@@ -2,7 +2,7 @@
 
 use super::Ctx;
 use crate::core::klines_file;
-use crate::core::market::{Symbol, Timeframe};
+use crate::core::market::Symbol;
 use crate::core::store::candles;
 use crate::core::time::time_arg;
 use crate::output::Outcome;
@@ -19,9 +19,8 @@ pub struct Args {
     /// Symbol whose candles to export (BTCUSDT).
     #[arg(long)]
     pub symbol: Symbol,
-    /// Candle interval (1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w; default: market.timeframe).
-    #[arg(long)]
-    pub timeframe: Option<Timeframe>,
+    #[command(flatten)]
+    pub timeframe: super::flags::TimeframeFlag,
     /// First open time (YYYY-MM-DD, RFC 3339 or ms).
     #[arg(long, value_parser = time_arg)]
     pub from: Option<i64>,
@@ -35,7 +34,10 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
-    let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);
+    let tf = args
+        .timeframe
+        .timeframe
+        .unwrap_or(ctx.settings.file.market.timeframe);
     let rows = candles::range(ctx.store().await?, &args.symbol, tf, args.from, args.to).await?;
     let mut out = Vec::with_capacity(rows.len() * 80);
     match args.export {

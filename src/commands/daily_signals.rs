@@ -64,8 +64,19 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             signals.insert(s.0.clone(), fresh.to_json());
             continue;
         }
-        let Some(d) =
-            knowledge::decide(store, &ks, s, tf, as_of, cfg, llm.as_ref(), &series[s]).await?
+        let Some(d) = knowledge::decide(
+            store,
+            knowledge::Decider {
+                ks: &ks,
+                tf,
+                cfg,
+                llm: llm.as_ref(),
+            },
+            s,
+            as_of,
+            &series[s],
+        )
+        .await?
         else {
             missing.push(s.0.clone());
             signals.insert(s.0.clone(), json!({"status": "error", "error": format!("no {tf} candles stored for {s} before {}", crate::core::time::fmt_ms(as_of))}));

@@ -6,13 +6,13 @@
 //! through two weeks of cron runs for the balance history), so every run of the demo prints
 //! the same numbers. Notifications go to a local file channel.
 
+use super::paper::SideArg;
 use super::{Ctx, job};
 use crate::core::accounts::{self, AccountKind, NewAccount};
 use crate::core::clock::FixedClock;
 use crate::core::demo_data;
 use crate::core::fake_binance::{FakeBinance, Series};
 use crate::core::market::{Symbol, Timeframe};
-use crate::core::positions::Side;
 use crate::output::{Format, Outcome, Status, new_table};
 use anyhow::{Context, Result, bail};
 use rust_decimal::Decimal;
@@ -220,9 +220,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let then = at(opened);
     let mut fills = Vec::new();
     for (sym, side, amount, stop_pct) in [
-        ("BTCUSDT", Side::Buy, 3000, 92),
-        ("ETHUSDT", Side::Buy, 2000, 90),
-        ("SOLUSDT", Side::Sell, 1000, 110),
+        ("BTCUSDT", SideArg::Buy, 3000, 92),
+        ("ETHUSDT", SideArg::Buy, 2000, 90),
+        ("SOLUSDT", SideArg::Sell, 1000, 110),
     ] {
         let o = super::paper::run(
             &then,
@@ -264,7 +264,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                     action: super::paper::Action::Order {
                         account: acct.name.clone(),
                         symbol: Symbol("SOLUSDT".into()),
-                        side: Side::Buy,
+                        side: SideArg::Buy,
                         quantity: Some(
                             crate::core::positions::open_positions(store, acct.id)
                                 .await?
@@ -315,7 +315,12 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     step!(
         &d,
         "analyze-risk",
-        super::analyze_risk::run(&d, super::analyze_risk::Args { account_id: None })
+        super::analyze_risk::run(
+            &d,
+            super::analyze_risk::Args {
+                account: Default::default()
+            }
+        )
     );
 
     // Strategies: backtest with optimisation (chart written), then validate.
@@ -487,7 +492,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         super::calculate_metrics::run(
             &d,
             super::calculate_metrics::Args {
-                account_id: None,
+                account: Default::default(),
                 period_days: 14
             }
         )
@@ -501,7 +506,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         super::generate_report::run(
             &r,
             super::generate_report::Args {
-                account_id: Some(acct.id),
+                account: super::flags::AccountFilter {
+                    account_id: Some(acct.id),
+                },
                 report_type: super::generate_report::Kind::Daily,
                 output: Some(report.clone()),
                 no_deliver: false,

@@ -25,9 +25,8 @@ pub enum Kind {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Only this account (default: every active account).
-    #[arg(long)]
-    pub account_id: Option<i64>,
+    #[command(flatten)]
+    pub account: super::flags::AccountFilter,
     /// daily, weekly or monthly: the period the report covers.
     #[arg(long, value_enum, default_value = "daily")]
     pub report_type: Kind,
@@ -82,7 +81,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         }
     }
     let period = Period::last_days(now, days).until(now);
-    let list = accounts::selected(store, args.account_id).await?;
+    let list = accounts::selected(store, args.account.account_id).await?;
     let many = list.len() > 1;
     let mut results = BTreeMap::new();
     let mut table = new_table();

@@ -98,8 +98,19 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 continue;
             }
         }
-        let Some(d) =
-            knowledge::decide(store, &ks, s, tf, as_of, cfg, llm.as_ref(), &series[s]).await?
+        let Some(d) = knowledge::decide(
+            store,
+            knowledge::Decider {
+                ks: &ks,
+                tf,
+                cfg,
+                llm: llm.as_ref(),
+            },
+            s,
+            as_of,
+            &series[s],
+        )
+        .await?
         else {
             missing.push(s.0.clone());
             continue;

@@ -3,7 +3,7 @@
 use super::Ctx;
 use crate::core::indicator_store;
 use crate::core::indicators::IndicatorRow;
-use crate::core::market::{Symbol, Timeframe};
+use crate::core::market::Symbol;
 use crate::core::time::time_arg;
 use crate::output::Outcome;
 use anyhow::Result;
@@ -13,9 +13,8 @@ pub struct Args {
     /// Symbol to export (BTCUSDT).
     #[arg(long)]
     pub symbol: Symbol,
-    /// Candle interval (1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w; default: market.timeframe).
-    #[arg(long)]
-    pub timeframe: Option<Timeframe>,
+    #[command(flatten)]
+    pub timeframe: super::flags::TimeframeFlag,
     /// First open time (YYYY-MM-DD, RFC 3339 or milliseconds, UTC).
     #[arg(long, value_parser = time_arg)]
     pub from: Option<i64>,
@@ -28,7 +27,10 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
-    let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);
+    let tf = args
+        .timeframe
+        .timeframe
+        .unwrap_or(ctx.settings.file.market.timeframe);
     let rows =
         indicator_store::range(ctx.store().await?, &args.symbol, tf, args.from, args.to).await?;
     let mut out = Vec::with_capacity(rows.len() * 200);

@@ -158,8 +158,19 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             // Calibrated expected returns (P(up)·gain − (1 − P(up))·loss) per day.
             let bars_per_day = 86_400_000.0 / tf.millis() as f64;
             for s in &symbols {
-                if let Some(d) =
-                    knowledge::decide(store, &ks, s, tf, as_of, cfg, None, &series[s]).await?
+                if let Some(d) = knowledge::decide(
+                    store,
+                    knowledge::Decider {
+                        ks: &ks,
+                        tf,
+                        cfg,
+                        llm: None,
+                    },
+                    s,
+                    as_of,
+                    &series[s],
+                )
+                .await?
                 {
                     if let Some(er) = d.expected_return {
                         expected.insert(s.clone(), er * bars_per_day / cfg.horizon as f64);

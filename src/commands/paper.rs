@@ -16,6 +16,23 @@ pub struct Args {
     pub action: Action,
 }
 
+/// `--side`: BUY or SELL as the command line spells them (the core derives no clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "UPPERCASE")]
+pub enum SideArg {
+    Buy,
+    Sell,
+}
+
+impl From<SideArg> for Side {
+    fn from(s: SideArg) -> Self {
+        match s {
+            SideArg::Buy => Side::Buy,
+            SideArg::Sell => Side::Sell,
+        }
+    }
+}
+
 #[derive(Debug, clap::Subcommand)]
 pub enum Action {
     /// A market order filled at the latest stored close, with the account's fee and slippage.
@@ -28,7 +45,7 @@ pub enum Action {
         symbol: Symbol,
         /// buy or sell.
         #[arg(long, value_enum)]
-        side: Side,
+        side: SideArg,
         /// Base quantity.
         #[arg(
             long,
@@ -64,6 +81,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         take_profit,
         allow_stale_price,
     } = args.action;
+    let side = Side::from(side);
     let acct = accounts::find(store, &account).await?;
     if acct.kind != AccountKind::Paper {
         bail!(

@@ -46,9 +46,9 @@ impl Secret {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-    /// The value as [`crate::core::notify::redact`] shows it (URL path tail or token hidden).
+    /// The value as [`crate::core::redact::target`] shows it (URL path tail or token hidden).
     pub fn redacted(&self) -> String {
-        crate::core::notify::redact(&self.0)
+        crate::core::redact::target(&self.0)
     }
 }
 
@@ -667,9 +667,9 @@ pub fn parse_config(text: &str, path: &Path) -> Result<FileConfig> {
             }
             let mut msg = e.message().trim().replace('\n', " ");
             if secret_here {
-                msg = hide_quoted(&msg);
+                msg = crate::core::redact::hide_quoted(&msg);
             }
-            msg = hide_values(&msg, &secret_values(text));
+            msg = crate::core::redact::hide(&msg, &secret_values(text));
             anyhow::Error::from(ConfigError(format!(
                 "bad config file {}{place}: {msg}",
                 path.display()
@@ -794,43 +794,6 @@ fn secret_values(text: &str) -> Vec<String> {
         }
     }
     out.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    out
-}
-
-/// `msg` with each of `values` replaced by `****`.
-fn hide_values(msg: &str, values: &[String]) -> String {
-    let mut out = msg.to_string();
-    for v in values {
-        if out.contains(v.as_str()) {
-            out = out.replace(v.as_str(), "****");
-        }
-    }
-    out
-}
-
-/// `msg` with every quoted fragment (`…`, "…", '…') replaced by `****`: serde and toml
-/// quote the offending value, whatever its type.
-fn hide_quoted(msg: &str) -> String {
-    let mut out = String::with_capacity(msg.len());
-    let mut open: Option<char> = None;
-    for c in msg.chars() {
-        match open {
-            Some(q) if c == q => {
-                out.push_str("****");
-                out.push(c);
-                open = None;
-            }
-            Some(_) => {}
-            None if matches!(c, '`' | '"' | '\'') => {
-                out.push(c);
-                open = Some(c);
-            }
-            None => out.push(c),
-        }
-    }
-    if open.is_some() {
-        out.push_str("****");
-    }
     out
 }
 

@@ -442,19 +442,26 @@ pub fn llm(cfg: &IntelligenceConfig, api_key: Option<String>) -> Option<LlmClien
         .ok()
 }
 
+/// What [`decide`] decides with: the same for every symbol of a run.
+#[derive(Clone, Copy)]
+pub struct Decider<'a> {
+    pub ks: &'a KnowledgeSet,
+    pub tf: Timeframe,
+    pub cfg: &'a IntelligenceConfig,
+    pub llm: Option<&'a LlmClient>,
+}
+
 /// Decide for one symbol at `as_of`: retrieval when the knowledge is rich enough, else the
 /// legacy indicator rules.
 #[allow(clippy::too_many_arguments)]
 pub async fn decide(
     store: &Store,
-    ks: &KnowledgeSet,
+    d: Decider<'_>,
     symbol: &Symbol,
-    tf: Timeframe,
     as_of: i64,
-    cfg: &IntelligenceConfig,
-    llm: Option<&LlmClient>,
     series: &Series,
 ) -> Result<Option<SymbolDecision>> {
+    let Decider { ks, tf, cfg, llm } = d;
     let Some(cur) = series.current_at(tf, as_of) else {
         return Ok(None);
     };

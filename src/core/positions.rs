@@ -31,9 +31,8 @@ impl PositionSide {
 }
 
 /// Order side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
-#[value(rename_all = "UPPERCASE")]
 pub enum Side {
     Buy,
     Sell,

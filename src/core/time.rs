@@ -44,6 +44,14 @@ pub fn fmt_ms(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
+/// Format ms since the epoch as RFC 3339 with milliseconds, `2017-07-11T17:27:07.299Z`
+/// (UTC; what Discord expects as an embed timestamp).
+pub fn fmt_ms_millis(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_else(|| ms.to_string())
+}
+
 /// Start of the UTC day containing `ms`.
 pub fn day_start(ms: i64) -> i64 {
     ms - ms.rem_euclid(86_400_000)
@@ -67,6 +75,9 @@ mod tests {
         assert!(parse_time("1704067200").is_err());
         assert!(parse_time("yesterday").is_err());
         assert_eq!(fmt_ms(1_704_067_200_000), "2024-01-01T00:00:00Z");
+        assert_eq!(fmt_ms_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(fmt_ms_millis(1_499_794_027_299), "2017-07-11T17:27:07.299Z");
+        assert_eq!(fmt_ms_millis(1_709_251_199_999), "2024-02-29T23:59:59.999Z");
         let e = parse_time("99999999999999999999999")
             .unwrap_err()
             .to_string();

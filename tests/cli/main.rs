@@ -1,6 +1,9 @@
 //! Integration tests: the real `fks` binary against real SQLite files, the real Postgres
 //! server (when FKS_TEST_DATABASE_URL is set) and loopback servers in the services' formats.
 
+// Test code: unwrap is how a test says "this must work" (Cargo.toml [lints]).
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 mod accounts;

@@ -2,7 +2,7 @@
 
 use super::{
     NewsError, NewsItem, Source, clean_link, fetch_body, html_to_text, item_id, summary_text,
-    truncate_chars,
+    truncate_words,
 };
 use feed_rs::model::{Entry, Text};
 
@@ -76,7 +76,7 @@ fn entry_to_item(source_name: &str, e: Entry) -> Option<NewsItem> {
 
     let mut title = text_of(&e.title);
     if title.is_empty() {
-        title = truncate_chars(&summary, 120);
+        title = truncate_words(&summary, 120);
     }
     if title.is_empty() && link.is_none() {
         tracing::debug!(

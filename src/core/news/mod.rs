@@ -14,6 +14,7 @@ pub mod sentiment;
 pub mod tagging;
 
 use crate::core::market::Symbol;
+pub use crate::core::text::truncate_words;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -371,9 +372,9 @@ pub(crate) async fn fetch_body(
                 });
             let mut detail = json_msg.unwrap_or_else(|| collapse_whitespace(&html_to_text(&body)));
             if let Some(key) = source.api_key.as_ref().filter(|k| !k.expose().is_empty()) {
-                detail = detail.replace(key.expose(), "****");
+                detail = crate::core::redact::hide(&detail, &[key.expose().to_string()]);
             }
-            let detail = (!detail.is_empty()).then(|| truncate_chars(&detail, 200));
+            let detail = (!detail.is_empty()).then(|| truncate_words(&detail, 200));
             return Err(NewsError::Http {
                 source_name: name(),
                 status: status.as_u16(),
@@ -458,7 +459,7 @@ fn is_tracking_param(name: &str) -> bool {
 /// The link as shown to users: tracking parameters and fragment removed, otherwise unchanged.
 /// `None` for anything that is not an absolute http(s) URL.
 pub fn clean_link(url: &str) -> Option<String> {
-    let p = ParsedUrl::parse(url)?;
+    let p = Link::parse(url)?;
     Some(p.render(false))
 }
 
@@ -466,7 +467,7 @@ pub fn clean_link(url: &str) -> Option<String> {
 /// `https`, default port and trailing slash dropped. `None` if `url` is not an absolute
 /// http(s) URL.
 pub fn normalize_url(url: &str) -> Option<String> {
-    let p = ParsedUrl::parse(url)?;
+    let p = Link::parse(url)?;
     Some(p.render(true))
 }
 
@@ -491,38 +492,46 @@ pub fn item_id(source: &str, link: Option<&str>, guid: Option<&str>, title: &str
     format!("sha256:{}", hex::encode(h.finalize()))
 }
 
-struct ParsedUrl<'a> {
-    scheme: String,
+/// A link that the `url` crate accepts as an absolute http(s) URL with a host.
+///
+/// The host and port come from the parsed [`url::Url`] (lowercased, default port known).
+/// The authority, path and query are kept as the publisher wrote them: the parsed URL
+/// percent-encodes non-ASCII text and resolves `.`/`..` segments, and the id of an article
+/// stored before must not change (see the `id_pins` tests).
+struct Link<'a> {
+    url: url::Url,
+    /// The authority as written (with any user info), for the displayed link.
     authority: &'a str,
     path: &'a str,
+    /// The query's `&`-separated pieces as written, tracking parameters left out.
     query: Vec<&'a str>,
 }
 
-impl<'a> ParsedUrl<'a> {
-    fn parse(url: &'a str) -> Option<Self> {
-        let url = url.trim();
-        let (scheme, rest) = url.split_once("://")?;
-        let scheme = scheme.to_ascii_lowercase();
-        if scheme != "http" && scheme != "https" {
+impl<'a> Link<'a> {
+    fn parse(raw: &'a str) -> Option<Self> {
+        let raw = raw.trim();
+        let url = url::Url::parse(raw).ok()?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
             return None;
         }
-        let rest = rest.split('#').next().unwrap_or("");
-        let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, rest) = rest.split_at(auth_end);
-        if authority.is_empty() || authority.contains(char::is_whitespace) {
+        // `url` also accepts `https:example.com` and `https:///example.com`; a link is
+        // written `scheme://authority`.
+        let (_, rest) = raw.split_once("://")?;
+        let rest = url
+            .fragment()
+            .map_or(rest, |_| rest.split('#').next().unwrap_or(""));
+        let (authority, rest) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+        if authority.is_empty() {
             return None;
         }
-        let (path, query) = match rest.split_once('?') {
-            Some((p, q)) => (p, q),
-            None => (rest, ""),
-        };
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         let query = query
             .split('&')
             .filter(|kv| !kv.is_empty())
             .filter(|kv| !is_tracking_param(kv.split('=').next().unwrap_or("")))
             .collect();
-        Some(ParsedUrl {
-            scheme,
+        Some(Link {
+            url,
             authority,
             path,
             query,
@@ -532,18 +541,15 @@ impl<'a> ParsedUrl<'a> {
     fn render(&self, canonical: bool) -> String {
         let mut out = String::new();
         if canonical {
+            // User info dropped, host lowercased, ports 80 and 443 dropped.
             out.push_str("https://");
-            // userinfo is dropped, host lowercased, default ports dropped
-            let host = self.authority.rsplit('@').next().unwrap_or(self.authority);
-            let host = host.to_ascii_lowercase();
-            let host = host
-                .strip_suffix(":443")
-                .or_else(|| host.strip_suffix(":80"))
-                .unwrap_or(&host);
-            out.push_str(host);
+            out.push_str(self.url.host_str().unwrap_or(""));
+            if let Some(port) = self.url.port().filter(|p| !matches!(p, 80 | 443)) {
+                out.push_str(&format!(":{port}"));
+            }
             out.push_str(self.path.trim_end_matches('/'));
         } else {
-            out.push_str(&self.scheme);
+            out.push_str(self.url.scheme());
             out.push_str("://");
             out.push_str(self.authority);
             out.push_str(self.path);
@@ -648,94 +654,63 @@ fn collapse_whitespace(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Decodes HTML character references: numeric ones and the named ones news feeds use.
-/// Unknown or unterminated references are left as they are.
+/// Decodes HTML character references (every named one of HTML5, and numeric ones) with
+/// `html-escape`. References without their `;` are left as they are. Numeric references to
+/// the C1 controls (`&#146;`) mean Windows-1252 in feeds, as the HTML standard reads them:
+/// `&#146;` is `’`.
 pub fn decode_entities(s: &str) -> String {
     if !s.contains('&') {
         return s.to_string();
     }
     let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let after = &rest[amp + 1..];
-        let end = after.find(';').filter(|&e| e > 0 && e <= 10);
-        let decoded = end.and_then(|e| decode_entity(&after[..e]).map(|c| (c, e)));
-        match decoded {
-            Some((c, e)) => {
-                out.push(c);
-                rest = &after[e + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = after;
-            }
-        }
+    if !has_c1(s) {
+        decode_into(s, &mut out);
+        return out;
     }
-    out.push_str(rest);
+    // A C1 control written as such is kept; only those decoded from a reference become
+    // Windows-1252. No reference spans a C1 control, so decode the pieces between them.
+    for piece in s.split_inclusive(is_c1) {
+        let (text, raw) = match piece.chars().next_back() {
+            Some(c) if is_c1(c) => (&piece[..piece.len() - c.len_utf8()], Some(c)),
+            _ => (piece, None),
+        };
+        decode_into(text, &mut out);
+        out.extend(raw);
+    }
     out
 }
 
-fn decode_entity(name: &str) -> Option<char> {
-    if let Some(num) = name.strip_prefix('#') {
-        let code = match num.strip_prefix(['x', 'X']) {
-            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-            None => num.parse::<u32>().ok()?,
-        };
-        // Windows-1252 quotes written as numeric references are common in feeds.
-        let code = match code {
-            0x91 => 0x2018,
-            0x92 => 0x2019,
-            0x93 => 0x201C,
-            0x94 => 0x201D,
-            0x96 => 0x2013,
-            0x97 => 0x2014,
-            c => c,
-        };
-        return char::from_u32(code).filter(|c| *c != '\0');
+/// Appends `text` (no C1 control in it) decoded, references to C1 controls as Windows-1252.
+fn decode_into(text: &str, out: &mut String) {
+    let decoded = html_escape::decode_html_entities(text);
+    if has_c1(&decoded) {
+        out.extend(decoded.chars().map(|c| windows_1252(c).unwrap_or(c)));
+    } else {
+        out.push_str(&decoded);
     }
-    Some(match name {
-        "amp" => '&',
-        "lt" => '<',
-        "gt" => '>',
-        "quot" => '"',
-        "apos" => '\'',
-        "nbsp" => ' ',
-        "hellip" => '…',
-        "mdash" => '—',
-        "ndash" => '–',
-        "lsquo" => '‘',
-        "rsquo" => '’',
-        "ldquo" => '“',
-        "rdquo" => '”',
-        "laquo" => '«',
-        "raquo" => '»',
-        "bull" => '•',
-        "middot" => '·',
-        "copy" => '©',
-        "reg" => '®',
-        "trade" => '™',
-        "euro" => '€',
-        "pound" => '£',
-        "yen" => '¥',
-        "cent" => '¢',
-        "deg" => '°',
-        "times" => '×',
-        "eacute" => 'é',
-        "egrave" => 'è',
-        "aacute" => 'á',
-        "agrave" => 'à',
-        "uuml" => 'ü',
-        "ouml" => 'ö',
-        "auml" => 'ä',
-        "szlig" => 'ß',
-        "ccedil" => 'ç',
-        "ntilde" => 'ñ',
-        "iacute" => 'í',
-        "oacute" => 'ó',
-        "uacute" => 'ú',
-        _ => return None,
-    })
+}
+
+fn is_c1(c: char) -> bool {
+    ('\u{80}'..='\u{9f}').contains(&c)
+}
+
+/// Whether `s` holds a C1 control (UTF-8 `C2 80` to `C2 9F`).
+fn has_c1(s: &str) -> bool {
+    s.as_bytes()
+        .windows(2)
+        .any(|w| w[0] == 0xC2 && (0x80..=0x9F).contains(&w[1]))
+}
+
+/// The character Windows-1252 has where Latin-1 has the C1 control `c` (the HTML
+/// standard's table for numeric references); `None` outside U+0080..U+009F.
+fn windows_1252(c: char) -> Option<char> {
+    const TABLE: [char; 32] = [
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
+        '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
+        'ž', 'Ÿ',
+    ];
+    let i = (c as u32).checked_sub(0x80)?;
+    TABLE.get(i as usize).copied()
 }
 
 /// Summary text from an HTML description: [`html_to_text`], the WordPress "The post … appeared
@@ -748,20 +723,7 @@ pub fn summary_text(html: &str) -> String {
         text.truncate(at);
         text = text.trim_end().to_string();
     }
-    truncate_chars(&text, MAX_SUMMARY_CHARS)
-}
-
-/// At most `max` characters, cut at a word boundary when there is one, ending with `…`.
-pub fn truncate_chars(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let cut: String = s.chars().take(max.saturating_sub(1)).collect();
-    let cut = match cut.rfind(' ') {
-        Some(sp) if sp > cut.len() / 2 => &cut[..sp],
-        _ => cut.as_str(),
-    };
-    format!("{}…", cut.trim_end())
+    truncate_words(&text, MAX_SUMMARY_CHARS)
 }
 
 #[cfg(test)]
@@ -790,6 +752,9 @@ pub(crate) mod test_support {
         }
     }
 }
+
+#[cfg(test)]
+mod id_pins;
 
 #[cfg(test)]
 mod tests {
@@ -987,6 +952,19 @@ mod tests {
             .map(|i| i.id.clone())
             .collect();
         assert!(ids.iter().all(|id| out.iter().any(|o| &o.id == id)));
+    }
+
+    #[test]
+    fn entities_decode_as_html5_and_windows_1252_references() {
+        // Every HTML5 name, not only the common ones.
+        assert_eq!(decode_entities("&hearts; &frac12; &rarr;"), "♥ ½ →");
+        // Without `;` a reference stays as written (`AT&T`, `&amp x`).
+        assert_eq!(decode_entities("AT&T &amp x &copy"), "AT&T &amp x &copy");
+        // Numeric references to C1 controls mean Windows-1252; a C1 control written as
+        // such is kept.
+        assert_eq!(decode_entities("&#146;n&#x93;&#128;"), "’n“€");
+        assert_eq!(decode_entities("a\u{92}b &#146;"), "a\u{92}b ’");
+        assert_eq!(decode_entities("&#0; &#xZZ;"), "&#0; &#xZZ;");
     }
 
     #[test]

@@ -11,10 +11,12 @@
 //! points), and so does this module. An urgent message starts with the configured mention,
 //! and `allowed_mentions` lets only that mention ping (never an `@everyone` in the body).
 
+use super::Notifier;
 use super::{
     Http, Message, NotifyError, Policy, Scrubber, Secret, Verdict, count_chars, header_seconds,
-    iso8601_utc, redact, seconds, snippet, split_by, truncate_chars, verdict_for_status,
+    iso8601_utc, redact, seconds, snippet, split_by, truncate, verdict_for_status,
 };
+use futures_util::future::BoxFuture;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use reqwest::multipart::{Form, Part};
@@ -114,24 +116,7 @@ impl Discord {
         })
     }
 
-    pub fn name(&self) -> &'static str {
-        NAME
-    }
-
-    /// The webhook URL, redacted.
-    pub fn target(&self) -> String {
-        self.config.webhook_url.redacted()
-    }
-
-    pub async fn send(
-        &self,
-        client: &reqwest::Client,
-        msg: &Message,
-    ) -> Result<super::Delivery, NotifyError> {
-        self.send_from(client, msg, 0).await
-    }
-
-    pub async fn send_from(
+    async fn deliver(
         &self,
         client: &reqwest::Client,
         msg: &Message,
@@ -230,7 +215,7 @@ impl Discord {
         for (i, p) in payloads.iter_mut().enumerate() {
             let obj = p.as_object_mut().expect("payloads are objects");
             if let Some(u) = username {
-                let (u, cut) = truncate_chars(u, USERNAME_LIMIT);
+                let (u, cut) = truncate(u, USERNAME_LIMIT);
                 truncated |= cut;
                 obj.insert("username".into(), Value::String(u));
             }
@@ -312,7 +297,7 @@ fn render_embeds(msg: &Message, mention: Option<&str>) -> (Vec<Value>, bool) {
         msg.kind.default_color()
     });
     let footer = format!("fks · {}", msg.kind);
-    let (footer, cut) = truncate_chars(&footer, FOOTER_LIMIT);
+    let (footer, cut) = truncate(&footer, FOOTER_LIMIT);
     truncated |= cut;
     // Every embed keeps room for the footer, which goes on the last one.
     let budget = EMBED_TOTAL_LIMIT - count_chars(&footer);
@@ -322,7 +307,7 @@ fn render_embeds(msg: &Message, mention: Option<&str>) -> (Vec<Value>, bool) {
     first.insert("color".into(), json!(color));
     let title = msg.title.trim();
     if !title.is_empty() {
-        let (t, cut) = truncate_chars(title, EMBED_TITLE_LIMIT);
+        let (t, cut) = truncate(title, EMBED_TITLE_LIMIT);
         truncated |= cut;
         first.insert("title".into(), Value::String(t));
     }
@@ -369,8 +354,8 @@ fn render_embeds(msg: &Message, mention: Option<&str>) -> (Vec<Value>, bool) {
         } else {
             value.as_str()
         };
-        let (name, cut_n) = truncate_chars(name, FIELD_NAME_LIMIT);
-        let (value, cut_v) = truncate_chars(value, FIELD_VALUE_LIMIT);
+        let (name, cut_n) = truncate(name, FIELD_NAME_LIMIT);
+        let (value, cut_v) = truncate(value, FIELD_VALUE_LIMIT);
         truncated |= cut_n | cut_v;
         let add = count_chars(&name) + count_chars(&value);
         let last = embeds.last_mut().expect("at least one embed");
@@ -417,7 +402,7 @@ fn render_embeds(msg: &Message, mention: Option<&str>) -> (Vec<Value>, bool) {
             if i == 0
                 && let Some(m) = mention
             {
-                let (m, _) = truncate_chars(m, CONTENT_LIMIT);
+                let (m, _) = truncate(m, CONTENT_LIMIT);
                 p["content"] = Value::String(m);
             }
             p
@@ -594,6 +579,26 @@ fn flatten_errors(v: &Value, path: &str, out: &mut Vec<String>) {
         }
         Value::String(s) if !path.is_empty() => out.push(format!("{path}: {s}")),
         _ => {}
+    }
+}
+
+impl Notifier for Discord {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// The webhook URL, redacted.
+    fn target(&self) -> String {
+        self.config.webhook_url.redacted()
+    }
+
+    fn send_from<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        msg: &'a Message,
+        first_part: usize,
+    ) -> BoxFuture<'a, Result<super::Delivery, NotifyError>> {
+        Box::pin(self.deliver(client, msg, first_part))
     }
 }
 

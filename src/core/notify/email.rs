@@ -7,7 +7,9 @@
 //! `name: value` line per field), and an attachment goes as a second MIME part.
 //! SMTP 5xx answers are permanent, 4xx answers, timeouts and connection failures retryable.
 
+use super::Notifier;
 use super::{Delivery, DeliveryStatus, Message, NotifyError, Policy, Scrubber, Secret};
+use futures_util::future::BoxFuture;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -153,39 +155,8 @@ impl Email {
         })
     }
 
-    pub fn name(&self) -> &'static str {
-        NAME
-    }
-
-    /// `smtp+starttls://host:587 → a@x, b@y`.
-    pub fn target(&self) -> String {
-        let scheme = match self.config.security {
-            SmtpSecurity::Starttls => "smtp+starttls",
-            SmtpSecurity::Tls => "smtps",
-            SmtpSecurity::None => "smtp",
-        };
-        let port = self
-            .config
-            .port
-            .unwrap_or(self.config.security.default_port());
-        let to: Vec<String> = self.to.iter().map(|m| m.email.to_string()).collect();
-        format!(
-            "{scheme}://{}:{port} → {}",
-            self.config.host.trim(),
-            to.join(", ")
-        )
-    }
-
-    pub async fn send(&self, msg: &Message) -> Result<Delivery, NotifyError> {
-        self.send_from(msg, 0).await
-    }
-
     /// An e-mail is one part: `first_part >= 1` sends nothing.
-    pub async fn send_from(
-        &self,
-        msg: &Message,
-        first_part: usize,
-    ) -> Result<Delivery, NotifyError> {
+    async fn deliver(&self, msg: &Message, first_part: usize) -> Result<Delivery, NotifyError> {
         if first_part >= 1 {
             return Ok(Delivery {
                 channel: NAME.to_string(),
@@ -283,5 +254,39 @@ impl Email {
                 parts_sent: 0,
             }
         }
+    }
+}
+
+impl Notifier for Email {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// `smtp+starttls://host:587 → a@x, b@y`.
+    fn target(&self) -> String {
+        let scheme = match self.config.security {
+            SmtpSecurity::Starttls => "smtp+starttls",
+            SmtpSecurity::Tls => "smtps",
+            SmtpSecurity::None => "smtp",
+        };
+        let port = self
+            .config
+            .port
+            .unwrap_or(self.config.security.default_port());
+        let to: Vec<String> = self.to.iter().map(|m| m.email.to_string()).collect();
+        format!(
+            "{scheme}://{}:{port} → {}",
+            self.config.host.trim(),
+            to.join(", ")
+        )
+    }
+
+    fn send_from<'a>(
+        &'a self,
+        _client: &'a reqwest::Client,
+        msg: &'a Message,
+        first_part: usize,
+    ) -> BoxFuture<'a, Result<Delivery, NotifyError>> {
+        Box::pin(self.deliver(msg, first_part))
     }
 }

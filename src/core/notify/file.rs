@@ -1,6 +1,7 @@
 //! A local file channel: every message appended as one JSON line.
 
-use super::{Delivery, DeliveryStatus, Message, NotifyError};
+use super::{Delivery, DeliveryStatus, Message, Notifier, NotifyError};
+use futures_util::future::BoxFuture;
 use std::io::Write;
 
 pub const NAME: &str = "file";
@@ -11,7 +12,7 @@ pub struct FileChannel {
 }
 
 impl FileChannel {
-    pub fn send(&self, msg: &Message) -> Result<Delivery, NotifyError> {
+    fn write(&self, msg: &Message) -> Result<Delivery, NotifyError> {
         let line = serde_json::json!({
             "kind": msg.kind.as_str(),
             "title": msg.title,
@@ -41,5 +42,26 @@ impl FileChannel {
             remote_id: None,
             parts: 1,
         })
+    }
+}
+
+impl Notifier for FileChannel {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// The file's path.
+    fn target(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// One line per message: `first_part` is ignored, a message is one part.
+    fn send_from<'a>(
+        &'a self,
+        _client: &'a reqwest::Client,
+        msg: &'a Message,
+        _first_part: usize,
+    ) -> BoxFuture<'a, Result<Delivery, NotifyError>> {
+        Box::pin(std::future::ready(self.write(msg)))
     }
 }

@@ -5,7 +5,7 @@
 use super::*;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -492,7 +492,7 @@ async fn discord_resend_from_a_part_skips_the_parts_already_delivered() {
     discord_ok(&server).await;
     let body = long_text(5000);
     let msg = Message::new(MessageKind::Report, "", body.clone());
-    let ch = Channel::Discord(discord(&server, None));
+    let ch: Channel = Box::new(discord(&server, None));
     let d = ch.send_from(&client(), &msg, 1).await.unwrap();
     assert_eq!(d.parts, 3);
     let bodies = json_bodies(&server.received_requests().await.unwrap());
@@ -982,10 +982,8 @@ async fn email_reaches_a_loopback_smtp_server() {
         "text/csv",
         b"symbol,qty\nETHUSDT,0.5\n".to_vec(),
     ));
-    let d = Channel::Email(Box::new(ch))
-        .send(&client(), &msg)
-        .await
-        .unwrap();
+    let ch: Channel = Box::new(ch);
+    let d = ch.send(&client(), &msg).await.unwrap();
     assert_eq!(d.channel, "email");
     assert_eq!(d.remote_id.as_deref(), Some("2.0.0 Ok: queued as 4F2A1B"));
     let seen = tokio::task::spawn_blocking(move || sink.join().unwrap())
@@ -1009,7 +1007,7 @@ async fn email_rejected_recipient_is_permanent_and_a_busy_server_retryable() {
     let (port, sink) = smtp_sink("550 5.1.1 <ops@example.test>: Recipient address rejected\r\n");
     let ch = Email::new(email_config(port, SmtpSecurity::None), fast_policy()).unwrap();
     let err = ch
-        .send(&Message::new(MessageKind::Trade, "t", "b"))
+        .send(&client(), &Message::new(MessageKind::Trade, "t", "b"))
         .await
         .unwrap_err();
     assert!(
@@ -1027,7 +1025,7 @@ async fn email_rejected_recipient_is_permanent_and_a_busy_server_retryable() {
     let (port, sink) = smtp_sink("451 4.3.0 Try again later\r\n");
     let ch = Email::new(email_config(port, SmtpSecurity::None), fast_policy()).unwrap();
     let err = ch
-        .send(&Message::new(MessageKind::Trade, "t", "b"))
+        .send(&client(), &Message::new(MessageKind::Trade, "t", "b"))
         .await
         .unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
@@ -1043,7 +1041,7 @@ async fn email_starttls_never_falls_back_to_plain_text() {
     cfg.password = Some(Secret::new(SMTP_PASSWORD));
     let ch = Email::new(cfg, fast_policy()).unwrap();
     let err = ch
-        .send(&Message::new(MessageKind::Trade, "t", "b"))
+        .send(&client(), &Message::new(MessageKind::Trade, "t", "b"))
         .await
         .unwrap_err();
     assert!(err.is_permanent(), "{err:?}");

@@ -6,10 +6,12 @@
 //! Slack answers `ok` as plain text, or an error word (`invalid_payload`, `no_text`,
 //! `invalid_blocks`, `channel_not_found`, …) with a 4xx status, or 429 with `Retry-After`.
 
+use super::Notifier;
 use super::{
     Http, Message, NotifyError, Policy, Scrubber, Secret, Verdict, header_seconds, redact, snippet,
-    split_by, truncate_by, truncate_chars, verdict_for_status,
+    split_by, truncate, truncate_by, verdict_for_status,
 };
+use futures_util::future::BoxFuture;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
@@ -75,23 +77,7 @@ impl Slack {
         })
     }
 
-    pub fn name(&self) -> &'static str {
-        NAME
-    }
-
-    pub fn target(&self) -> String {
-        self.config.webhook_url.redacted()
-    }
-
-    pub async fn send(
-        &self,
-        client: &reqwest::Client,
-        msg: &Message,
-    ) -> Result<super::Delivery, NotifyError> {
-        self.send_from(client, msg, 0).await
-    }
-
-    pub async fn send_from(
+    async fn deliver(
         &self,
         client: &reqwest::Client,
         msg: &Message,
@@ -154,7 +140,7 @@ impl Slack {
 
         let mut blocks: Vec<Value> = Vec::new();
         if !title.is_empty() {
-            let (t, cut) = truncate_chars(title, HEADER_LIMIT);
+            let (t, cut) = truncate(title, HEADER_LIMIT);
             truncated |= cut;
             blocks.push(
                 json!({"type": "header", "text": {"type": "plain_text", "text": t, "emoji": true}}),
@@ -182,7 +168,7 @@ impl Slack {
                 .iter()
                 .map(|(n, v)| {
                     let raw = format!("*{}*\n{}", escape(n), escape(&to_mrkdwn(v)));
-                    let (t, cut) = truncate_chars(&raw, FIELD_TEXT_LIMIT);
+                    let (t, cut) = truncate(&raw, FIELD_TEXT_LIMIT);
                     truncated |= cut;
                     json!({"type": "mrkdwn", "text": t})
                 })
@@ -238,6 +224,25 @@ fn judge(status: StatusCode, headers: &HeaderMap, body: &str) -> Verdict {
     }
     let retry_after = header_seconds(headers, "retry-after");
     verdict_for_status(status, retry_after, None, snippet(body, 200))
+}
+
+impl Notifier for Slack {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn target(&self) -> String {
+        self.config.webhook_url.redacted()
+    }
+
+    fn send_from<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        msg: &'a Message,
+        first_part: usize,
+    ) -> BoxFuture<'a, Result<super::Delivery, NotifyError>> {
+        Box::pin(self.deliver(client, msg, first_part))
+    }
 }
 
 #[cfg(test)]

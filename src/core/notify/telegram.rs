@@ -8,10 +8,12 @@
 //! answers `{"ok":true,"result":{…}}` or `{"ok":false,"error_code":…,"description":…}`;
 //! a 429 carries `parameters.retry_after`, which is honoured.
 
+use super::Notifier;
 use super::{
     Attachment, Http, Message, NotifyError, Policy, Scrubber, Secret, Verdict, count_utf16,
     header_seconds, redact, seconds, snippet, split_by, truncate_by, verdict_for_status,
 };
+use futures_util::future::BoxFuture;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use reqwest::multipart::{Form, Part};
@@ -121,20 +123,6 @@ impl Telegram {
         })
     }
 
-    pub fn name(&self) -> &'static str {
-        NAME
-    }
-
-    /// `https://api.telegram.org/bot123456:****` and the chat.
-    pub fn target(&self) -> String {
-        format!(
-            "{}/bot{} chat {}",
-            self.base_url,
-            self.config.bot_token.redacted(),
-            self.config.chat_id.0
-        )
-    }
-
     fn method_url(&self, method: &str) -> String {
         format!(
             "{}/bot{}/{method}",
@@ -143,15 +131,7 @@ impl Telegram {
         )
     }
 
-    pub async fn send(
-        &self,
-        client: &reqwest::Client,
-        msg: &Message,
-    ) -> Result<super::Delivery, NotifyError> {
-        self.send_from(client, msg, 0).await
-    }
-
-    pub async fn send_from(
+    async fn deliver(
         &self,
         client: &reqwest::Client,
         msg: &Message,
@@ -351,6 +331,31 @@ fn judge(status: StatusCode, headers: &HeaderMap, body: &str) -> Verdict {
         code,
         reason,
     )
+}
+
+impl Notifier for Telegram {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// `https://api.telegram.org/bot123456:****` and the chat.
+    fn target(&self) -> String {
+        format!(
+            "{}/bot{} chat {}",
+            self.base_url,
+            self.config.bot_token.redacted(),
+            self.config.chat_id.0
+        )
+    }
+
+    fn send_from<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        msg: &'a Message,
+        first_part: usize,
+    ) -> BoxFuture<'a, Result<super::Delivery, NotifyError>> {
+        Box::pin(self.deliver(client, msg, first_part))
+    }
 }
 
 #[cfg(test)]

@@ -10,10 +10,12 @@
 //!  "attachment":{"filename":"chart.png","content_type":"image/png","size":1234,"data_base64":"…"}}
 //! ```
 
+use super::Notifier;
 use super::{
     Http, Message, NotifyError, Policy, Scrubber, Secret, Verdict, header_seconds, redact, snippet,
     verdict_for_status,
 };
+use futures_util::future::BoxFuture;
 use hmac::{Hmac, KeyInit, Mac};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
@@ -77,23 +79,7 @@ impl Webhook {
         })
     }
 
-    pub fn name(&self) -> &'static str {
-        NAME
-    }
-
-    pub fn target(&self) -> String {
-        self.config.url.redacted()
-    }
-
-    pub async fn send(
-        &self,
-        client: &reqwest::Client,
-        msg: &Message,
-    ) -> Result<super::Delivery, NotifyError> {
-        self.send_from(client, msg, 0).await
-    }
-
-    pub async fn send_from(
+    async fn deliver(
         &self,
         client: &reqwest::Client,
         msg: &Message,
@@ -209,6 +195,25 @@ fn judge(status: StatusCode, headers: &HeaderMap, body: &str) -> Verdict {
         None,
         snippet(body, 200),
     )
+}
+
+impl Notifier for Webhook {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn target(&self) -> String {
+        self.config.url.redacted()
+    }
+
+    fn send_from<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        msg: &'a Message,
+        first_part: usize,
+    ) -> BoxFuture<'a, Result<super::Delivery, NotifyError>> {
+        Box::pin(self.deliver(client, msg, first_part))
+    }
 }
 
 #[cfg(test)]

@@ -83,12 +83,21 @@ fn events(out: &mut String, title: &str, rows: &[EventRow], empty: &str) {
 /// Render the report as GitHub-flavoured Markdown (tables, no HTML). All text from the
 /// data is escaped.
 pub fn render_markdown(r: &ReportData) -> String {
-    use Align::{Left, Right};
-    let dp = r.dp();
-    let q = escape(&r.account.quote);
-    let m = &r.metrics;
     let mut out = String::new();
+    header(&mut out, r);
+    summary(&mut out, r);
+    metrics(&mut out, r);
+    trades(&mut out, r);
+    positions(&mut out, r);
+    pnl_by_symbol(&mut out, r);
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
 
+/// The title, the period line and the warnings.
+fn header(out: &mut String, r: &ReportData) {
+    let q = escape(&r.account.quote);
     let _ = writeln!(out, "# {}\n", escape(&r.title()));
     let _ = writeln!(
         out,
@@ -103,12 +112,19 @@ pub fn render_markdown(r: &ReportData) -> String {
     for w in &r.warnings {
         let _ = writeln!(out, "> **Warning:** {}\n", escape(w));
     }
+}
 
+/// Balance, equity and PnL.
+fn summary(out: &mut String, r: &ReportData) {
+    use Align::{Left, Right};
+    let dp = r.dp();
+    let q = escape(&r.account.quote);
+    let m = &r.metrics;
     // summary
     let s = &r.summary;
     let _ = writeln!(out, "## Summary\n");
     table(
-        &mut out,
+        out,
         &[("", Left), (&format!("Amount ({q})"), Right)],
         &[
             vec!["Balance".into(), f::amount(s.balance, dp)],
@@ -135,7 +151,12 @@ pub fn render_markdown(r: &ReportData) -> String {
             ],
         ],
     );
+}
 
+/// Return, risk and trade statistics.
+fn metrics(out: &mut String, r: &ReportData) {
+    use Align::{Left, Right};
+    let m = &r.metrics;
     // metrics
     let _ = writeln!(out, "## Metrics\n");
     if m.status != MetricsStatus::Success || !m.notes.is_empty() {
@@ -150,7 +171,7 @@ pub fn render_markdown(r: &ReportData) -> String {
         None => NONE.into(),
     };
     table(
-        &mut out,
+        out,
         &[("Metric", Left), ("Value", Right)],
         &[
             vec!["Total return".into(), f::pct(m.total_return_pct)],
@@ -187,7 +208,13 @@ pub fn render_markdown(r: &ReportData) -> String {
             ],
         ],
     );
+}
 
+/// The most recent trades.
+fn trades(out: &mut String, r: &ReportData) {
+    use Align::{Left, Right};
+    let dp = r.dp();
+    let q = escape(&r.account.quote);
     // trades
     let shown = r.recent_trades.len().min(MAX_TRADES);
     let _ = writeln!(out, "## Recent trades (last {shown})\n");
@@ -212,7 +239,7 @@ pub fn render_markdown(r: &ReportData) -> String {
             })
             .collect();
         table(
-            &mut out,
+            out,
             &[
                 ("Time", Left),
                 ("Symbol", Left),
@@ -225,7 +252,13 @@ pub fn render_markdown(r: &ReportData) -> String {
             &rows,
         );
     }
+}
 
+/// Open positions.
+fn positions(out: &mut String, r: &ReportData) {
+    use Align::{Left, Right};
+    let dp = r.dp();
+    let q = escape(&r.account.quote);
     // positions
     let _ = writeln!(out, "## Open positions ({})\n", r.open_positions.len());
     if r.open_positions.is_empty() {
@@ -247,7 +280,7 @@ pub fn render_markdown(r: &ReportData) -> String {
             })
             .collect();
         table(
-            &mut out,
+            out,
             &[
                 ("Symbol", Left),
                 ("Side", Left),
@@ -260,7 +293,13 @@ pub fn render_markdown(r: &ReportData) -> String {
             &rows,
         );
     }
+}
 
+/// Realized and unrealized PnL per symbol.
+fn pnl_by_symbol(out: &mut String, r: &ReportData) {
+    use Align::{Left, Right};
+    let dp = r.dp();
+    let q = escape(&r.account.quote);
     // pnl by symbol
     let _ = writeln!(out, "## PnL by symbol\n");
     if r.pnl_by_symbol.is_empty() {
@@ -292,7 +331,7 @@ pub fn render_markdown(r: &ReportData) -> String {
             format!("**{}**", f::signed_amount(re + un, dp)),
         ]);
         table(
-            &mut out,
+            out,
             &[
                 ("Symbol", Left),
                 (&format!("Realized ({q})"), Right),
@@ -303,9 +342,6 @@ pub fn render_markdown(r: &ReportData) -> String {
         );
     }
 
-    events(&mut out, "Recent alerts", &r.alerts, "No alerts.");
-    events(&mut out, "Job failures", &r.job_failures, "No failed jobs.");
-    out.truncate(out.trim_end().len());
-    out.push('\n');
-    out
+    events(out, "Recent alerts", &r.alerts, "No alerts.");
+    events(out, "Job failures", &r.job_failures, "No failed jobs.");
 }

@@ -172,144 +172,177 @@ fn empty_chart(h: f64, label: &str, message: &str) -> String {
     out
 }
 
-fn chart(points: &[(i64, f64)], h: f64, kind: Kind, label: &str, baseline: Option<f64>) -> String {
-    let pts: Vec<(i64, f64)> = points.iter().copied().filter(|p| p.1.is_finite()).collect();
-    if pts.is_empty() {
-        return empty_chart(h, label, "No balance history in this period");
-    }
-    let pts = thin(&pts, MAX_POINTS);
-    let (mut t0, mut t1) = (pts[0].0, pts[pts.len() - 1].0);
-    if t1 <= t0 {
-        t0 -= 12 * HOUR;
-        t1 += 12 * HOUR;
-    }
-    let (mut vmin, mut vmax) = pts
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-            (a.min(p.1), b.max(p.1))
-        });
-    if let Some(b) = baseline.filter(|b| b.is_finite()) {
-        vmin = vmin.min(b);
-        vmax = vmax.max(b);
-    }
-    let (y0, y1) = match kind {
-        Kind::Equity => y_range(vmin, vmax),
-        // drawdown values are <= 0; keep 0 at the top and at least 1% of depth
-        Kind::Drawdown => (vmin.min(-1.0) * 1.1, 0.0),
-    };
-    let ticks = nice_ticks(y0, y1, 5);
-    let (y0, y1) = (y0.min(ticks[0]), y1.max(ticks[ticks.len() - 1]));
-    let pw = W - LEFT - RIGHT;
-    let ph = h - TOP - BOTTOM;
-    let x = |t: i64| LEFT + (t - t0) as f64 / (t1 - t0) as f64 * pw;
-    let y = |v: f64| TOP + (y1 - v) / (y1 - y0) * ph;
+/// The scales of one chart: time on x, value on y, in viewBox units.
+struct Plot {
+    kind: Kind,
+    t0: i64,
+    t1: i64,
+    y0: f64,
+    y1: f64,
+    /// Plot area height.
+    ph: f64,
+    ticks: Vec<f64>,
+}
 
-    let mut out = String::new();
-    open_svg(&mut out, h, label);
-
-    // horizontal grid and value labels
-    out.push_str(r##"<g class="chart-grid" stroke="#d0d7de" stroke-width="1">"##);
-    for &v in &ticks {
-        let _ = write!(
-            out,
-            r#"<line x1="{LEFT}" x2="{:.1}" y1="{yy:.1}" y2="{yy:.1}"/>"#,
-            W - RIGHT,
-            yy = y(v)
-        );
-    }
-    out.push_str("</g>");
-    out.push_str(r##"<g class="chart-muted" fill="#6e7781" text-anchor="end">"##);
-    // Compact labels ("10.2k") unless two ticks would read the same; then whole numbers.
-    let labels: Vec<String> = ticks.iter().map(|&v| compact(v)).collect();
-    let distinct = labels.windows(2).all(|w| w[0] != w[1]);
-    for (i, &v) in ticks.iter().enumerate() {
-        let text = match (kind, distinct) {
-            (Kind::Equity, true) => labels[i].clone(),
-            (Kind::Equity, false) => grouped(v),
-            (Kind::Drawdown, _) => format!("{}%", compact(v)),
+impl Plot {
+    /// Time range (widened to a day around a single instant) and value range with its ticks.
+    fn new(pts: &[(i64, f64)], h: f64, kind: Kind, baseline: Option<f64>) -> Plot {
+        let (mut t0, mut t1) = (pts[0].0, pts[pts.len() - 1].0);
+        if t1 <= t0 {
+            t0 -= 12 * HOUR;
+            t1 += 12 * HOUR;
+        }
+        let (mut vmin, mut vmax) = pts
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+                (a.min(p.1), b.max(p.1))
+            });
+        if let Some(b) = baseline.filter(|b| b.is_finite()) {
+            vmin = vmin.min(b);
+            vmax = vmax.max(b);
+        }
+        let (y0, y1) = match kind {
+            Kind::Equity => y_range(vmin, vmax),
+            // drawdown values are <= 0; keep 0 at the top and at least 1% of depth
+            Kind::Drawdown => (vmin.min(-1.0) * 1.1, 0.0),
         };
-        let _ = write!(
-            out,
-            r#"<text x="{:.1}" y="{:.1}">{}</text>"#,
-            LEFT - 8.0,
-            y(v) + 4.0,
-            escape(&text)
-        );
+        let ticks = nice_ticks(y0, y1, 5);
+        let (y0, y1) = (y0.min(ticks[0]), y1.max(ticks[ticks.len() - 1]));
+        Plot {
+            kind,
+            t0,
+            t1,
+            y0,
+            y1,
+            ph: h - TOP - BOTTOM,
+            ticks,
+        }
     }
-    out.push_str("</g>");
 
-    // time ticks
-    let (tt, fmt) = time_ticks(t0, t1);
-    out.push_str(r##"<g class="chart-muted" fill="#6e7781" text-anchor="middle">"##);
-    for &t in &tt {
-        let xx = x(t);
-        let _ = write!(
-            out,
-            r##"<line class="chart-tick" x1="{xx:.1}" x2="{xx:.1}" y1="{:.1}" y2="{:.1}" stroke="#d0d7de"/><text x="{xx:.1}" y="{:.1}">{}</text>"##,
-            TOP + ph,
-            TOP + ph + 5.0,
-            TOP + ph + 19.0,
-            escape(&fmt_time(t, fmt))
-        );
+    fn x(&self, t: i64) -> f64 {
+        LEFT + (t - self.t0) as f64 / (self.t1 - self.t0) as f64 * (W - LEFT - RIGHT)
     }
-    out.push_str("</g>");
 
-    // axis line
-    let _ = write!(
-        out,
-        r##"<line class="chart-axis" x1="{LEFT}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#8c959f"/>"##,
-        W - RIGHT,
-        TOP + ph,
-        TOP + ph
-    );
+    fn y(&self, v: f64) -> f64 {
+        TOP + (self.y1 - v) / (self.y1 - self.y0) * self.ph
+    }
 
-    // baseline (start equity), dashed
-    if let Some(b) = baseline.filter(|b| b.is_finite()) {
+    /// Line class and colour of the curve.
+    fn style(&self) -> (&'static str, &'static str) {
+        match self.kind {
+            Kind::Equity => ("chart-line", "#0969da"),
+            Kind::Drawdown => ("chart-dd-line", "#cf222e"),
+        }
+    }
+
+    /// Horizontal grid and value labels.
+    fn value_grid(&self, out: &mut String) {
+        out.push_str(r##"<g class="chart-grid" stroke="#d0d7de" stroke-width="1">"##);
+        for &v in &self.ticks {
+            let _ = write!(
+                out,
+                r#"<line x1="{LEFT}" x2="{:.1}" y1="{yy:.1}" y2="{yy:.1}"/>"#,
+                W - RIGHT,
+                yy = self.y(v)
+            );
+        }
+        out.push_str("</g>");
+        out.push_str(r##"<g class="chart-muted" fill="#6e7781" text-anchor="end">"##);
+        // Compact labels ("10.2k") unless two ticks would read the same; then whole numbers.
+        let labels: Vec<String> = self.ticks.iter().map(|&v| compact(v)).collect();
+        let distinct = labels.windows(2).all(|w| w[0] != w[1]);
+        for (i, &v) in self.ticks.iter().enumerate() {
+            let text = match (self.kind, distinct) {
+                (Kind::Equity, true) => labels[i].clone(),
+                (Kind::Equity, false) => grouped(v),
+                (Kind::Drawdown, _) => format!("{}%", compact(v)),
+            };
+            let _ = write!(
+                out,
+                r#"<text x="{:.1}" y="{:.1}">{}</text>"#,
+                LEFT - 8.0,
+                self.y(v) + 4.0,
+                escape(&text)
+            );
+        }
+        out.push_str("</g>");
+    }
+
+    /// Time ticks and the axis line.
+    fn time_axis(&self, out: &mut String) {
+        let ph = self.ph;
+        let (tt, fmt) = time_ticks(self.t0, self.t1);
+        out.push_str(r##"<g class="chart-muted" fill="#6e7781" text-anchor="middle">"##);
+        for &t in &tt {
+            let xx = self.x(t);
+            let _ = write!(
+                out,
+                r##"<line class="chart-tick" x1="{xx:.1}" x2="{xx:.1}" y1="{:.1}" y2="{:.1}" stroke="#d0d7de"/><text x="{xx:.1}" y="{:.1}">{}</text>"##,
+                TOP + ph,
+                TOP + ph + 5.0,
+                TOP + ph + 19.0,
+                escape(&fmt_time(t, fmt))
+            );
+        }
+        out.push_str("</g>");
         let _ = write!(
             out,
-            r##"<line class="chart-baseline" x1="{LEFT}" x2="{:.1}" y1="{yy:.1}" y2="{yy:.1}" stroke="#8c959f" stroke-dasharray="5 4"/>"##,
+            r##"<line class="chart-axis" x1="{LEFT}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#8c959f"/>"##,
             W - RIGHT,
-            yy = y(b)
+            TOP + ph,
+            TOP + ph
         );
     }
 
-    let (line_class, stroke) = match kind {
-        Kind::Equity => ("chart-line", "#0969da"),
-        Kind::Drawdown => ("chart-dd-line", "#cf222e"),
-    };
-    if pts.len() == 1 {
-        let (t, v) = pts[0];
-        let _ = write!(
-            out,
-            r#"<circle class="{line_class}-dot" cx="{:.1}" cy="{:.1}" r="4" fill="{stroke}"/>"#,
-            x(t),
-            y(v)
-        );
-    } else {
+    /// The start equity, dashed.
+    fn baseline(&self, out: &mut String, baseline: Option<f64>) {
+        if let Some(b) = baseline.filter(|b| b.is_finite()) {
+            let _ = write!(
+                out,
+                r##"<line class="chart-baseline" x1="{LEFT}" x2="{:.1}" y1="{yy:.1}" y2="{yy:.1}" stroke="#8c959f" stroke-dasharray="5 4"/>"##,
+                W - RIGHT,
+                yy = self.y(b)
+            );
+        }
+    }
+
+    /// The curve and its shaded area (a dot for a single point).
+    fn curve(&self, out: &mut String, pts: &[(i64, f64)]) {
+        let (line_class, stroke) = self.style();
+        if pts.len() == 1 {
+            let (t, v) = pts[0];
+            let _ = write!(
+                out,
+                r#"<circle class="{line_class}-dot" cx="{:.1}" cy="{:.1}" r="4" fill="{stroke}"/>"#,
+                self.x(t),
+                self.y(v)
+            );
+            return;
+        }
         let mut d = String::with_capacity(pts.len() * 16);
         for (i, &(t, v)) in pts.iter().enumerate() {
             let _ = write!(
                 d,
                 "{}{:.1},{:.1}",
                 if i == 0 { "M" } else { "L" },
-                x(t),
-                y(v)
+                self.x(t),
+                self.y(v)
             );
         }
         // area: down to the bottom (equity) or up to 0 (drawdown)
-        let floor = match kind {
-            Kind::Equity => y(y0),
-            Kind::Drawdown => y(0.0),
+        let floor = match self.kind {
+            Kind::Equity => self.y(self.y0),
+            Kind::Drawdown => self.y(0.0),
         };
-        let area_class = match kind {
+        let area_class = match self.kind {
             Kind::Equity => "chart-area",
             Kind::Drawdown => "chart-dd-area",
         };
         let _ = write!(
             out,
             r#"<path class="{area_class}" d="{d}L{:.1},{floor:.1}L{:.1},{floor:.1}Z" fill="{stroke}" fill-opacity="0.12" stroke="none"/>"#,
-            x(pts[pts.len() - 1].0),
-            x(pts[0].0)
+            self.x(pts[pts.len() - 1].0),
+            self.x(pts[0].0)
         );
         let _ = write!(
             out,
@@ -317,21 +350,26 @@ fn chart(points: &[(i64, f64)], h: f64, kind: Kind, label: &str, baseline: Optio
         );
     }
 
-    // label the last value (equity) or the deepest point (drawdown)
-    let (lt, lv) = match kind {
-        Kind::Equity => pts[pts.len() - 1],
-        Kind::Drawdown => pts
-            .iter()
-            .copied()
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .unwrap_or(pts[0]),
-    };
-    let text = match kind {
-        Kind::Equity => value_label(lv),
-        Kind::Drawdown => format!("max {}%", compact(lv)),
-    };
-    if !(kind == Kind::Drawdown && lv == 0.0) {
-        let (lx, ly) = (x(lt), y(lv));
+    /// Labels the last value (equity) or the deepest point (drawdown).
+    fn value_label(&self, out: &mut String, pts: &[(i64, f64)]) {
+        let (line_class, stroke) = self.style();
+        let kind = self.kind;
+        let (lt, lv) = match kind {
+            Kind::Equity => pts[pts.len() - 1],
+            Kind::Drawdown => pts
+                .iter()
+                .copied()
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .unwrap_or(pts[0]),
+        };
+        let text = match kind {
+            Kind::Equity => value_label(lv),
+            Kind::Drawdown => format!("max {}%", compact(lv)),
+        };
+        if kind == Kind::Drawdown && lv == 0.0 {
+            return;
+        }
+        let (lx, ly) = (self.x(lt), self.y(lv));
         let anchor = if lx > W - RIGHT - 110.0 {
             "end"
         } else {
@@ -343,10 +381,26 @@ fn chart(points: &[(i64, f64)], h: f64, kind: Kind, label: &str, baseline: Optio
             out,
             r##"<circle class="{line_class}-dot" cx="{lx:.1}" cy="{ly:.1}" r="3.5" fill="{stroke}"/><text class="chart-value {line_class}-text" x="{:.1}" y="{:.1}" text-anchor="{anchor}" font-weight="600" fill="{stroke}" stroke="#ffffff" stroke-width="4" stroke-linejoin="round" paint-order="stroke">{}</text>"##,
             lx + dx,
-            (ly + dy).clamp(TOP + 10.0, TOP + ph - 4.0),
+            (ly + dy).clamp(TOP + 10.0, TOP + self.ph - 4.0),
             escape(&text)
         );
     }
+}
+
+fn chart(points: &[(i64, f64)], h: f64, kind: Kind, label: &str, baseline: Option<f64>) -> String {
+    let pts: Vec<(i64, f64)> = points.iter().copied().filter(|p| p.1.is_finite()).collect();
+    if pts.is_empty() {
+        return empty_chart(h, label, "No balance history in this period");
+    }
+    let pts = thin(&pts, MAX_POINTS);
+    let plot = Plot::new(&pts, h, kind, baseline);
+    let mut out = String::new();
+    open_svg(&mut out, h, label);
+    plot.value_grid(&mut out);
+    plot.time_axis(&mut out);
+    plot.baseline(&mut out, baseline);
+    plot.curve(&mut out, &pts);
+    plot.value_label(&mut out, &pts);
     out.push_str("</svg>");
     out
 }

@@ -6,6 +6,7 @@
 
 use super::bans::Backoff;
 use crate::core::exchange::Market;
+use crate::core::time::fmt_ms;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExchangeError {
@@ -182,10 +183,4 @@ fn banned_msg(host: &str, b: &Backoff, fresh: bool) -> String {
             b.reason
         )
     }
-}
-
-fn fmt_ms(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_else(|| "?".to_string())
 }
