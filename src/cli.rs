@@ -152,6 +152,8 @@ pub enum Command {
     Runs(commands::runs::Args),
     /// Per job: last run, success rate and median duration, overdue jobs.
     Status(commands::status::Args),
+    /// Write the status page: one self-contained HTML file (jobs, failures, queues, accounts).
+    Dashboard(commands::dashboard::Args),
     /// Print the crontab for the configured schedule.
     Cron(commands::cron::Args),
     /// Print shell completions.

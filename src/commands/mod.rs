@@ -9,6 +9,7 @@ pub mod check_stop_loss;
 pub mod completions;
 pub mod cron;
 pub mod daily_signals;
+pub mod dashboard;
 pub mod demo;
 pub mod evaluate_signals;
 pub mod fetch_news;
@@ -275,6 +276,36 @@ impl Ctx {
             serde_json::json!({"status": "error", "error": format!("{e:#}")})
         })
     }
+}
+
+/// Check the failure streaks of the scheduled jobs and queue the alerts due
+/// ([`crate::core::monitor::streaks`]); with `deliver`, try to deliver what was queued now.
+/// Never fails the calling job: a problem is logged.
+pub async fn check_failure_streaks(
+    ctx: &Ctx,
+    deliver: bool,
+) -> Vec<crate::core::monitor::streaks::Queued> {
+    let res: Result<Vec<crate::core::monitor::streaks::Queued>> = async {
+        let store = ctx.store().await?;
+        let cfg = &ctx.settings.file.notifications;
+        let queued = crate::core::monitor::streaks::check(
+            store,
+            cfg,
+            &ctx.settings.file.monitor,
+            &active_schedule(ctx),
+            ctx.now_ms(),
+        )
+        .await?;
+        if deliver && cfg.any() && queued.iter().any(|q| q.status == "pending") {
+            crate::core::outbox::deliver_pending(store, cfg, ctx.http()?, ctx.now_ms()).await?;
+        }
+        Ok(queued)
+    }
+    .await;
+    res.unwrap_or_else(|e| {
+        tracing::warn!("could not check the jobs' failure streaks: {e:#}");
+        Vec::new()
+    })
 }
 
 /// Whether this binary has the subcommand a schedule entry names (`"generate-report --report-type daily"`).
@@ -655,6 +686,7 @@ pub fn command_name(c: &Command) -> &'static str {
         Command::Demo(_) => "demo",
         Command::Runs(_) => "runs",
         Command::Status(_) => "status",
+        Command::Dashboard(_) => "dashboard",
         Command::Cron(_) => "cron",
         Command::Completions(_) => "completions",
     }
@@ -734,6 +766,7 @@ async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcom
         Command::Demo(a) => demo::run(ctx, a).await,
         Command::Runs(a) => runs::run(ctx, a).await,
         Command::Status(a) => status::run(ctx, a).await,
+        Command::Dashboard(a) => job(ctx, name, name, argv, dashboard::run(ctx, a)).await,
         Command::Cron(a) => cron::run(ctx, a).await,
         Command::Completions(a) => completions::run(a),
     }
@@ -830,6 +863,8 @@ pub async fn job(
         }
     };
     let released = journal::release(store, lock).await;
+    // A dead job cannot report itself: every journaled run checks every job's streak.
+    check_failure_streaks(ctx, true).await;
     let out = res?;
     journal.context("record the run in the journal")?;
     released.context("release the job lock")?;

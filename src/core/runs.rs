@@ -228,7 +228,10 @@ fn journal_args(stored: &str) -> Vec<String> {
 }
 
 /// A run still marked `running` whose process is gone was killed: show it as such.
-fn effective_status(status: String, host: &str, pid: i64, me: &Holder) -> String {
+///
+/// The one place that decides whether a run is `running` or `killed`: `fks runs`, `fks
+/// status`, the failure streaks and the dashboard all ask it.
+pub fn effective_status(status: String, host: &str, pid: i64, me: &Holder) -> String {
     if status == "running" && host == me.host && !pid_alive(pid) {
         "killed".into()
     } else {
