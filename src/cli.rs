@@ -14,6 +14,7 @@ Environment (also read from ./.env; variables already set win):
   FKS_BINANCE_FUTURES_BASE_URL  Binance USD-M futures REST root (default https://fapi.binance.com)
   BINANCE_API_KEY, BINANCE_API_SECRET   credentials for Binance accounts
   DISCORD_WEBHOOK_URL           enables Discord notifications
+  FKS_LOG_FORMAT                stderr log format: text (default) or json (one object per line)
 
 Exit codes: 0 success, 1 failed, 2 usage or configuration error, 3 partial, 4 skipped (lock held).";
 
@@ -79,6 +80,16 @@ pub struct GlobalArgs {
     /// Only errors on stderr; no progress bars.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Stderr log format: text, or json (one object per line: time, level, job, run_id,
+    /// message, fields) for log shippers.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "FKS_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: crate::logging::LogFormat,
     /// When another run holds the job's lock, wait up to this many seconds instead of skipping.
     #[arg(long, global = true, value_name = "SECONDS")]
     pub wait: Option<u64>,

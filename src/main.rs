@@ -22,20 +22,26 @@ fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FKS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("fks={level},warn")));
-    tracing_subscriber::fmt()
+    fks::logging::set_format(cli.global.log_format);
+    fks::logging::set_job(fks::commands::command_name(&cli.command));
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr);
+    match cli.global.log_format {
+        fks::logging::LogFormat::Json => logs.event_format(fks::logging::JsonLines).init(),
         // Colour only for a person at a terminal: cron logs and pipes get plain text.
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+        fks::logging::LogFormat::Text => logs
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false)
+            .init(),
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: start async runtime: {e}");
+            fks::logging::stderr_line("error", &format!("start async runtime: {e}"));
             return ExitCode::from(1);
         }
     };

@@ -72,8 +72,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         });
     let status = if channels.is_empty() {
         if !ctx.global.quiet {
-            eprintln!(
-                "no notification channel is configured (set DISCORD_WEBHOOK_URL or [notifications] in fks.toml); messages stay in the outbox"
+            crate::logging::stderr_line(
+                "note",
+                "no notification channel is configured (set DISCORD_WEBHOOK_URL or [notifications] in fks.toml); messages stay in the outbox",
             );
         }
         Status::Success
