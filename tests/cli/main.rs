@@ -18,6 +18,7 @@ mod import;
 mod indicators;
 mod intelligence;
 mod locks_pg;
+mod monitor;
 mod notify;
 mod readonly;
 mod reports;

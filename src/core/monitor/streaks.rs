@@ -52,6 +52,8 @@ pub struct JobHealth {
     pub last_run_ms: Option<i64>,
     /// The error of the newest failed run.
     pub last_error: Option<String>,
+    /// The journal id of the oldest failed run of the streak (None: no failed run).
+    pub streak_first_id: Option<i64>,
     pub overdue: bool,
 }
 
@@ -112,10 +114,12 @@ pub fn health_of(
         .iter()
         .filter(|r| r.status != "running")
         .collect();
-    let failures = finished
+    let failed_prefix: Vec<&&RunFact> = finished
         .iter()
         .take_while(|r| r.status == "error" || r.status == "killed")
-        .count() as u32;
+        .collect();
+    let failures = failed_prefix.len() as u32;
+    let streak_first_id = failed_prefix.last().map(|r| r.id);
     let last_error = finished
         .iter()
         .find(|r| r.status == "error" || r.status == "killed")
@@ -140,6 +144,7 @@ pub fn health_of(
         last_status: finished.first().map(|r| r.status.clone()),
         last_run_ms: last_started,
         last_error,
+        streak_first_id,
         overdue,
     }
 }
@@ -251,7 +256,13 @@ pub fn alert_message(h: &JobHealth, cfg: &MonitorConfig) -> NewMessage {
     let mut m = NewMessage::new(MessageKind::Alert, format!("{} is failing", h.task), body);
     m.urgent = true;
     m.color = Some(COLOR_RED);
-    m.dedup_key = Some(format!("job-failing:{}", h.task));
+    // One key per streak (its first failed run, else its last start): a new streak alerts at
+    // once; two runs checking at the same moment queue it once.
+    let streak = h
+        .streak_first_id
+        .map(|id| format!("run{id}"))
+        .unwrap_or_else(|| format!("since{}", h.last_run_ms.unwrap_or(0)));
+    m.dedup_key = Some(format!("job-failing:{}:{streak}", h.task));
     m.cooldown_ms = Some(cfg.cooldown_ms());
     m.fields = vec![
         ("Job".into(), h.task.clone()),
@@ -456,7 +467,10 @@ mod tests {
         let m = alert_message(&h, &MonitorConfig::default());
         assert!(m.body.contains("boom 9"), "{}", m.body);
         assert!(m.urgent);
-        assert_eq!(m.dedup_key.as_deref(), Some("job-failing:sync-market-data"));
+        assert_eq!(
+            m.dedup_key.as_deref(),
+            Some("job-failing:sync-market-data:run9")
+        );
         assert_eq!(m.cooldown_ms, Some(360 * MIN));
     }
 
