@@ -4,6 +4,7 @@
 mod support;
 
 mod accounts;
+mod alerts;
 mod archive;
 mod backtest;
 mod clock_reads;
