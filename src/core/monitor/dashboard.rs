@@ -309,7 +309,7 @@ async fn load_jobs(
     }
     failures.reverse();
     failures.truncate(MAX_FAILURES);
-    let jobs = stats
+    let mut jobs: Vec<JobRow> = stats
         .into_iter()
         .map(|(task, s)| {
             let h = health.get(&task);
@@ -330,6 +330,8 @@ async fn load_jobs(
             }
         })
         .collect();
+    // What needs a look first: failing jobs, then overdue ones, then by name.
+    jobs.sort_by_key(|j| (!j.failing, !j.overdue, j.task.clone()));
     Ok((jobs, failures, killed))
 }
 
