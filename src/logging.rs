@@ -8,7 +8,7 @@
 
 use std::fmt;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
@@ -21,17 +21,50 @@ pub enum LogFormat {
     Json,
 }
 
-static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+/// 0 text, 1 json.
+static FORMAT: AtomicU8 = AtomicU8::new(0);
 static JOB: OnceLock<String> = OnceLock::new();
 static RUN_ID: AtomicI64 = AtomicI64::new(0);
 
-/// Choose the format once, before the first line is written.
+/// Choose the format of the lines fks writes itself (the `tracing` subscriber is set up with
+/// the same choice in `main`).
 pub fn set_format(f: LogFormat) {
-    let _ = FORMAT.set(f);
+    FORMAT.store(u8::from(f == LogFormat::Json), Ordering::SeqCst);
 }
 
 pub fn format() -> LogFormat {
-    FORMAT.get().copied().unwrap_or_default()
+    match FORMAT.load(Ordering::SeqCst) {
+        1 => LogFormat::Json,
+        _ => LogFormat::Text,
+    }
+}
+
+/// The format asked for before the arguments are parsed (for clap's own errors):
+/// `--log-format json` / `--log-format=json` in `args`, else `FKS_LOG_FORMAT=json`.
+pub fn format_before_parsing(args: &[String], env_value: Option<&str>) -> LogFormat {
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        if a == "--" {
+            break;
+        }
+        let v = if a == "--log-format" {
+            it.next().map(String::as_str)
+        } else {
+            a.strip_prefix("--log-format=")
+        };
+        if let Some(v) = v {
+            return if v == "json" {
+                LogFormat::Json
+            } else {
+                LogFormat::Text
+            };
+        }
+    }
+    if env_value == Some("json") {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
+    }
 }
 
 /// The job this process runs (one per process), for every later line.
@@ -171,6 +204,32 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_format_is_found_before_parsing() {
+        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            format_before_parsing(&a(&["fks", "--log-format", "json", "x"]), None),
+            LogFormat::Json
+        );
+        assert_eq!(
+            format_before_parsing(&a(&["fks", "--log-format=json"]), None),
+            LogFormat::Json
+        );
+        assert_eq!(
+            format_before_parsing(&a(&["fks", "--log-format", "text"]), Some("json")),
+            LogFormat::Text,
+            "the flag wins over the environment"
+        );
+        assert_eq!(
+            format_before_parsing(&a(&["fks"]), Some("json")),
+            LogFormat::Json
+        );
+        assert_eq!(
+            format_before_parsing(&a(&["fks", "--", "--log-format", "json"]), None),
+            LogFormat::Text
+        );
+    }
 
     #[test]
     fn a_json_line_has_the_documented_keys() {

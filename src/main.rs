@@ -10,6 +10,11 @@ fn main() -> ExitCode {
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    let env_format = std::env::var_os("FKS_LOG_FORMAT").map(|v| v.to_string_lossy().into_owned());
+    fks::logging::set_format(fks::logging::format_before_parsing(
+        &argv,
+        env_format.as_deref(),
+    ));
     let cli = match fks::cli::Cli::try_parse_args(&args_os) {
         Ok(cli) => cli,
         Err(e) => return ExitCode::from(fks::commands::report_usage_error(&argv, &e)),

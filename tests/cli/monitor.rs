@@ -362,4 +362,36 @@ fn json_logs_are_one_object_per_line_with_job_and_run_id() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: "));
+    // A usage error found by clap is a JSON line too.
+    let out = at(&sb, "10:03")
+        .env("FKS_LOG_FORMAT", "json")
+        .args(["--format", "json", "dashboard", "--bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let v: serde_json::Value = serde_json::from_str(err.trim())
+        .unwrap_or_else(|e| panic!("not one JSON line ({e}): {err}"));
+    assert_eq!(v["level"], "ERROR");
+    assert!(v["message"].as_str().unwrap().contains("--bogus"), "{v}");
+}
+
+#[test]
+fn dashboard_refuses_a_folder_or_a_missing_folder_as_output() {
+    let sb = Sandbox::new();
+    config(&sb, "\"dashboard\" = \"* * * * *\"");
+    std::fs::create_dir(sb.path().join("site")).unwrap();
+    let (c, v, e) = run_json(at(&sb, "10:00").args(["dashboard", "--output", "site"]));
+    assert_eq!(c, 2, "{v}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.contains("is a folder"), "{e}");
+    let (c, _, e) = run_json(at(&sb, "10:00").args(["dashboard", "--output", "nope/d.html"]));
+    assert_eq!(c, 2);
+    assert!(e.contains("the folder nope does not exist"), "{e}");
+    assert!(!sb.path().join("site").join("dashboard.html").exists());
+    // Defaults to monitor.dashboard_path.
+    let (c, v, e) = run_json(at(&sb, "10:01").arg("dashboard"));
+    assert_eq!(c, 0, "{v} {e}");
+    assert_eq!(v["output"], "dashboard.html");
+    assert!(sb.path().join("dashboard.html").is_file());
 }
