@@ -203,6 +203,7 @@ fn page_setup(sb: &Sandbox) -> std::path::PathBuf {
     let (c, v, e) = run_json(at(sb, "10:00").args(["dashboard", "--output", "page.html"]));
     assert_eq!(c, 0, "{v} {e}");
     assert_eq!(v["failures_7d"], 1, "{v}");
+    assert_eq!(v["notes"], serde_json::json!([]), "every section read: {v}");
     sb.path().join("page.html")
 }
 
@@ -221,6 +222,33 @@ fn dashboard_page_shows_jobs_failures_and_accounts_escaped() {
                 == html.matches("http://www.w3.org/2000/svg").count(),
         "no external asset"
     );
+    // No candle of BTCUSDT: stale market data.
+    assert!(html.contains(r#"<span class="badge warn">no_data</span>"#));
+    // A ban in force and an order journaled but not resolved show under Queues.
+    let c = rusqlite::Connection::open(&sb.db).unwrap();
+    c.execute(
+        "INSERT INTO kv (key, value, updated_ms) VALUES ('binance.backoff@api.binance.com:443', ?, 0)",
+        [r#"{"until_ms":32503680000000,"status":418,"reason":"HTTP 418: banned"}"#],
+    )
+    .unwrap();
+    c.execute(
+        "INSERT INTO orders (account_id, client_order_id, symbol, side, type, quantity, status, reason, created_ms, updated_ms) \
+         VALUES (1, 'fks-test-order-1', 'BTCUSDT', 'BUY', 'MARKET', '0.5', 'sent', 'rebalance', 1704099600000, 1704099600000)",
+        [],
+    )
+    .unwrap();
+    c.execute(
+        "INSERT INTO notifications (kind, title, body, status, created_ms, updated_ms) VALUES ('alert', 't', 'b', 'pending', 0, 0)",
+        [],
+    )
+    .unwrap();
+    let (code, v, _) = run_json(at(&sb, "10:05").args(["dashboard", "--output", "page.html"]));
+    assert_eq!(code, 0, "{v}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("api.binance.com:443"), "ban");
+    assert!(html.contains("HTTP 418: banned"));
+    assert!(html.contains("fks-test-order-1"), "unresolved order");
+    assert!(html.contains("(not yet tried)"), "pending notification");
     // `fks cron` runs it every minute.
     let out = sb.fks().arg("cron").output().unwrap();
     let tab = String::from_utf8_lossy(&out.stdout);
