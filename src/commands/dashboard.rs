@@ -74,7 +74,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         d.jobs.len().to_string(),
         failing.join(", "),
         overdue.join(", "),
-        d.failures.len().to_string(),
+        d.failures_7d.to_string(),
     ]);
     Ok(Outcome::new(
         Status::Success,
@@ -84,7 +84,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             "jobs": d.jobs.len(),
             "failing": failing,
             "overdue": overdue,
-            "failures_7d": d.failures.len(),
+            "failures_7d": d.failures_7d,
             "killed_7d": d.killed_7d,
             "accounts": d.accounts.len(),
             "notes": d.notes,

@@ -146,7 +146,10 @@ pub struct Dashboard {
     pub host: String,
     pub store: String,
     pub jobs: Vec<JobRow>,
+    /// The latest failed and killed runs (at most [`MAX_FAILURES`]).
     pub failures: Vec<FailureRow>,
+    /// All failed and killed runs of the last 7 days.
+    pub failures_7d: usize,
     pub killed_7d: usize,
     pub outbox: Vec<ChannelQueue>,
     pub unresolved_orders: Vec<OrderRow>,
@@ -194,7 +197,8 @@ pub async fn load(
     wall_ms: i64,
 ) -> Result<Dashboard> {
     let mut notes = Vec::new();
-    let (jobs, failures, killed_7d) = load_jobs(store, settings, schedule, now_ms).await?;
+    let (jobs, failures, failures_7d, killed_7d) =
+        load_jobs(store, settings, schedule, now_ms).await?;
     let outbox = load_outbox(store)
         .await
         .unwrap_or_else(|e| note(&mut notes, "notifications", e));
@@ -219,6 +223,7 @@ pub async fn load(
         store: crate::core::store::redact_url(&settings.database_url),
         jobs,
         failures,
+        failures_7d,
         killed_7d,
         outbox,
         unresolved_orders,
@@ -243,7 +248,7 @@ async fn load_jobs(
     settings: &Settings,
     schedule: &[(String, String)],
     now_ms: i64,
-) -> Result<(Vec<JobRow>, Vec<FailureRow>, usize)> {
+) -> Result<(Vec<JobRow>, Vec<FailureRow>, usize, usize)> {
     let stats = runs::status(store, now_ms, schedule).await?;
     let health: BTreeMap<String, streaks::JobHealth> = streaks::load_health(
         store,
@@ -307,12 +312,21 @@ async fn load_jobs(
             status,
         });
     }
+    let failures_total = failures.len();
     failures.reverse();
     failures.truncate(MAX_FAILURES);
     let mut jobs: Vec<JobRow> = stats
         .into_iter()
         .map(|(task, s)| {
             let h = health.get(&task);
+            let points = points.remove(&task).unwrap_or_default();
+            // A job run by hand (not scheduled) is failing when its newest finished run failed.
+            let trailing = points
+                .iter()
+                .rev()
+                .filter(|p| p.status != "running" && p.status != "skipped")
+                .take_while(|p| p.status == "error" || p.status == "killed")
+                .count() as u32;
             JobRow {
                 schedule: s.schedule,
                 last: last.remove(&task),
@@ -323,16 +337,16 @@ async fn load_jobs(
                 success_rate_7d: s.success_rate_7d,
                 median_duration_ms_7d: s.median_duration_ms_7d,
                 overdue: s.overdue,
-                streak: h.map(|h| h.streak()).unwrap_or(0),
-                failing: h.map(|h| h.failing()).unwrap_or(false),
-                points: points.remove(&task).unwrap_or_default(),
+                streak: h.map(|h| h.streak()).unwrap_or(trailing),
+                failing: h.map(|h| h.failing()).unwrap_or(trailing > 0),
+                points,
                 task,
             }
         })
         .collect();
     // What needs a look first: failing jobs, then overdue ones, then by name.
     jobs.sort_by_key(|j| (!j.failing, !j.overdue, j.task.clone()));
-    Ok((jobs, failures, killed))
+    Ok((jobs, failures, failures_total, killed))
 }
 
 async fn load_outbox(store: &Store) -> Result<Vec<ChannelQueue>> {

@@ -247,16 +247,22 @@ fn failures_section(out: &mut String, d: &Dashboard) {
         out,
         "failures",
         "Failures, last 7 days",
-        Some(d.failures.len()),
+        Some(d.failures_7d),
     );
     if d.failures.is_empty() {
         empty(out, "No failed or killed run in the last 7 days.");
         out.push_str("</section>");
         return;
     }
+    let shown = if d.failures.len() < d.failures_7d {
+        format!("the latest {} of {}", d.failures.len(), d.failures_7d)
+    } else {
+        "latest first".to_string()
+    };
     let _ = write!(
         out,
-        r#"<p class="sub">Latest first; {} killed (the process was gone before the run finished).</p>"#,
+        r#"<p class="sub">{}; {} killed (the process was gone before the run finished). <code>fks runs --status failed</code> lists them all.</p>"#,
+        escape(&shown),
         d.killed_7d
     );
     out.push_str(r#"<div class="table-wrap"><table>"#);
@@ -669,8 +675,8 @@ pub fn render(d: &Dashboard) -> String {
     kpi(
         &mut out,
         "Failures 7 d",
-        &d.failures.len().to_string(),
-        cls(!d.failures.is_empty()),
+        &d.failures_7d.to_string(),
+        cls(d.failures_7d > 0),
         &format!("{} killed", d.killed_7d),
     );
     kpi(
@@ -776,6 +782,7 @@ mod tests {
                 host: "h1".into(),
                 message: "<script>alert('x')</script> & \"quoted\"".into(),
             }],
+            failures_7d: 1,
             killed_7d: 0,
             outbox: vec![ChannelQueue {
                 channel: "discord".into(),
@@ -841,6 +848,15 @@ mod tests {
             let close = html.matches(&format!("</{tag}>")).count();
             assert_eq!(open, close, "<{tag}> opened {open}, closed {close}");
         }
+    }
+
+    #[test]
+    fn failures_count_all_of_the_week_and_list_the_latest() {
+        let mut d = sample();
+        d.failures_7d = 40;
+        let html = render(&d);
+        assert!(html.contains("the latest 1 of 40"), "{html}");
+        assert!(html.contains(r#"<div class="value neg">40</div>"#));
     }
 
     #[test]
