@@ -15,6 +15,7 @@ const WEEK_MS: i64 = 7 * 24 * HOUR_MS;
 pub const REFRESH_SECS: u32 = 60;
 
 const EXTRA_CSS: &str = r#"
+main{max-width:1500px}
 .warn{color:#9a6700}@media (prefers-color-scheme:dark){.warn{color:#d29922}}
 .banner.bad{border-color:var(--neg)}
 .runs{display:block;width:240px;height:36px}
@@ -89,21 +90,22 @@ fn td_num(out: &mut String, text: &str) {
 }
 
 /// The chart of a job's last 7 days: one bar per hour with runs, as tall as the longest run
-/// of that hour (relative to the job's longest), coloured by the worst outcome of the hour.
+/// of that hour (relative to the job's longest); its red top is the share of the hour's runs
+/// that failed, the rest green (amber when one was partial).
 pub fn runs_svg(points: &[RunPoint], now_ms: i64, task: &str) -> String {
     const W: f64 = 240.0;
     const H: f64 = 36.0;
     let buckets = (WEEK_MS / HOUR_MS) as usize;
     let start = now_ms - WEEK_MS;
-    // (longest duration, worst outcome rank, runs, failures)
+    // (longest duration, worst outcome rank among runs that did not fail, runs, failures)
     let mut b: Vec<(i64, u8, usize, usize)> = vec![(0, 0, 0, 0); buckets];
     for p in points {
         if p.started_ms < start || p.started_ms > now_ms {
             continue;
         }
         let i = (((p.started_ms - start) / HOUR_MS) as usize).min(buckets - 1);
+        let failed = matches!(p.status.as_str(), "error" | "killed");
         let rank = match p.status.as_str() {
-            "error" | "killed" => 3,
             "partial" => 2,
             "success" => 1,
             _ => 0,
@@ -112,7 +114,7 @@ pub fn runs_svg(points: &[RunPoint], now_ms: i64, task: &str) -> String {
         e.0 = e.0.max(p.duration_ms.unwrap_or(0));
         e.1 = e.1.max(rank);
         e.2 += 1;
-        if rank == 3 {
+        if failed {
             e.3 += 1;
         }
     }
@@ -129,19 +131,23 @@ pub fn runs_svg(points: &[RunPoint], now_ms: i64, task: &str) -> String {
             continue;
         }
         let h = (e.0 as f64 / longest * (H - 2.0)).max(3.0);
-        let class = match e.1 {
-            3 => "run-fail",
+        // The bar's colour is the hour's outcome without its failures (green success, amber
+        // partial); its red top is the share of the hour's runs that failed.
+        let base = match e.1 {
             2 => "run-partial",
             1 => "run-ok",
             _ => "run-other",
         };
+        let red = if e.3 == 0 {
+            0.0
+        } else {
+            (h * e.3 as f64 / e.2 as f64).max(1.5)
+        };
+        let x = i as f64 * bw;
+        let w = bw.max(1.0);
         let _ = write!(
             out,
-            r#"<rect class="{class}" x="{:.2}" y="{:.2}" width="{:.2}" height="{:.2}"><title>{}</title></rect>"#,
-            i as f64 * bw,
-            H - h,
-            bw.max(1.0),
-            h,
+            r#"<g><title>{}</title>"#,
             escape(&format!(
                 "{}: {} runs, {} failed, longest {}",
                 time(start + i as i64 * HOUR_MS),
@@ -150,6 +156,23 @@ pub fn runs_svg(points: &[RunPoint], now_ms: i64, task: &str) -> String {
                 secs(Some(e.0))
             ))
         );
+        if red < h {
+            let _ = write!(
+                out,
+                r#"<rect class="{base}" x="{x:.2}" y="{:.2}" width="{w:.2}" height="{:.2}"/>"#,
+                H - h + red,
+                h - red
+            );
+        }
+        if red > 0.0 {
+            let _ = write!(
+                out,
+                r#"<rect class="run-fail" x="{x:.2}" y="{:.2}" width="{w:.2}" height="{:.2}"/>"#,
+                H - h,
+                red.min(h)
+            );
+        }
+        out.push_str("</g>");
     }
     out.push_str("</svg>");
     out
@@ -167,6 +190,8 @@ fn jobs_section(out: &mut String, d: &Dashboard) {
         out,
         &[
             ("Job", false),
+            ("Health", false),
+            ("Last 7 days", false),
             ("Last run", false),
             ("Status", false),
             ("Took", true),
@@ -178,8 +203,6 @@ fn jobs_section(out: &mut String, d: &Dashboard) {
             ("7 d ok", true),
             ("7 d median", true),
             ("Schedule", false),
-            ("Health", false),
-            ("Last 7 days", false),
         ],
     );
     out.push_str("<tbody>");
@@ -192,6 +215,21 @@ fn jobs_section(out: &mut String, d: &Dashboard) {
 fn job_row(out: &mut String, j: &JobRow, now_ms: i64) {
     let _ = write!(out, r#"<tr id="job-{}">"#, escape(&j.task));
     let _ = write!(out, "<td><strong>{}</strong></td>", escape(&j.task));
+    let mut health = Vec::new();
+    if j.failing {
+        health.push(format!(
+            r#"<span class="badge neg">failing · {} in a row</span>"#,
+            j.streak
+        ));
+    }
+    if j.overdue {
+        health.push(r#"<span class="badge warn">overdue</span>"#.to_string());
+    }
+    if health.is_empty() {
+        health.push(r#"<span class="badge pos">ok</span>"#.to_string());
+    }
+    let _ = write!(out, "<td>{}</td>", health.join(" "));
+    let _ = write!(out, "<td>{}</td>", runs_svg(&j.points, now_ms, &j.task));
     match &j.last {
         Some(l) => {
             td(out, &time(l.started_ms));
@@ -221,25 +259,7 @@ fn job_row(out: &mut String, j: &JobRow, now_ms: i64) {
         r#"<td class="small">{}</td>"#,
         escape(j.schedule.as_deref().unwrap_or("not scheduled"))
     );
-    let mut health = Vec::new();
-    if j.failing {
-        health.push(format!(
-            r#"<span class="badge neg">failing · {} in a row</span>"#,
-            j.streak
-        ));
-    }
-    if j.overdue {
-        health.push(r#"<span class="badge warn">overdue</span>"#.to_string());
-    }
-    if health.is_empty() {
-        health.push(r#"<span class="badge pos">ok</span>"#.to_string());
-    }
-    let _ = write!(out, "<td>{}</td>", health.join(" "));
-    let _ = write!(
-        out,
-        "<td>{}</td></tr>",
-        runs_svg(&j.points, now_ms, &j.task)
-    );
+    out.push_str("</tr>");
 }
 
 fn failures_section(out: &mut String, d: &Dashboard) {
@@ -860,7 +880,7 @@ mod tests {
     }
 
     #[test]
-    fn chart_buckets_by_hour_and_colours_by_worst_outcome() {
+    fn chart_buckets_by_hour_and_shows_the_failed_share_in_red() {
         let now = 1_700_000_000_000;
         let pts = vec![
             RunPoint {
@@ -886,9 +906,12 @@ mod tests {
             },
         ];
         let svg = runs_svg(&pts, now, "j<1>");
-        assert_eq!(svg.matches("<rect").count(), 2, "{svg}");
+        // Two hours with runs: one half failed (green and red parts), one all green.
+        assert_eq!(svg.matches("<g>").count(), 2, "{svg}");
+        assert_eq!(svg.matches("<rect").count(), 3, "{svg}");
         assert_eq!(svg.matches("run-fail").count(), 1);
-        assert_eq!(svg.matches("class=\"run-ok\"").count(), 1);
+        assert_eq!(svg.matches("class=\"run-ok\"").count(), 2);
+        assert!(svg.contains("2 runs, 1 failed"));
         assert!(svg.contains("j&lt;1&gt;"));
         assert!(runs_svg(&[], now, "j").contains("</svg>"));
     }
