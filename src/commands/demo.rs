@@ -137,6 +137,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     settings.file.trading.max_order_notional = Decimal::from(5_000);
     settings.file.trading.max_run_notional = Decimal::from(20_000);
     settings.file.intelligence.llm_url = None;
+    // The demo's clock jumps over its history (a snapshot per hour): the gaps are not missed
+    // runs, so failure-streak alerts stay off.
+    settings.file.monitor.failure_streak = 0;
     let mut global = ctx.global.clone();
     global.format = Some(Format::Json);
     global.quiet = true;
@@ -524,6 +527,16 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     );
     step!(
         &d,
+        "dashboard",
+        super::dashboard::run(
+            &d,
+            super::dashboard::Args {
+                output: Some(dir.join("dashboard.html")),
+            }
+        )
+    );
+    step!(
+        &d,
         "archive-old-data",
         super::archive_old_data::run(
             &d,
@@ -684,6 +697,10 @@ fn summary(s: &Step) -> String {
             .map(|a| format!("written to {}", a["file"].as_str().unwrap_or("-")))
             .unwrap_or_default(),
         "send-notifications" => format!("outbox {}", o["outbox"]),
+        "dashboard" => format!(
+            "status page written to {}",
+            o["output"].as_str().unwrap_or("-")
+        ),
         "archive-old-data" => format!("{} rows older than 30 days (dry run)", o["rows"]),
         _ => String::new(),
     }

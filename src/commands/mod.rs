@@ -9,6 +9,7 @@ pub mod check_stop_loss;
 pub mod completions;
 pub mod cron;
 pub mod daily_signals;
+pub mod dashboard;
 pub mod demo;
 pub mod evaluate_signals;
 pub mod fetch_news;
@@ -296,6 +297,36 @@ impl Ctx {
     }
 }
 
+/// Check the failure streaks of the scheduled jobs and queue the alerts due
+/// ([`crate::core::monitor::streaks`]); with `deliver`, try to deliver what was queued now.
+/// Never fails the calling job: a problem is logged.
+pub async fn check_failure_streaks(
+    ctx: &Ctx,
+    deliver: bool,
+) -> Vec<crate::core::monitor::streaks::Queued> {
+    let res: Result<Vec<crate::core::monitor::streaks::Queued>> = async {
+        let store = ctx.store().await?;
+        let cfg = &ctx.settings.file.notifications;
+        let queued = crate::core::monitor::streaks::check(
+            store,
+            cfg,
+            &ctx.settings.file.monitor,
+            &active_schedule(ctx),
+            ctx.now_ms(),
+        )
+        .await?;
+        if deliver && cfg.any() && queued.iter().any(|q| q.status == "pending") {
+            crate::core::outbox::deliver_pending(store, cfg, ctx.http()?, ctx.now_ms()).await?;
+        }
+        Ok(queued)
+    }
+    .await;
+    res.unwrap_or_else(|e| {
+        tracing::warn!("could not check the jobs' failure streaks: {e:#}");
+        Vec::new()
+    })
+}
+
 /// Whether this binary has the subcommand a schedule entry names (`"generate-report --report-type daily"`).
 pub fn implemented(job: &str) -> bool {
     use clap::CommandFactory;
@@ -417,7 +448,7 @@ pub async fn main_entry(cli: crate::cli::Cli, argv: Vec<String>) -> u8 {
     };
     if !global.quiet {
         for w in &settings.warnings {
-            eprintln!("warning: {}", one_line(w));
+            crate::logging::stderr_line("warning", &one_line(w));
         }
     }
     let clock: Arc<dyn Clock> = match crate::core::clock::from_env(&env) {
@@ -447,7 +478,7 @@ pub async fn main_entry(cli: crate::cli::Cli, argv: Vec<String>) -> u8 {
             let bytes = outcome.render(name, ctx.format);
             write_stdout(&bytes);
             if let Some(msg) = failed {
-                eprintln!("error: {}", one_line(&msg));
+                crate::logging::stderr_line("error", &one_line(&msg));
             }
             outcome.status.exit_code()
         }
@@ -498,17 +529,20 @@ pub fn report_error(command: &str, format: Format, e: &anyhow::Error, verbose: u
         let v = serde_json::json!({"status": "error", "command": command, "error": msg});
         write_stdout(format!("{v}\n").as_bytes());
     }
-    eprintln!("error: {msg}");
+    crate::logging::stderr_line("error", &msg);
     if verbose > 0 {
         for c in e.chain().skip(1) {
-            eprintln!("  caused by: {}", one_line(&c.to_string()));
+            crate::logging::stderr_line(
+                "note",
+                &format!("  caused by: {}", one_line(&c.to_string())),
+            );
         }
     }
     if is_usage_error(e) { 2 } else { 1 }
 }
 
 /// Global options that take a value (`--format json`), to find the subcommand in argv.
-const GLOBAL_VALUE_FLAGS: [&str; 4] = ["--config", "--db", "--format", "--wait"];
+const GLOBAL_VALUE_FLAGS: [&str; 5] = ["--config", "--db", "--format", "--wait", "--log-format"];
 
 /// The `--format` given on the command line, read without clap (for its own errors).
 fn format_in_argv(argv: &[String]) -> Option<Format> {
@@ -605,12 +639,12 @@ pub fn report_usage_error(argv: &[String], e: &clap::Error) -> u8 {
             "error": msg,
         });
         write_stdout(format!("{v}\n").as_bytes());
-        eprintln!("error: {msg}");
+        crate::logging::stderr_line("error", &msg);
     } else if std::io::stderr().is_terminal() {
         // A person at a terminal gets clap's full message with the usage line.
         let _ = e.print();
     } else {
-        eprintln!("error: {msg}");
+        crate::logging::stderr_line("error", &msg);
     }
     2
 }
@@ -691,6 +725,7 @@ pub fn command_name(c: &Command) -> &'static str {
         Command::Demo(_) => "demo",
         Command::Runs(_) => "runs",
         Command::Status(_) => "status",
+        Command::Dashboard(_) => "dashboard",
         Command::Cron(_) => "cron",
         Command::Completions(_) => "completions",
     }
@@ -770,6 +805,7 @@ async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcom
         Command::Demo(a) => demo::run(ctx, a).await,
         Command::Runs(a) => runs::run(ctx, a).await,
         Command::Status(a) => status::run(ctx, a).await,
+        Command::Dashboard(a) => job(ctx, name, name, argv, dashboard::run(ctx, a)).await,
         Command::Cron(a) => cron::run(ctx, a).await,
         Command::Completions(a) => completions::run(a),
     }
@@ -866,7 +902,7 @@ async fn run_job(
                     crate::core::time::fmt_ms(since_ms)
                 );
                 if !ctx.global.quiet {
-                    eprintln!("{msg}");
+                    crate::logging::stderr_line("note", &msg);
                 }
                 let id = journal::start_sharded(
                     store,
@@ -894,6 +930,7 @@ async fn run_job(
     let id =
         journal::start_sharded(store, task, &journal_args(argv), ctx.now_ms(), &me, shard).await?;
     ctx.run_id.store(id, std::sync::atomic::Ordering::SeqCst);
+    crate::logging::set_run_id(id);
     // Bans and back-offs are in real time (the exchange's), not the job's clock.
     let mut res =
         match binance::bans::load(store, &ctx.exchange_bans, binance::bans::wall_now_ms()).await {
@@ -929,6 +966,8 @@ async fn run_job(
         }
     };
     let released = journal::release(store, lock).await;
+    // A dead job cannot report itself: every journaled run checks every job's streak.
+    check_failure_streaks(ctx, true).await;
     let out = res?;
     journal.context("record the run in the journal")?;
     released.context("release the job lock")?;

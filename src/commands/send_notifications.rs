@@ -62,6 +62,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         m.dedup_key = args.dedup_key.clone();
         queued = serde_json::to_value(outbox::enqueue(store, cfg, &m, ctx.now_ms()).await?)?;
     }
+    // Cron runs this every minute: the failure alerts of jobs that stopped running go out
+    // even when no other job runs.
+    let job_alerts = super::check_failure_streaks(ctx, false).await;
     let channels = outbox::deliver_pending(store, cfg, ctx.http()?, ctx.now_ms()).await?;
     let (delivered, failed, pending): (u64, u64, u64) =
         channels.values().fold((0, 0, 0), |a, c| {
@@ -69,8 +72,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         });
     let status = if channels.is_empty() {
         if !ctx.global.quiet {
-            eprintln!(
-                "no notification channel is configured (set DISCORD_WEBHOOK_URL or [notifications] in fks.toml); messages stay in the outbox"
+            crate::logging::stderr_line(
+                "note",
+                "no notification channel is configured (set DISCORD_WEBHOOK_URL or [notifications] in fks.toml); messages stay in the outbox",
             );
         }
         Status::Success
@@ -84,6 +88,6 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let outbox = outbox::summary(store).await?;
     Outcome::new(
         status,
-        json!({ "queued": queued, "channels": channels, "outbox": outbox }),
+        json!({ "queued": queued, "job_alerts": job_alerts, "channels": channels, "outbox": outbox }),
     )
 }

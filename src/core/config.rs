@@ -443,6 +443,7 @@ pub struct FileConfig {
     pub risk: RiskConfig,
     pub backtest: BacktestSettings,
     pub intelligence: IntelligenceConfig,
+    pub monitor: crate::core::monitor::MonitorConfig,
 }
 
 /// Resolved settings for one run.

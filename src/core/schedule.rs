@@ -19,6 +19,7 @@ pub const DEFAULT_SCHEDULE: &[(&str, &str)] = &[
     ("fetch-news", "0 * * * *"),
     ("archive-old-data --execute", "0 3 * * *"),
     ("send-notifications", "* * * * *"),
+    ("dashboard", "* * * * *"),
 ];
 
 /// Roughly how often a cron expression fires, in minutes (for "overdue" checks in `fks status`).

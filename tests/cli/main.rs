@@ -4,6 +4,7 @@
 mod support;
 
 mod accounts;
+mod alerts;
 mod archive;
 mod backtest;
 mod clock_reads;
@@ -20,6 +21,7 @@ mod import;
 mod indicators;
 mod intelligence;
 mod locks_pg;
+mod monitor;
 mod notify;
 mod pg_tls;
 mod pooler;
