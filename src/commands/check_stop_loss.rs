@@ -3,11 +3,11 @@
 //! only with `--execute` and trading enabled. Stale prices never trigger.
 
 use super::Ctx;
-use crate::core::accounts::{self, Account, AccountKind};
-use crate::core::exchange::Market;
+use crate::core::accounts::{self, Account};
+use crate::core::exchange::venue::Venue;
 use crate::core::execution::{self, StopSpec, StopStatus, evaluate_stop};
 use crate::core::notify::{COLOR_RED, MessageKind};
-use crate::core::orders::{self, Venue};
+use crate::core::orders;
 use crate::core::outbox::NewMessage;
 use crate::core::positions;
 use crate::output::Outcome;
@@ -35,24 +35,17 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
     let rule = ctx.settings.file.market.freshness();
     let max_age = rule.max_age_ms(tf);
     let open = positions::open_positions(store, acct.id).await?;
-    let client = match acct.kind {
-        AccountKind::Paper => None,
-        AccountKind::BinanceSpot => Some(ctx.binance_for(acct, Market::Spot)?),
-        AccountKind::BinanceFutures => Some(ctx.binance_for(acct, Market::UsdM)?),
-    };
-    let venue = match (&client, acct.kind) {
-        (Some(c), AccountKind::BinanceFutures) => Venue::Futures(c),
-        (Some(c), _) => Venue::Spot(c),
-        _ => Venue::Paper,
-    };
+    let venue = ctx.venue_for(acct).await?;
+    let venue: &dyn Venue = venue.as_ref();
     // Closes an earlier run left unconfirmed are settled first (asked for, never resent).
-    let reconciled = orders::reconcile_pending(store, acct, &venue, Some("stop-loss"), now).await?;
-    let tickers = match (&client, open.is_empty()) {
-        (Some(c), false) => {
-            c.ticker_prices(&open.iter().map(|p| p.symbol.clone()).collect::<Vec<_>>())
-                .await?
-        }
-        _ => BTreeMap::new(),
+    let reconciled = orders::reconcile_pending(store, acct, venue, Some("stop-loss"), now).await?;
+    // Prices from the venue: the exchange's ticker read now, or the paper exchange's stored
+    // closes (with their times).
+    let marks = if open.is_empty() {
+        BTreeMap::new()
+    } else {
+        let syms: Vec<_> = open.iter().map(|p| p.symbol.clone()).collect();
+        venue.marks(&syms, now).await?
     };
     let (mut checked, mut triggered, mut stale) = (0, Vec::new(), Vec::new());
     for p in &open {
@@ -72,10 +65,7 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
             continue;
         }
         checked += 1;
-        let price = match acct.kind {
-            AccountKind::Paper => positions::latest_stored_price(store, &p.symbol, now).await?,
-            _ => tickers.get(&p.symbol).map(|x| (*x, now)),
-        };
+        let price = marks.get(&p.symbol).copied();
         let Some((price, t)) = price else {
             stale.push(json!({"symbol": p.symbol, "side": p.side, "status": "no_price", "reason": "no price"}));
             continue;
@@ -136,8 +126,7 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
                 let mut action = json!(if send { "close" } else { "alert_only" });
                 if send {
                     let run_id = ctx.run_id.load(std::sync::atomic::Ordering::SeqCst);
-                    let quantity =
-                        close_quantity(store, client.as_ref(), &p.symbol, p.quantity, now).await?;
+                    let quantity = close_quantity(store, venue, &p.symbol, p.quantity, now).await?;
                     let new = orders::NewOrder {
                         account_id: acct.id,
                         run_id: Some(run_id),
@@ -147,8 +136,8 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
                         reason: "stop-loss",
                         now_ms: now,
                     };
-                    let rec = orders::journal(store, &venue, &new).await?;
-                    let done = orders::execute(store, acct, &venue, &rec, Some(price), now).await?;
+                    let rec = orders::journal(store, venue, &new).await?;
+                    let done = orders::execute(store, acct, venue, &rec, Some(price), now).await?;
                     action = json!({"closed": done.is_filled(), "order": done});
                 }
                 triggered.push(json!({"symbol": p.symbol, "side": p.side, "stop": stop, "price": price, "action": action, "alert": alert}));
@@ -192,16 +181,17 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
 /// (the journal holds what is sent, so reconciliation can compare it with the exchange's).
 async fn close_quantity(
     store: &crate::core::store::Store,
-    client: Option<&crate::core::exchange::binance::BinanceClient>,
+    venue: &dyn Venue,
     symbol: &crate::core::market::Symbol,
     qty: Decimal,
     now: i64,
 ) -> Result<Decimal> {
-    let Some(c) = client else {
+    if venue.profile().simulated {
+        // The paper exchange fills any quantity: the whole position closes.
         return Ok(qty);
-    };
+    }
     let rules =
-        crate::core::rules_cache::rules(store, c, std::slice::from_ref(symbol), now).await?;
+        crate::core::rules_cache::rules(store, venue, std::slice::from_ref(symbol), now).await?;
     let step = rules
         .get(symbol)
         .and_then(|info| execution::rules::quantity_rules(info, true))

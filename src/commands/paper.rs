@@ -1,7 +1,7 @@
 //! `fks paper order`: place a market order on a paper account by hand.
 
 use super::Ctx;
-use crate::core::accounts::{self, AccountKind};
+use crate::core::accounts;
 use crate::core::exchange::paper::{self, PaperOrder};
 use crate::core::json_num::InCurrency;
 use crate::core::market::Symbol;
@@ -65,7 +65,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         allow_stale_price,
     } = args.action;
     let acct = accounts::find(store, &account).await?;
-    if acct.kind != AccountKind::Paper {
+    if !crate::core::exchange::venue::profile(acct.kind).simulated {
         bail!(
             "{} is a {} account; `fks paper order` only trades paper accounts",
             acct.name,

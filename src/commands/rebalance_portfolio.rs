@@ -3,13 +3,13 @@
 //! rules. A dry run unless trading is enabled and `--execute` is given.
 
 use super::Ctx;
-use crate::core::accounts::{self, AccountKind};
-use crate::core::exchange::Market;
+use crate::core::accounts;
+use crate::core::exchange::venue::Venue;
 use crate::core::execution::{RebalanceInput, plan_rebalance};
 use crate::core::json_num::{InCurrency, Money};
 use crate::core::market::Symbol;
 use crate::core::notify::MessageKind;
-use crate::core::orders::{self, Venue};
+use crate::core::orders;
 use crate::core::outbox::NewMessage;
 use crate::core::positions::{self, PositionSide};
 use crate::core::rules_cache;
@@ -154,21 +154,18 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let acct = accounts::get(store, args.account_id).await?;
     let send = orders::trading_allowed(ctx.settings.file.trading.enabled, args.execute)?;
     let (targets, source) = load_targets(ctx, acct.id, args.targets.as_ref()).await?;
-    let client = match acct.kind {
-        AccountKind::BinanceSpot => Some(ctx.binance_for(&acct, Market::Spot)?),
-        AccountKind::BinanceFutures => bail!(
-            "rebalance-portfolio trades spot balances; {} is a futures account",
-            acct.name
-        ),
-        AccountKind::Paper => None,
-    };
-    let venue = match &client {
-        Some(c) => Venue::Spot(c),
-        None => Venue::Paper,
-    };
+    let venue = ctx.venue_for(&acct).await?;
+    let venue: &dyn Venue = venue.as_ref();
+    let profile = venue.profile();
+    if !profile.rebalances {
+        bail!(
+            "rebalance-portfolio trades spot balances; {} is a {} account",
+            acct.name,
+            profile.noun
+        );
+    }
     // Orders an earlier run left unconfirmed are settled first (asked for, never resent).
-    let reconciled =
-        orders::reconcile_pending(store, &acct, &venue, Some("rebalance"), now).await?;
+    let reconciled = orders::reconcile_pending(store, &acct, venue, Some("rebalance"), now).await?;
     let mut notes = Vec::new();
     let target_syms: Vec<Symbol> = targets.keys().cloned().collect();
     // The account valued once (the same figures sync-account-balance records), the prices of
@@ -179,17 +176,17 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         rules,
         stale_held,
         stale_targets: stale,
-    } = match &client {
-        None => paper_valuation(ctx, &acct, &target_syms, now).await?,
-        Some(c) => {
-            let (v, prices) = valuation::fetch_spot(store, c, &acct, &target_syms, now).await?;
+    } = match profile.simulated {
+        true => paper_valuation(ctx, &acct, &target_syms, now).await?,
+        false => {
+            let (v, prices) = venue.value_now(store, &acct, &target_syms, now).await?;
             let mut syms: Vec<Symbol> = prices.keys().cloned().collect();
             for s in &target_syms {
                 if !syms.contains(s) {
                     syms.push(s.clone());
                 }
             }
-            let rules = rules_cache::rules(store, c, &syms, now).await?;
+            let rules = rules_cache::rules(store, venue, &syms, now).await?;
             // The exchange's own prices, read now.
             Valued {
                 valuation: v,
@@ -209,7 +206,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let mut input = built.input;
     input.band = args.band;
     input.fee_rate = acct.fee_rate;
-    if acct.kind == AccountKind::Paper {
+    if profile.simulated {
         // The paper exchange fills at the mark moved by the account's slippage.
         input.slippage = acct.slippage_bps / Decimal::from(10_000);
     }
@@ -242,9 +239,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 reason: "rebalance",
                 now_ms: now,
             };
-            let rec = orders::journal(store, &venue, &new).await?;
+            let rec = orders::journal(store, venue, &new).await?;
             // The paper exchange applies the account's slippage to the last price itself.
-            let done = orders::execute(store, &acct, &venue, &rec, Some(o.last_price), now).await?;
+            let done = orders::execute(store, &acct, venue, &rec, Some(o.last_price), now).await?;
             if !done.is_filled() {
                 failures += 1;
                 rejected += usize::from(done.is_rejected());
