@@ -293,6 +293,78 @@ fn rule_distance(rule: Option<ExitRule>, fill: f64, atr: f64) -> f64 {
     }
 }
 
+/// What a strategy does at the open of the bar after a signal bar: the one decision the
+/// backtest and `run-strategies` both act on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decision {
+    /// Close the position held (its exit or the opposite entry fired).
+    pub exit: bool,
+    /// Open a position after that (or from flat): +1 long, -1 short, 0 none. Only when no
+    /// position is left open.
+    pub enter: f64,
+}
+
+impl Decision {
+    /// The position wanted after acting: +1 long, -1 short, 0 flat.
+    pub fn target(&self, held: Option<f64>) -> f64 {
+        match held {
+            Some(d) if !self.exit => d,
+            _ => self.enter,
+        }
+    }
+}
+
+/// Decide on the signal `flags` of a closed bar, holding `held` (+1 long, -1 short) or
+/// nothing; `can_enter` is false while a needed indicator is still warming up (an ATR
+/// stop). Whether there is cash to enter with is the caller's to judge.
+pub fn decide(flags: u8, held: Option<f64>, allow_short: bool, can_enter: bool) -> Decision {
+    let exit = match held {
+        Some(d) => (d > 0.0 && flags & EXIT_LONG != 0) || (d < 0.0 && flags & EXIT_SHORT != 0),
+        None => false,
+    };
+    let flat_after = held.is_none() || exit;
+    let enter = if !flat_after || !can_enter {
+        0.0
+    } else if flags & ENTER_LONG != 0 {
+        1.0
+    } else if allow_short && flags & ENTER_SHORT != 0 {
+        -1.0
+    } else {
+        0.0
+    };
+    Decision { exit, enter }
+}
+
+/// A stop loss or take profit hit inside `bar` by a position in direction `dir` (+1/-1):
+/// at the open when the bar opens beyond the level, else at the level; the stop first when
+/// both are inside the bar. `stop`/`take` are NaN when not set.
+pub fn exit_in_bar(dir: f64, stop: f64, take: f64, bar: &Bar) -> Option<(f64, ExitKind)> {
+    let (o, h, l) = (bar.open, bar.high, bar.low);
+    if dir > 0.0 {
+        if o <= stop {
+            Some((o, ExitKind::Stop))
+        } else if o >= take {
+            Some((o, ExitKind::TakeProfit))
+        } else if l <= stop {
+            Some((stop, ExitKind::Stop))
+        } else if h >= take {
+            Some((take, ExitKind::TakeProfit))
+        } else {
+            None
+        }
+    } else if o >= stop {
+        Some((o, ExitKind::Stop))
+    } else if o <= take {
+        Some((o, ExitKind::TakeProfit))
+    } else if h >= stop {
+        Some((stop, ExitKind::Stop))
+    } else if l <= take {
+        Some((take, ExitKind::TakeProfit))
+    } else {
+        None
+    }
+}
+
 /// The bar loop. Allocation-free except for pushing a trade (capacity is reserved first).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn simulate(
@@ -358,24 +430,23 @@ pub(crate) fn simulate(
         let bar = bars[i];
         // 1. act on the previous bar's signal at this bar's open
         if i > start && !halted {
-            let f = flags[i - 1];
-            if f != 0 {
+            let atr_v = atr.map_or(0.0, |a| a[i - 1]);
+            let d = decide(
+                flags[i - 1],
+                pos.map(|p| p.dir),
+                allow_short,
+                !atr_v.is_nan(),
+            );
+            {
                 if let Some(p) = pos
-                    && ((p.dir > 0.0 && f & EXIT_LONG != 0) || (p.dir < 0.0 && f & EXIT_SHORT != 0))
+                    && d.exit
                 {
                     close(p, bar.open, i, ExitKind::Signal, &mut cash, trades);
                     pos = None;
                 }
                 if pos.is_none() {
-                    let dir = if f & ENTER_LONG != 0 {
-                        1.0
-                    } else if allow_short && f & ENTER_SHORT != 0 {
-                        -1.0
-                    } else {
-                        0.0
-                    };
-                    let atr_v = atr.map_or(0.0, |a| a[i - 1]);
-                    if dir != 0.0 && !atr_v.is_nan() && cash > 0.0 {
+                    let dir = d.enter;
+                    if dir != 0.0 && cash > 0.0 {
                         let fill = bar.open * (1.0 + dir * slip);
                         let qty = cash * cfg.position_fraction / (fill * (1.0 + fee_rate));
                         let notional = qty * fill;
@@ -398,31 +469,7 @@ pub(crate) fn simulate(
         }
         // 2. stop loss / take profit inside this bar (the entry bar included)
         if let Some(p) = pos {
-            let (o, h, l) = (bar.open, bar.high, bar.low);
-            let exit = if p.dir > 0.0 {
-                if o <= p.stop {
-                    Some((o, ExitKind::Stop))
-                } else if o >= p.take {
-                    Some((o, ExitKind::TakeProfit))
-                } else if l <= p.stop {
-                    Some((p.stop, ExitKind::Stop))
-                } else if h >= p.take {
-                    Some((p.take, ExitKind::TakeProfit))
-                } else {
-                    None
-                }
-            } else if o >= p.stop {
-                Some((o, ExitKind::Stop))
-            } else if o <= p.take {
-                Some((o, ExitKind::TakeProfit))
-            } else if h >= p.stop {
-                Some((p.stop, ExitKind::Stop))
-            } else if l <= p.take {
-                Some((p.take, ExitKind::TakeProfit))
-            } else {
-                None
-            };
-            if let Some((px, kind)) = exit {
+            if let Some((px, kind)) = exit_in_bar(p.dir, p.stop, p.take, &bar) {
                 close(p, px, i, kind, &mut cash, trades);
                 pos = None;
             }
