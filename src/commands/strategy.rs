@@ -43,6 +43,26 @@ pub enum Action {
         /// Candle interval (default: market.timeframe).
         #[arg(long)]
         timeframe: Option<Timeframe>,
+        /// The account run-strategies trades it on (see `fks account list`).
+        #[arg(long)]
+        account_id: Option<i64>,
+        /// Share of the account's equity it trades with, in (0, 1] (default 1 when bound).
+        #[arg(long, requires = "account_id")]
+        allocation: Option<rust_decimal::Decimal>,
+    },
+    /// Bind a strategy to an account (or change its binding), or unbind it.
+    Bind {
+        /// The strategy's name or id.
+        strategy: String,
+        /// The account run-strategies trades it on.
+        #[arg(long, required_unless_present = "unbind")]
+        account_id: Option<i64>,
+        /// Share of the account's equity it trades with, in (0, 1] (default 1).
+        #[arg(long)]
+        allocation: Option<rust_decimal::Decimal>,
+        /// Remove the binding: run-strategies no longer trades it.
+        #[arg(long, conflicts_with_all = ["account_id", "allocation"])]
+        unbind: bool,
     },
     /// List strategies.
     List,
@@ -64,6 +84,14 @@ pub enum Action {
         /// The strategy's name or id.
         strategy: String,
     },
+}
+
+/// A refused binding is the user's to fix (exit 2).
+fn binding_usage(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast_ref::<strategies::BindingError>() {
+        Some(b) => super::usage(b.0.clone()),
+        None => e,
+    }
 }
 
 /// Build a spec from a kind, `key=value` parameters and the option flags.
@@ -107,6 +135,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             long_short,
             symbols,
             timeframe,
+            account_id,
+            allocation,
         } => {
             let spec = build_spec(
                 &kind,
@@ -121,7 +151,55 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 symbols
             };
             let tf = timeframe.unwrap_or(ctx.settings.file.market.timeframe);
-            let s = strategies::add(store, &name, &spec, &syms, tf, now).await?;
+            let allocation = account_id.map(|_| allocation.unwrap_or(rust_decimal::Decimal::ONE));
+            if let Some(a) = account_id {
+                crate::core::accounts::get(store, a).await?;
+                let probe = strategies::StoredStrategy {
+                    id: -1,
+                    name: name.clone(),
+                    spec: spec.clone(),
+                    symbols: syms.clone(),
+                    timeframe: tf,
+                    enabled: true,
+                    disabled_reason: None,
+                    disabled_ms: None,
+                    updated_ms: now,
+                    account_id,
+                    allocation,
+                };
+                strategies::check_binding(store, &probe)
+                    .await
+                    .map_err(binding_usage)?;
+            }
+            let mut s = strategies::add(store, &name, &spec, &syms, tf, now).await?;
+            if account_id.is_some() {
+                s = strategies::bind(store, s.id, account_id, allocation, now)
+                    .await
+                    .map_err(binding_usage)?;
+            }
+            Outcome::new(Status::Success, json!({ "strategy": s }))
+        }
+        Action::Bind {
+            strategy,
+            account_id,
+            allocation,
+            unbind,
+        } => {
+            let s = strategies::find(store, &strategy).await?;
+            if let Some(a) = account_id {
+                crate::core::accounts::get(store, a).await?;
+            }
+            let (account_id, allocation) = if unbind {
+                (None, None)
+            } else {
+                (
+                    account_id,
+                    Some(allocation.unwrap_or(rust_decimal::Decimal::ONE)),
+                )
+            };
+            let s = strategies::bind(store, s.id, account_id, allocation, now)
+                .await
+                .map_err(binding_usage)?;
             Outcome::new(Status::Success, json!({ "strategy": s }))
         }
         Action::List => {
@@ -161,7 +239,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             Ok(Outcome::new(Status::Success, json!({ "strategies": list }))?.with_table(t))
         }
         Action::Enable { strategy } => {
-            let s = strategies::find(store, &strategy).await?;
+            let mut s = strategies::find(store, &strategy).await?;
+            s.enabled = true;
+            strategies::check_binding(store, &s)
+                .await
+                .map_err(binding_usage)?;
             strategies::set_enabled(store, s.id, true, None, now).await?;
             Outcome::new(
                 Status::Success,

@@ -20,10 +20,14 @@ pub struct StoredStrategy {
     pub disabled_reason: Option<String>,
     pub disabled_ms: Option<i64>,
     pub updated_ms: i64,
+    /// The account the strategy trades (run-strategies), if bound.
+    pub account_id: Option<i64>,
+    /// The share of the account's equity it trades with (the backtest's position fraction).
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub allocation: Option<rust_decimal::Decimal>,
 }
 
-const COLS: &str =
-    "id, name, spec, symbols, timeframe, enabled, disabled_reason, disabled_ms, updated_ms";
+const COLS: &str = "id, name, spec, symbols, timeframe, enabled, disabled_reason, disabled_ms, updated_ms, account_id, allocation";
 
 fn from_row(r: &Row) -> Result<StoredStrategy> {
     Ok(StoredStrategy {
@@ -41,7 +45,79 @@ fn from_row(r: &Row) -> Result<StoredStrategy> {
         disabled_reason: r.opt_text(6)?,
         disabled_ms: r.opt_int(7)?,
         updated_ms: r.int(8)?,
+        account_id: r.opt_int(9)?,
+        allocation: r.opt_dec(10)?,
     })
+}
+
+/// A bad binding (the user's to fix): an allocation outside (0, 1], or a symbol another
+/// enabled strategy already trades on the account.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BindingError(pub String);
+
+/// Check that `s`, enabled and bound, trades no symbol another enabled strategy trades on
+/// the same account.
+pub async fn check_binding(store: &Store, s: &StoredStrategy) -> Result<()> {
+    if let Some(a) = s.allocation
+        && !(a > rust_decimal::Decimal::ZERO && a <= rust_decimal::Decimal::ONE)
+    {
+        return Err(BindingError(format!(
+            "--allocation {a}: must be above 0 and at most 1 (a share of the account's equity)"
+        ))
+        .into());
+    }
+    let Some(account) = s.account_id else {
+        return Ok(());
+    };
+    if !s.enabled {
+        return Ok(());
+    }
+    for other in list(store, true).await? {
+        if other.id == s.id || other.account_id != Some(account) {
+            continue;
+        }
+        if let Some(sym) = s.symbols.iter().find(|x| other.symbols.contains(x)) {
+            return Err(BindingError(format!(
+                "strategy {} already trades {sym} on account {account}: two enabled strategies may not trade one symbol on one account",
+                other.name
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Bind a strategy to an account with an allocation (or unbind it: `None`), refused when it
+/// would share a symbol with another enabled strategy on that account.
+pub async fn bind(
+    store: &Store,
+    id: i64,
+    account_id: Option<i64>,
+    allocation: Option<rust_decimal::Decimal>,
+    now_ms: i64,
+) -> Result<StoredStrategy> {
+    let mut s = find(store, &id.to_string()).await?;
+    s.account_id = account_id;
+    s.allocation = allocation;
+    check_binding(store, &s).await?;
+    store
+        .exec(
+            "UPDATE strategies SET account_id = ?, allocation = ?, updated_ms = ? WHERE id = ?",
+            vals![account_id, allocation, now_ms, id],
+        )
+        .await?;
+    find(store, &id.to_string()).await
+}
+
+/// The enabled strategy that owns `symbol` on `account_id`, if one does: rebalancing leaves
+/// it out, manual orders need `--force`, its stops are the strategy's.
+pub async fn owner_of(store: &Store, account_id: i64, symbol: &Symbol) -> Result<Option<String>> {
+    Ok(list(store, true)
+        .await?
+        .into_iter()
+        .find(|s| s.account_id == Some(account_id) && s.symbols.contains(symbol))
+        .map(|s| s.name))
 }
 
 pub async fn add(

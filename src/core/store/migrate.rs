@@ -36,6 +36,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(10, "0010_order_identity"),
     migration!(11, "0011_account_valuations"),
     migration!(12, "0012_optimizations"),
+    migration!(13, "0013_strategy_execution"),
 ];
 
 /// The schema version this binary writes.
