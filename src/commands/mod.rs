@@ -27,6 +27,7 @@ pub mod position;
 pub mod rebalance_portfolio;
 pub mod restore_archive;
 pub mod run_backtest;
+pub mod run_strategies;
 pub mod runs;
 pub mod send_notifications;
 pub mod status;
@@ -656,6 +657,7 @@ pub fn command_name(c: &Command) -> &'static str {
         Command::EvaluateSignals(_) => "evaluate-signals",
         Command::RebalancePortfolio(_) => "rebalance-portfolio",
         Command::CheckStopLoss(_) => "check-stop-loss",
+        Command::RunStrategies(_) => "run-strategies",
         Command::Position(_) => "position",
         Command::RunBacktest(_) => "run-backtest",
         Command::ValidateStrategies(_) => "validate-strategies",
@@ -715,6 +717,10 @@ async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcom
             job(ctx, name, &lock, argv, rebalance_portfolio::run(ctx, a)).await
         }
         Command::CheckStopLoss(a) => job(ctx, name, name, argv, check_stop_loss::run(ctx, a)).await,
+        Command::RunStrategies(a) => {
+            let lock = format!("run-strategies{}", Shard::suffix(a.shard));
+            job(ctx, name, &lock, argv, run_strategies::run(ctx, a)).await
+        }
         Command::Position(a) => position::run(ctx, a).await,
         Command::RunBacktest(a) => job(ctx, name, name, argv, run_backtest::run(ctx, a)).await,
         Command::ValidateStrategies(a) => {

@@ -331,3 +331,145 @@ mod tests {
         );
     }
 }
+
+/// One journaled decision of run-strategies: a strategy's target for a symbol at the close
+/// of a bar (`bar_ms` is that bar's open time).
+#[derive(Debug, Clone, Serialize)]
+pub struct StrategyDecision {
+    pub id: i64,
+    pub strategy_id: i64,
+    pub account_id: i64,
+    pub symbol: Symbol,
+    pub bar_ms: i64,
+    /// `flat`, `long` or `short`.
+    pub target: String,
+    /// `decided` (to act on at the next bar's open), `done`, `no_change`, `missed`, `failed`.
+    pub status: String,
+    pub detail: Option<String>,
+    pub client_order_id: Option<String>,
+}
+
+const DCOLS: &str =
+    "id, strategy_id, account_id, symbol, bar_ms, target, status, detail, client_order_id";
+
+fn decision_row(r: &Row) -> Result<StrategyDecision> {
+    Ok(StrategyDecision {
+        id: r.int(0)?,
+        strategy_id: r.int(1)?,
+        account_id: r.int(2)?,
+        symbol: Symbol(r.text(3)?),
+        bar_ms: r.int(4)?,
+        target: r.text(5)?,
+        status: r.text(6)?,
+        detail: r.opt_text(7)?,
+        client_order_id: r.opt_text(8)?,
+    })
+}
+
+/// The decision journaled for this strategy, symbol and bar, if any.
+pub async fn decision_at(
+    store: &Store,
+    strategy_id: i64,
+    symbol: &Symbol,
+    bar_ms: i64,
+) -> Result<Option<StrategyDecision>> {
+    store
+        .query_opt(
+            &format!("SELECT {DCOLS} FROM strategy_decisions WHERE strategy_id = ? AND symbol = ? AND bar_ms = ?"),
+            vals![strategy_id, symbol, bar_ms],
+        )
+        .await?
+        .map(|r| decision_row(&r))
+        .transpose()
+}
+
+/// The latest decision before `bar_ms`, if any.
+pub async fn last_decision_before(
+    store: &Store,
+    strategy_id: i64,
+    symbol: &Symbol,
+    bar_ms: i64,
+) -> Result<Option<StrategyDecision>> {
+    store
+        .query_opt(
+            &format!("SELECT {DCOLS} FROM strategy_decisions WHERE strategy_id = ? AND symbol = ? AND bar_ms < ? ORDER BY bar_ms DESC LIMIT 1"),
+            vals![strategy_id, symbol, bar_ms],
+        )
+        .await?
+        .map(|r| decision_row(&r))
+        .transpose()
+}
+
+/// Decisions still to act on (`decided`), oldest first.
+pub async fn pending_decisions(
+    store: &Store,
+    strategy_id: i64,
+    symbol: &Symbol,
+) -> Result<Vec<StrategyDecision>> {
+    store
+        .query(
+            &format!("SELECT {DCOLS} FROM strategy_decisions WHERE strategy_id = ? AND symbol = ? AND status = 'decided' ORDER BY bar_ms"),
+            vals![strategy_id, symbol],
+        )
+        .await?
+        .iter()
+        .map(decision_row)
+        .collect()
+}
+
+/// The latest acted-on decision that opened a position (its bar is the entry's signal bar).
+pub async fn last_entry(
+    store: &Store,
+    strategy_id: i64,
+    symbol: &Symbol,
+) -> Result<Option<StrategyDecision>> {
+    store
+        .query_opt(
+            &format!("SELECT {DCOLS} FROM strategy_decisions WHERE strategy_id = ? AND symbol = ? AND status = 'done' AND target <> 'flat' ORDER BY bar_ms DESC LIMIT 1"),
+            vals![strategy_id, symbol],
+        )
+        .await?
+        .map(|r| decision_row(&r))
+        .transpose()
+}
+
+/// Journal a decision (once per strategy, symbol and bar: a second insert fails).
+#[allow(clippy::too_many_arguments)]
+pub async fn record_decision(
+    store: &Store,
+    s: &StoredStrategy,
+    account_id: i64,
+    symbol: &Symbol,
+    bar_ms: i64,
+    target: &str,
+    status: &str,
+    detail: Option<&str>,
+    run_id: Option<i64>,
+    now_ms: i64,
+) -> Result<()> {
+    store
+        .exec(
+            "INSERT INTO strategy_decisions (strategy_id, account_id, symbol, timeframe, bar_ms, target, status, detail, run_id, created_ms, updated_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            vals![s.id, account_id, symbol, s.timeframe, bar_ms, target, status, detail, run_id, now_ms, now_ms],
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn set_decision(
+    store: &Store,
+    id: i64,
+    status: &str,
+    detail: Option<&str>,
+    client_order_id: Option<&str>,
+    now_ms: i64,
+) -> Result<()> {
+    store
+        .exec(
+            "UPDATE strategy_decisions SET status = ?, detail = COALESCE(?, detail), client_order_id = COALESCE(?, client_order_id), updated_ms = ? WHERE id = ?",
+            vals![status, detail, client_order_id, now_ms, id],
+        )
+        .await?;
+    Ok(())
+}

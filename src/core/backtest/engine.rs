@@ -293,6 +293,37 @@ fn rule_distance(rule: Option<ExitRule>, fill: f64, atr: f64) -> f64 {
     }
 }
 
+/// A strategy's signal flags per bar and, when a stop or take profit is in ATRs, the ATR
+/// line: computed exactly as a backtest over the same bars computes them.
+pub struct Signals {
+    pub flags: Vec<u8>,
+    pub atr: Option<Vec<f64>>,
+}
+
+/// [`Signals`] of `spec` over `bars` (validated as a backtest validates them).
+pub fn signals(bars: &[Bar], spec: &StrategySpec) -> Result<Signals, BacktestError> {
+    let params = spec.typed()?;
+    validate_bars(bars)?;
+    let cache = IndicatorCache::build(bars, spec.indicator_keys(&params));
+    let mut flags = Vec::new();
+    compute_signals(&params, bars, &cache, &mut flags);
+    let atr = match (spec.stop_loss, spec.take_profit) {
+        (Some(ExitRule::Atr { .. }), _) | (_, Some(ExitRule::Atr { .. })) => {
+            Some(cache.line(IndicatorKey::Atr(spec.atr_period)).to_vec())
+        }
+        _ => None,
+    };
+    Ok(Signals { flags, atr })
+}
+
+/// The stop and take-profit levels of a position entered at `fill` in direction `dir`
+/// (+1/-1), `atr` being the signal bar's ATR (NaN when a level is not set).
+pub fn exit_levels(spec: &StrategySpec, dir: f64, fill: f64, atr: f64) -> (f64, f64) {
+    let sd = rule_distance(spec.stop_loss, fill, atr);
+    let td = rule_distance(spec.take_profit, fill, atr);
+    (fill - dir * sd, fill + dir * td)
+}
+
 /// What a strategy does at the open of the bar after a signal bar: the one decision the
 /// backtest and `run-strategies` both act on.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -452,16 +483,15 @@ pub(crate) fn simulate(
                         let notional = qty * fill;
                         let fee = notional * fee_rate;
                         cash -= dir * notional + fee;
-                        let sd = rule_distance(spec.stop_loss, fill, atr_v);
-                        let td = rule_distance(spec.take_profit, fill, atr_v);
+                        let (stop, take) = exit_levels(spec, dir, fill, atr_v);
                         pos = Some(Position {
                             dir,
                             qty,
                             entry_price: fill,
                             entry_fee: fee,
                             entry_bar: i,
-                            stop: fill - dir * sd,
-                            take: fill + dir * td,
+                            stop,
+                            take,
                         });
                     }
                 }
