@@ -238,9 +238,12 @@ impl One<'_> {
                 "error": format!("the latest closed {tf} candle of {} is not stored (the last stored opened at {}): nothing decided; sync market data", self.sym, crate::core::time::fmt_ms(last.open_time)),
             }));
         }
-        if bars.len() < self.s.spec.warmup_bars() + 2 {
+        // Signals need two bars; the indicators warm up as in the backtest (no signal while
+        // they are not defined).
+        if bars.len() < 2 {
             return Ok(
-                json!({"status": "skipped", "bar": last.open_time, "reason": format!("{} candles stored; the strategy needs {}", bars.len(), self.s.spec.warmup_bars() + 2)}),
+                // Warming up: no signal is possible yet (the backtest has none either).
+                json!({"status": "success", "bar": last.open_time, "decision": "warming_up", "orders": [], "reason": format!("{} candle stored; the strategy decides from 2", bars.len())}),
             );
         }
         if let Some(d) =

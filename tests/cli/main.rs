@@ -22,5 +22,6 @@ mod notify;
 mod readonly;
 mod reports;
 mod secrets;
+mod strategies;
 mod sync;
 mod urgent;
