@@ -48,6 +48,7 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
         venue.marks(&syms, now).await?
     };
     let (mut checked, mut triggered, mut stale) = (0, Vec::new(), Vec::new());
+    let mut strategy_owned = Vec::new();
     for p in &open {
         let spec_json = store
             .query_one("SELECT stop_spec FROM positions WHERE id = ?", vals![p.id])
@@ -62,6 +63,11 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
             spec.stop_price = p.stop_loss;
         }
         if spec.stop_price.is_none() && spec.trailing.is_none() {
+            continue;
+        }
+        // A symbol an enabled strategy owns: its stops are the strategy's (run-strategies).
+        if let Some(owner) = crate::core::strategies::owner_of(store, acct.id, &p.symbol).await? {
+            strategy_owned.push(json!({"symbol": p.symbol, "strategy": owner}));
             continue;
         }
         checked += 1;
@@ -174,6 +180,7 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
         "triggered": triggered,
         "stale": stale,
         "reconciled_orders": reconciled,
+        "strategy_owned": strategy_owned,
     }))
 }
 

@@ -214,6 +214,26 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     input.max_run_notional = ctx.settings.file.trading.max_run_notional;
     input.sell_untargeted = args.sell_unlisted;
     notes.extend(built.left_out.iter().map(|(_, why)| why.clone()));
+    // Symbols an enabled strategy trades on this account belong to it: left out, and said.
+    let mut strategy_owned = Vec::new();
+    let held_or_targeted: Vec<Symbol> = input
+        .holdings
+        .iter()
+        .map(|h| h.symbol.clone())
+        .chain(input.targets.keys().cloned())
+        .collect();
+    for sym in held_or_targeted {
+        if let Some(owner) = crate::core::strategies::owner_of(store, acct.id, &sym).await?
+            && !strategy_owned.iter().any(|(s, _)| s == &sym)
+        {
+            input.holdings.retain(|h| h.symbol != sym);
+            input.targets.remove(&sym);
+            notes.push(format!(
+                "{sym}: traded by strategy {owner} (run-strategies); left out"
+            ));
+            strategy_owned.push((sym, owner));
+        }
+    }
     notes.extend(built.dropped.iter().map(|(_, why)| why.clone()));
     let plan = plan_rebalance(&input).map_err(|e| anyhow::anyhow!("{e}"))?;
     // Held and not listed: what the plan leaves alone, and what it could not trade anyway.
@@ -282,6 +302,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         "valuation": valuation.summary_json(),
         "sell_unlisted": args.sell_unlisted,
         "untouched": untouched,
+        "strategy_owned": strategy_owned.iter().map(|(s, o)| json!({"symbol": s, "strategy": o})).collect::<Vec<_>>(),
         "cash_before": p["cash_before"],
         "cash_after": p["cash_after"],
         "orders": results,

@@ -257,6 +257,27 @@ impl One<'_> {
             strategies::last_decision_before(self.store, self.s.id, self.sym, last.open_time)
                 .await?
                 .map_or(0, |d| ((last.open_time - d.bar_ms) / step - 1).max(0));
+        // The position the strategy's own orders left, against the account's: a hand-made
+        // change is reported (nothing traded) or adopted, as `strategy.on_mismatch` says.
+        let own = strategies::own_net_position(self.store, self.acct.id, self.sym).await?;
+        let actual = self.held().await?.map_or(Decimal::ZERO, |p| {
+            p.quantity * Decimal::from(dir_of(p.side) as i64)
+        });
+        let mut mismatch = Value::Null;
+        if own != actual {
+            mismatch = json!({"strategy_orders_left": own.normalize().to_string(), "account_holds": actual.normalize().to_string()});
+            if self.ctx.settings.file.strategy.on_mismatch
+                == crate::core::config::OnMismatch::Report
+            {
+                return Ok(json!({
+                    "status": "partial",
+                    "bar": last.open_time,
+                    "mismatch": mismatch,
+                    "orders": [],
+                    "error": format!("{} on {} is not what strategy {} left (changed by hand?): nothing traded; set strategy.on_mismatch = \"adopt\" to take it as it is", self.sym, self.acct.name, self.s.name),
+                }));
+            }
+        }
         let sig = engine::signals(&bars, &self.s.spec)?;
         let t = bars.len() - 1;
         let mut orders_out = Vec::new();
@@ -318,11 +339,12 @@ impl One<'_> {
         Ok(json!({
             "status": if failed { "partial" } else { "success" },
             "bar": last.open_time,
-            "signal": sig.flags[t],
+            "signal_flags": sig.flags[t],
             "held": target_name(held_dir.unwrap_or(0.0)),
             "target": target_name(target),
             "decision": status,
             "missed_bars": missed,
+            "mismatch": mismatch,
             "orders": orders_out,
             "would_place": if self.send { Vec::new() } else { would },
         }))

@@ -473,3 +473,28 @@ pub async fn set_decision(
         .await?;
     Ok(())
 }
+
+/// The net position (base quantity, + long / − short) a strategy's own filled orders left on
+/// an account's symbol: what it holds unless someone changed it by hand.
+pub async fn own_net_position(
+    store: &Store,
+    account_id: i64,
+    symbol: &Symbol,
+) -> Result<rust_decimal::Decimal> {
+    let rows = store
+        .query(
+            "SELECT side, filled_qty FROM orders WHERE account_id = ? AND symbol = ? AND status = 'filled' AND reason LIKE 'strategy%'",
+            vals![account_id, symbol],
+        )
+        .await?;
+    let mut net = rust_decimal::Decimal::ZERO;
+    for r in &rows {
+        let q = r.opt_dec(1)?.unwrap_or_default();
+        if r.text(0)? == "BUY" {
+            net += q;
+        } else {
+            net -= q;
+        }
+    }
+    Ok(net)
+}

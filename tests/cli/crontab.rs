@@ -72,7 +72,7 @@ fn every_crontab_line_runs_in_sh_and_logs_one_json_object_per_run() {
     std::fs::remove_dir_all(sb.path().join("var")).unwrap();
 
     let lines = job_lines(&crontab);
-    assert_eq!(lines.len(), 17, "{crontab}");
+    assert_eq!(lines.len(), 18, "{crontab}");
     let expected: BTreeSet<String> = [
         "analyze-risk",
         "archive-old-data",
@@ -85,6 +85,7 @@ fn every_crontab_line_runs_in_sh_and_logs_one_json_object_per_run() {
         "generate-signals",
         "optimize-portfolio",
         "run-backtest",
+        "run-strategies",
         "send-notifications",
         "sync-account-balance",
         "sync-market-data",
