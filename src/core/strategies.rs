@@ -498,3 +498,34 @@ pub async fn own_net_position(
     }
     Ok(net)
 }
+
+/// One fill of a strategy's own orders: (time, side, price, quantity).
+pub type LiveFill = (i64, String, rust_decimal::Decimal, rust_decimal::Decimal);
+
+/// The fills of a strategy's orders on an account's symbol, in booking order, and the first
+/// bar it decided on (None when it never ran).
+pub async fn live_record(
+    store: &Store,
+    strategy_id: i64,
+    account_id: i64,
+    symbol: &Symbol,
+) -> Result<(Option<i64>, Vec<LiveFill>)> {
+    let first = store
+        .query_one(
+            "SELECT MIN(bar_ms) FROM strategy_decisions WHERE strategy_id = ? AND symbol = ?",
+            vals![strategy_id, symbol],
+        )
+        .await?
+        .opt_int(0)?;
+    let fills = store
+        .query(
+            "SELECT f.time_ms, f.side, f.price, f.quantity FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id \
+             WHERE o.account_id = ? AND o.symbol = ? AND o.reason LIKE 'strategy%' ORDER BY f.id",
+            vals![account_id, symbol],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((r.int(0)?, r.text(1)?, r.dec(2)?, r.dec(3)?)))
+        .collect::<Result<_>>()?;
+    Ok((first, fills))
+}

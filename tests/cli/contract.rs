@@ -236,6 +236,8 @@ const FIELDS: &[(&str, Kind)] = &[
     ("strategies", Count),
     ("orders", Count),
     ("missed_bars", Count),
+    ("differences", Count),
+    ("since_bar", Time),
     ("bar", Time),
     ("bar_ms", Time),
     ("latest_stored", Time),

@@ -224,6 +224,15 @@ fn assert_parity(sb: &Sandbox, bars: &[Kline]) -> usize {
             }
         }
         total += want.len();
+        // `strategy show` puts the two side by side and finds them equal.
+        let (c, v, e) = run_json(
+            sb.fks()
+                .env("FKS_NOW", now_after(last))
+                .args(["strategy", "show", name]),
+        );
+        assert_eq!(c, 0, "{e}");
+        assert_eq!(v["diverged"], false, "{name}: {}", v["live_vs_backtest"]);
+        assert_eq!(v["live_vs_backtest"]["LTCUSDT"]["differences"], 0);
     }
     total
 }
@@ -320,6 +329,26 @@ fn kills_and_reruns_change_nothing() {
         }
     }
     assert_parity(&sb, &bars);
+    // A fill changed behind its back: `strategy show` flags the divergence.
+    let c = rusqlite::Connection::open(&sb.db).unwrap();
+    let n = c
+        .execute(
+            "UPDATE fills SET price = '1' WHERE id = (SELECT MIN(id) FROM fills WHERE account_id = 1)",
+            [],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    let (code, v, _) = run_json(
+        sb.fks()
+            .env("FKS_NOW", now_after(bars.last().unwrap()))
+            .args(["strategy", "show", "sma"]),
+    );
+    assert_eq!(code, 0);
+    assert_eq!(v["diverged"], true);
+    assert_eq!(
+        v["live_vs_backtest"]["LTCUSDT"]["fills"][0]["differs"], "price",
+        "{v}"
+    );
 }
 
 #[test]
@@ -383,6 +412,39 @@ fn two_enabled_strategies_may_not_trade_one_symbol_on_one_account() {
     assert_eq!(v["strategy"]["allocation"], "0.25");
     let (c, _, e) = run_json(sb.fks().args(["strategy", "enable", "a"]));
     assert_eq!(c, 2, "{e}");
+    // ETHUSDT now belongs to `b` on P: a manual paper order on it needs --force.
+    let (c, _, e) = run_json(sb.fks().args([
+        "paper",
+        "order",
+        "--account",
+        "P",
+        "--symbol",
+        "ETHUSDT",
+        "--side",
+        "buy",
+        "--quantity",
+        "1",
+    ]));
+    assert_eq!(c, 2, "{e}");
+    assert!(e.contains("belongs to strategy b"), "{e}");
+    let (c, _, e) = run_json(sb.fks().args([
+        "paper",
+        "order",
+        "--account",
+        "P",
+        "--symbol",
+        "ETHUSDT",
+        "--side",
+        "buy",
+        "--quantity",
+        "1",
+        "--force",
+    ]));
+    assert_eq!(
+        c, 1,
+        "past the ownership check, refused for want of a price: {e}"
+    );
+    assert!(e.contains("no price"), "{e}");
     let (c, _, e) = run_json(sb.fks().args([
         "strategy",
         "bind",

@@ -532,3 +532,73 @@ pub(crate) fn simulate(
         closed_at_end,
     }
 }
+
+#[cfg(test)]
+mod decision_tests {
+    use super::*;
+
+    #[test]
+    fn the_decision_is_the_bar_loops() {
+        // Flat: an entry signal opens; a short one only when shorts are allowed.
+        assert_eq!(decide(ENTER_LONG, None, false, true).target(None), 1.0);
+        assert_eq!(decide(ENTER_SHORT, None, false, true).target(None), 0.0);
+        assert_eq!(decide(ENTER_SHORT, None, true, true).target(None), -1.0);
+        // Warming up (an ATR stop without its ATR): no entry.
+        assert_eq!(decide(ENTER_LONG, None, false, false).target(None), 0.0);
+        // Held long: its exit closes; with the opposite entry it reverses; else it stays.
+        let d = decide(EXIT_LONG | ENTER_SHORT, Some(1.0), true, true);
+        assert!(d.exit);
+        assert_eq!(d.target(Some(1.0)), -1.0);
+        assert_eq!(
+            decide(ENTER_LONG, Some(1.0), true, true).target(Some(1.0)),
+            1.0
+        );
+        assert_eq!(
+            decide(EXIT_SHORT, Some(1.0), true, true).target(Some(1.0)),
+            1.0
+        );
+        assert_eq!(
+            decide(EXIT_LONG, Some(1.0), false, true).target(Some(1.0)),
+            0.0
+        );
+    }
+
+    #[test]
+    fn stops_fill_at_the_open_beyond_the_level_else_at_the_level_stop_first() {
+        let bar = |o: f64, h: f64, l: f64| Bar {
+            open_time: 0,
+            open: o,
+            high: h,
+            low: l,
+            close: o,
+            volume: 1.0,
+        };
+        assert_eq!(
+            exit_in_bar(1.0, 95.0, 110.0, &bar(94.0, 96.0, 90.0)),
+            Some((94.0, ExitKind::Stop))
+        );
+        assert_eq!(
+            exit_in_bar(1.0, 95.0, 110.0, &bar(100.0, 111.0, 94.0)),
+            Some((95.0, ExitKind::Stop))
+        );
+        assert_eq!(
+            exit_in_bar(1.0, 95.0, 110.0, &bar(100.0, 111.0, 96.0)),
+            Some((110.0, ExitKind::TakeProfit))
+        );
+        assert_eq!(
+            exit_in_bar(-1.0, 105.0, 90.0, &bar(100.0, 106.0, 95.0)),
+            Some((105.0, ExitKind::Stop))
+        );
+        assert_eq!(
+            exit_in_bar(1.0, f64::NAN, f64::NAN, &bar(100.0, 200.0, 1.0)),
+            None
+        );
+        let (s, t) = exit_levels(
+            &StrategySpec::parse("sma_cross", "stop_loss=2%,take_profit=3%").unwrap(),
+            -1.0,
+            100.0,
+            f64::NAN,
+        );
+        assert_eq!((s, t), (102.0, 97.0));
+    }
+}
