@@ -246,8 +246,8 @@ fn parity(sb: &Sandbox, n: usize) {
         return;
     };
     setup(sb, &bars);
-    for t in START..bars.len() {
-        step(sb, &bars[t]);
+    for bar in &bars[START..] {
+        step(sb, bar);
     }
     // A rerun in the same bar trades nothing.
     let again = step(sb, bars.last().unwrap());
@@ -282,6 +282,7 @@ fn kills_and_reruns_change_nothing() {
     let sb = Sandbox::new();
     setup(&sb, &bars);
     let bin = assert_cmd::cargo::cargo_bin!("fks");
+    #[allow(clippy::needless_range_loop)] // t picks the runs to kill and repeat
     for t in START..bars.len() {
         if t % 7 == 3 {
             // Start a run and kill it after a few milliseconds (wherever it is).

@@ -498,11 +498,11 @@ pub(crate) fn simulate(
             }
         }
         // 2. stop loss / take profit inside this bar (the entry bar included)
-        if let Some(p) = pos {
-            if let Some((px, kind)) = exit_in_bar(p.dir, p.stop, p.take, &bar) {
-                close(p, px, i, kind, &mut cash, trades);
-                pos = None;
-            }
+        if let Some(p) = pos
+            && let Some((px, kind)) = exit_in_bar(p.dir, p.stop, p.take, &bar)
+        {
+            close(p, px, i, kind, &mut cash, trades);
+            pos = None;
         }
         // 3. mark at the close
         let mut eq = match pos {
