@@ -207,6 +207,13 @@ fn dec(x: f64) -> Result<Decimal> {
         .with_context(|| format!("price {x} is not a decimal"))
 }
 
+/// A position as run-strategies sees it.
+struct Held {
+    side: PositionSide,
+    quantity: Decimal,
+    entry_price: Decimal,
+}
+
 /// One strategy on one symbol in one run.
 struct One<'a> {
     ctx: &'a Ctx,
@@ -260,11 +267,20 @@ impl One<'_> {
         // The position the strategy's own orders left, against the account's: a hand-made
         // change is reported (nothing traded) or adopted, as `strategy.on_mismatch` says.
         let own = strategies::own_net_position(self.store, self.acct.id, self.sym).await?;
-        let actual = self.held().await?.map_or(Decimal::ZERO, |p| {
-            p.quantity * Decimal::from(dir_of(p.side) as i64)
-        });
+        // Checked where the store knows the account's position: paper, and futures (as
+        // update-positions reconciled it); a spot account's balances are not compared.
+        let profile = self.venue.profile();
+        let actual = if profile.simulated || profile.exchange_positions {
+            Some(self.stored_position().await?.map_or(Decimal::ZERO, |p| {
+                p.quantity * Decimal::from(dir_of(p.side) as i64)
+            }))
+        } else {
+            None
+        };
         let mut mismatch = Value::Null;
-        if own != actual {
+        if let Some(actual) = actual
+            && own != actual
+        {
             mismatch = json!({"strategy_orders_left": own.normalize().to_string(), "account_holds": actual.normalize().to_string()});
             if self.ctx.settings.file.strategy.on_mismatch
                 == crate::core::config::OnMismatch::Report
@@ -350,11 +366,36 @@ impl One<'_> {
         }))
     }
 
-    async fn held(&self) -> Result<Option<positions::Position>> {
+    /// The position the account holds in the symbol, as the store keeps it (paper: its book;
+    /// futures: as update-positions reconciled it from the exchange).
+    async fn stored_position(&self) -> Result<Option<Held>> {
         Ok(positions::open_positions(self.store, self.acct.id)
             .await?
             .into_iter()
-            .find(|p| &p.symbol == self.sym))
+            .find(|p| &p.symbol == self.sym)
+            .map(|p| Held {
+                side: p.side,
+                quantity: p.quantity,
+                entry_price: p.entry_price,
+            }))
+    }
+
+    /// The strategy's position: on paper the book's; on an exchange what its own filled
+    /// orders left (a spot account holds balances, not positions).
+    async fn held(&self) -> Result<Option<Held>> {
+        if self.venue.profile().simulated {
+            return self.stored_position().await;
+        }
+        let own = strategies::own_net_position(self.store, self.acct.id, self.sym).await?;
+        Ok((!own.is_zero()).then(|| Held {
+            side: if own > Decimal::ZERO {
+                PositionSide::Long
+            } else {
+                PositionSide::Short
+            },
+            quantity: own.abs(),
+            entry_price: Decimal::ZERO,
+        }))
     }
 
     /// Paper: fill the decision of bar t−1 at the open of bar t, with bar t's time. Older
@@ -492,7 +533,7 @@ impl One<'_> {
     async fn move_to(
         &self,
         target: f64,
-        held: Option<&positions::Position>,
+        held: Option<&Held>,
         price: Decimal,
         at_ms: i64,
         reason: &str,

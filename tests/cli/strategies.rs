@@ -422,7 +422,7 @@ fn two_enabled_strategies_may_not_trade_one_symbol_on_one_account() {
         "--symbol",
         "ETHUSDT",
         "--side",
-        "buy",
+        "BUY",
         "--quantity",
         "1",
     ]));
@@ -436,7 +436,7 @@ fn two_enabled_strategies_may_not_trade_one_symbol_on_one_account() {
         "--symbol",
         "ETHUSDT",
         "--side",
-        "buy",
+        "BUY",
         "--quantity",
         "1",
         "--force",
