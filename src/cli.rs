@@ -131,6 +131,8 @@ pub enum Command {
     RebalancePortfolio(commands::rebalance_portfolio::Args),
     /// Find positions whose stop is hit; alert; close them only with --execute.
     CheckStopLoss(commands::check_stop_loss::Args),
+    /// Trade enabled strategies bound to accounts, once per closed bar (dry run unless --execute).
+    RunStrategies(commands::run_strategies::Args),
     /// Set or clear a position's stop loss.
     Position(commands::position::Args),
     /// Recommendations for an account from retrieval over fks's own history (or legacy rules).

@@ -239,6 +239,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                     stop_loss: None,
                     take_profit: None,
                     allow_stale_price: false,
+                    force: false,
                 },
             },
         )
@@ -280,6 +281,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                         stop_loss: None,
                         take_profit: None,
                         allow_stale_price: false,
+                        force: false,
                     },
                 },
             )
@@ -549,6 +551,47 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         )
     );
 
+    // A strategy bound to a paper account of its own, decided once on the latest closed bar
+    // (a dry run: it prints the order it would place).
+    let strat_acct = accounts::add(
+        store,
+        &NewAccount {
+            name: "Demo Strategy".into(),
+            kind: AccountKind::Paper,
+            quote: "USDT".into(),
+            cash: Decimal::from(10_000),
+            baseline: None,
+            fee_rate: Decimal::new(1, 3),
+            slippage_bps: Decimal::ZERO,
+            api_key_env: None,
+            api_secret_env: None,
+        },
+        DEMO_NOW_MS - HOUR,
+    )
+    .await?;
+    let trend = crate::core::strategies::find(store, "trend").await?;
+    crate::core::strategies::bind(
+        store,
+        trend.id,
+        Some(strat_acct.id),
+        Some(Decimal::new(5, 1)),
+        DEMO_NOW_MS,
+    )
+    .await?;
+    step!(
+        &d,
+        "run-strategies",
+        super::run_strategies::run(
+            &d,
+            super::run_strategies::Args {
+                strategy: Some("trend".into()),
+                execute: false,
+                shard: None,
+                no_sync: false
+            }
+        )
+    );
+
     drop(server);
     let failed: Vec<&str> = steps
         .iter()
@@ -658,6 +701,10 @@ fn summary(s: &Step) -> String {
         "validate-strategies" => {
             format!("{} passed, {} failed (dry run)", o["passed"], o["failed"])
         }
+        "run-strategies" => format!(
+            "{} strategy/symbol decisions on the latest closed bar (dry run)",
+            o["results"].as_object().map(|m| m.len()).unwrap_or(0)
+        ),
         "generate-signals" => format!("signal {} via {}", o["signal"], o["method"]),
         "generate-daily-rag-signals" => format!(
             "{} high-confidence signals via {}",

@@ -28,6 +28,7 @@ pub mod position;
 pub mod rebalance_portfolio;
 pub mod restore_archive;
 pub mod run_backtest;
+pub mod run_strategies;
 pub mod runs;
 pub mod send_notifications;
 pub mod status;
@@ -147,8 +148,29 @@ impl Ctx {
         self.env.var(name)
     }
 
+    /// The market data of the configured market (spot or USD-M futures).
+    pub fn market_venue(&self) -> Result<crate::core::exchange::binance::venue::BinanceVenue> {
+        Ok(
+            crate::core::exchange::binance::venue::BinanceVenue::market_data(
+                self.binance_market()?,
+            ),
+        )
+    }
+
+    /// An account's venue (the one factory, `core::exchange::venue::for_account`): its market
+    /// data, state and orders.
+    pub async fn venue_for(
+        &self,
+        acct: &crate::core::accounts::Account,
+    ) -> Result<Box<dyn crate::core::exchange::venue::Venue + '_>> {
+        let store = self.store().await?;
+        crate::core::exchange::venue::for_account(store, acct, self.now_ms(), |m| {
+            self.binance_for(acct, m)
+        })
+    }
+
     /// The market-data client for the configured market (spot or USD-M futures).
-    pub fn binance_market(&self) -> Result<BinanceClient> {
+    fn binance_market(&self) -> Result<BinanceClient> {
         let market = match self.settings.file.exchange.market {
             crate::core::config::MarketKind::Spot => Market::Spot,
             crate::core::config::MarketKind::Usdm => Market::UsdM,
@@ -160,7 +182,7 @@ impl Ctx {
 
     /// A signed client for an exchange account; credentials from the account's environment
     /// variables (default BINANCE_API_KEY / BINANCE_API_SECRET).
-    pub fn binance_for(
+    fn binance_for(
         &self,
         acct: &crate::core::accounts::Account,
         market: Market,
@@ -705,6 +727,7 @@ pub fn command_name(c: &Command) -> &'static str {
         Command::EvaluateSignals(_) => "evaluate-signals",
         Command::RebalancePortfolio(_) => "rebalance-portfolio",
         Command::CheckStopLoss(_) => "check-stop-loss",
+        Command::RunStrategies(_) => "run-strategies",
         Command::Position(_) => "position",
         Command::RunBacktest(_) => "run-backtest",
         Command::ValidateStrategies(_) => "validate-strategies",
@@ -764,6 +787,9 @@ async fn dispatch(ctx: &Ctx, command: Command, argv: &[String]) -> Result<Outcom
             job(ctx, name, &lock, argv, rebalance_portfolio::run(ctx, a)).await
         }
         Command::CheckStopLoss(a) => job(ctx, name, name, argv, check_stop_loss::run(ctx, a)).await,
+        Command::RunStrategies(a) => {
+            job_sharded(ctx, name, a.shard, argv, run_strategies::run(ctx, a)).await
+        }
         Command::Position(a) => position::run(ctx, a).await,
         Command::RunBacktest(a) => {
             job_sharded(ctx, name, a.shard, argv, run_backtest::run(ctx, a)).await

@@ -12,6 +12,7 @@ pub const DEFAULT_SCHEDULE: &[(&str, &str)] = &[
     ("run-backtest", "0 0 * * *"),
     ("optimize-portfolio", "0 6 * * *"),
     ("check-stop-loss", "*/5 * * * *"),
+    ("run-strategies", "1 * * * *"),
     ("calculate-metrics", "0 23 * * *"),
     ("generate-report --report-type daily", "30 23 * * *"),
     ("generate-report --report-type weekly", "0 8 * * 1"),

@@ -86,6 +86,7 @@ fn every_crontab_line_runs_in_sh_and_logs_one_json_object_per_run() {
         "generate-signals",
         "optimize-portfolio",
         "run-backtest",
+        "run-strategies",
         "send-notifications",
         "sync-account-balance",
         "sync-market-data",

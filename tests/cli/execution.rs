@@ -1427,3 +1427,87 @@ fn rebalance_leaves_a_position_being_closed_postgres() {
         rebalance_leaves_a_position_being_closed(&sb);
     }
 }
+
+/// run-strategies on a Binance spot account at the loopback exchange: the market order goes
+/// out when the bar closes, through the order journal; a -2010 rejection fails that symbol
+/// only (the run is partial); a rerun in the same bar sends nothing.
+#[test]
+fn run_strategies_trades_a_spot_account_and_a_rejection_fails_one_symbol() {
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let desk = Desk::default();
+    desk.0.lock().unwrap().reject_symbol = Some("ETHUSDT".into());
+    rt.block_on(spot_exchange(&server, &desk));
+    let (sb, fks) = spot_sandbox(&server, true);
+    // Falling then rising: the fast average crosses above the slow one at the last bar.
+    let series = [
+        "100", "99", "98", "97", "96", "95", "94", "93", "92", "91", "90", "96",
+    ];
+    closes(&sb, "BTCUSDT", &series);
+    closes(&sb, "ETHUSDT", &series);
+    for (name, sym) in [("b", "BTCUSDT"), ("e", "ETHUSDT")] {
+        let (c, v, e) = run_json(sb.fks().args([
+            "strategy",
+            "add",
+            name,
+            "--kind",
+            "sma_cross",
+            "--params",
+            "fast=2,slow=4",
+            "--symbols",
+            sym,
+            "--timeframe",
+            "1h",
+            "--account-id",
+            "1",
+            "--allocation",
+            "0.1",
+        ]));
+        assert_eq!(c, 0, "{v} {e}");
+    }
+    let now = (T0 + series.len() as i64 * H + 1_000).to_string();
+    // Dry run first: the order it would place, nothing sent.
+    let (c, v, e) = run_json(
+        fks(&sb)
+            .env("FKS_NOW", &now)
+            .args(["run-strategies", "--no-sync"]),
+    );
+    assert_eq!(c, 0, "{v} {e}");
+    assert_eq!(v["results"]["b/BTCUSDT"]["target"], "long", "{v}");
+    assert_eq!(
+        v["results"]["b/BTCUSDT"]["would_place"][0]["side"], "BUY",
+        "{v}"
+    );
+    assert_eq!(posts(&rt, &server), 0, "a dry run sends nothing");
+    let (c, v, e) =
+        run_json(
+            fks(&sb)
+                .env("FKS_NOW", &now)
+                .args(["run-strategies", "--no-sync", "--execute"]),
+        );
+    assert_eq!(c, 3, "one symbol rejected: partial\n{v} {e}");
+    let btc = &v["results"]["b/BTCUSDT"];
+    assert_eq!(btc["orders"][0]["status"], "filled", "{v}");
+    let eth = &v["results"]["e/ETHUSDT"];
+    assert_eq!(eth["status"], "partial", "{v}");
+    assert_eq!(eth["orders"][0]["status"], "rejected", "{v}");
+    assert!(
+        eth["orders"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("-2010"),
+        "{v}"
+    );
+    let sent = posts(&rt, &server);
+    assert_eq!(sent, 2, "one order per symbol");
+    // The same bar again: already decided, nothing sent.
+    let (c, v, _) =
+        run_json(
+            fks(&sb)
+                .env("FKS_NOW", &now)
+                .args(["run-strategies", "--no-sync", "--execute"]),
+        );
+    assert_eq!(c, 0, "{v}");
+    assert_eq!(v["results"]["b/BTCUSDT"]["already_decided"], true, "{v}");
+    assert_eq!(posts(&rt, &server), sent);
+}

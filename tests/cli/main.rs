@@ -28,6 +28,7 @@ mod pooler;
 mod readonly;
 mod reports;
 mod secrets;
+mod strategies;
 mod sync;
 mod timescale;
 mod urgent;

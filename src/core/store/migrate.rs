@@ -38,6 +38,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(12, "0012_optimizations"),
     migration!(13, "0013_order_position"),
     migration!(14, "0014_runs_hosts_shards"),
+    migration!(15, "0015_strategy_execution"),
 ];
 
 /// The schema version this binary writes.
