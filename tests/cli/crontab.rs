@@ -72,7 +72,7 @@ fn every_crontab_line_runs_in_sh_and_logs_one_json_object_per_run() {
     std::fs::remove_dir_all(sb.path().join("var")).unwrap();
 
     let lines = job_lines(&crontab);
-    assert_eq!(lines.len(), 18, "{crontab}");
+    assert_eq!(lines.len(), 19, "{crontab}");
     let expected: BTreeSet<String> = [
         "analyze-risk",
         "archive-old-data",

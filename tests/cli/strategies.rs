@@ -89,7 +89,11 @@ fn real_window(n: usize) -> Option<Vec<Kline>> {
 
 fn setup(sb: &Sandbox, bars: &[Kline]) {
     import_hourly(sb, "LTCUSDT", bars);
-    sb.write("fks.toml", "[trading]\nenabled = true\n");
+    // Caps far above the accounts (10,000 each): parity is about the fills, not the caps.
+    sb.write(
+        "fks.toml",
+        "[trading]\nenabled = true\nmax_order_notional = \"10000000\"\nmax_run_notional = \"10000000\"\n",
+    );
     for (i, (name, kind, extra)) in KINDS.iter().enumerate() {
         let (c, v, e) = run_json(sb.fks().args([
             "account",
