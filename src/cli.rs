@@ -16,6 +16,7 @@ Environment (also read from ./.env; variables already set win):
   DISCORD_WEBHOOK_URL           enables Discord notifications
   FKS_HOST                      this host's name in the journal and locks (default: host name)
   PGSSLMODE, PGSSLROOTCERT, PGPASSWORD  Postgres TLS mode, CA file, password (the URL wins)
+  FKS_LOG_FORMAT                stderr log format: text (default) or json (one object per line)
 
 Exit codes: 0 success, 1 failed, 2 usage or configuration error, 3 partial, 4 skipped (lock held).";
 
@@ -102,6 +103,16 @@ pub struct GlobalArgs {
     /// Only errors on stderr; no progress bars.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Stderr log format: text, or json (one object per line: time, level, job, run_id,
+    /// message, fields) for log shippers.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "FKS_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: crate::logging::LogFormat,
     /// When another run holds the job's lock, wait up to this many seconds instead of skipping.
     #[arg(long, global = true, value_name = "SECONDS")]
     pub wait: Option<u64>,
@@ -141,6 +152,8 @@ pub enum Command {
     RebalancePortfolio(commands::rebalance_portfolio::Args),
     /// Find positions whose stop is hit; alert; close them only with --execute.
     CheckStopLoss(commands::check_stop_loss::Args),
+    /// Trade enabled strategies bound to accounts, once per closed bar (dry run unless --execute).
+    RunStrategies(commands::run_strategies::Args),
     /// Set or clear a position's stop loss.
     Position(commands::position::Args),
     /// Recommendations for an account from retrieval over fks's own history (or legacy rules).
@@ -175,6 +188,8 @@ pub enum Command {
     Runs(commands::runs::Args),
     /// Per job: last run, success rate and median duration, overdue jobs.
     Status(commands::status::Args),
+    /// Write the status page: one self-contained HTML file (jobs, failures, queues, accounts).
+    Dashboard(commands::dashboard::Args),
     /// Print the crontab for the configured schedule.
     Cron(commands::cron::Args),
     /// Print shell completions.

@@ -10,6 +10,11 @@ fn main() -> ExitCode {
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    let env_format = std::env::var_os("FKS_LOG_FORMAT").map(|v| v.to_string_lossy().into_owned());
+    fks::logging::set_format(fks::logging::format_before_parsing(
+        &argv,
+        env_format.as_deref(),
+    ));
     let cli = match fks::cli::Cli::try_parse_args(&args_os) {
         Ok(cli) => cli,
         Err(e) => return ExitCode::from(fks::commands::report_usage_error(&argv, &e)),
@@ -22,20 +27,26 @@ fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FKS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("fks={level},warn")));
-    tracing_subscriber::fmt()
+    fks::logging::set_format(cli.global.log_format);
+    fks::logging::set_job(cli.name());
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr);
+    match cli.global.log_format {
+        fks::logging::LogFormat::Json => logs.event_format(fks::logging::JsonLines).init(),
         // Colour only for a person at a terminal: cron logs and pipes get plain text.
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+        fks::logging::LogFormat::Text => logs
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false)
+            .init(),
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: start async runtime: {e}");
+            fks::logging::stderr_line("error", &format!("start async runtime: {e}"));
             return ExitCode::from(1);
         }
     };

@@ -132,7 +132,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 name,
                 kind,
                 quote: quote.trim().to_ascii_uppercase(),
-                cash: if kind == AccountKind::Paper {
+                cash: if crate::core::exchange::venue::profile(kind).simulated {
                     cash
                 } else {
                     Decimal::ZERO

@@ -233,7 +233,7 @@ async fn analyze_one(ctx: &Ctx, acct: &Account) -> Result<AccountRisk> {
     let mut unpriced = Vec::new();
     // Spot assets without a quote market are not part of the valued account (listed in
     // `valuation.unpriced`); every other position counts, priced or not.
-    let spot = valued.kind == crate::core::accounts::AccountKind::BinanceSpot;
+    let spot = crate::core::exchange::venue::profile(valued.kind).spot_balances;
     for p in valued
         .positions
         .iter()

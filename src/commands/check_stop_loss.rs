@@ -3,11 +3,11 @@
 //! only with `--execute` and trading enabled. Stale prices never trigger.
 
 use super::Ctx;
-use crate::core::accounts::{self, Account, AccountKind};
-use crate::core::exchange::Market;
+use crate::core::accounts::{self, Account};
+use crate::core::exchange::venue::Venue;
 use crate::core::execution::{self, StopSpec, StopStatus, evaluate_stop};
 use crate::core::notify::{COLOR_RED, MessageKind};
-use crate::core::orders::{self, Venue};
+use crate::core::orders;
 use crate::core::outbox::NewMessage;
 use crate::core::positions;
 use crate::output::Outcome;
@@ -35,26 +35,20 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
     let rule = ctx.settings.file.market.freshness();
     let max_age = rule.max_age_ms(tf);
     let open = positions::open_positions(store, acct.id).await?;
-    let client = match acct.kind {
-        AccountKind::Paper => None,
-        AccountKind::BinanceSpot => Some(ctx.binance_for(acct, Market::Spot)?),
-        AccountKind::BinanceFutures => Some(ctx.binance_for(acct, Market::UsdM)?),
-    };
-    let venue = match (&client, acct.kind) {
-        (Some(c), AccountKind::BinanceFutures) => Venue::Futures(c),
-        (Some(c), _) => Venue::Spot(c),
-        _ => Venue::Paper,
-    };
+    let venue = ctx.venue_for(acct).await?;
+    let venue: &dyn Venue = venue.as_ref();
     // Closes an earlier run left unconfirmed are settled first (asked for, never resent).
-    let reconciled = orders::reconcile_pending(store, acct, &venue, Some("stop-loss"), now).await?;
-    let tickers = match (&client, open.is_empty()) {
-        (Some(c), false) => {
-            c.ticker_prices(&open.iter().map(|p| p.symbol.clone()).collect::<Vec<_>>())
-                .await?
-        }
-        _ => BTreeMap::new(),
+    let reconciled = orders::reconcile_pending(store, acct, venue, Some("stop-loss"), now).await?;
+    // Prices from the venue: the exchange's ticker read now, or the paper exchange's stored
+    // closes (with their times).
+    let marks = if open.is_empty() {
+        BTreeMap::new()
+    } else {
+        let syms: Vec<_> = open.iter().map(|p| p.symbol.clone()).collect();
+        venue.marks(&syms, now).await?
     };
     let (mut checked, mut triggered, mut stale) = (0, Vec::new(), Vec::new());
+    let mut strategy_owned = Vec::new();
     for p in &open {
         let spec_json = store
             .query_one("SELECT stop_spec FROM positions WHERE id = ?", vals![p.id])
@@ -71,11 +65,13 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
         if spec.stop_price.is_none() && spec.trailing.is_none() {
             continue;
         }
+        // A symbol an enabled strategy owns: its stops are the strategy's (run-strategies).
+        if let Some(owner) = crate::core::strategies::owner_of(store, acct.id, &p.symbol).await? {
+            strategy_owned.push(json!({"symbol": p.symbol, "strategy": owner}));
+            continue;
+        }
         checked += 1;
-        let price = match acct.kind {
-            AccountKind::Paper => positions::latest_stored_price(store, &p.symbol, now).await?,
-            _ => tickers.get(&p.symbol).map(|x| (*x, now)),
-        };
+        let price = marks.get(&p.symbol).copied();
         let Some((price, t)) = price else {
             stale.push(json!({"symbol": p.symbol, "side": p.side, "status": "no_price", "reason": "no price"}));
             continue;
@@ -136,8 +132,7 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
                 let mut action = json!(if send { "close" } else { "alert_only" });
                 if send {
                     let run_id = ctx.run_id.load(std::sync::atomic::Ordering::SeqCst);
-                    let quantity =
-                        close_quantity(store, client.as_ref(), &p.symbol, p.quantity, now).await?;
+                    let quantity = close_quantity(store, venue, &p.symbol, p.quantity, now).await?;
                     let new = orders::NewOrder {
                         account_id: acct.id,
                         run_id: Some(run_id),
@@ -150,10 +145,10 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
                     };
                     // A position is closed once: a close already in flight or filled (this
                     // job's in an earlier run, or rebalance's) is reported, not repeated.
-                    action = match orders::journal_close(store, &venue, &new, p).await? {
+                    action = match orders::journal_close(store, venue, &new, p).await? {
                         orders::Journaled::New(rec) => {
-                            let done = orders::execute(store, acct, &venue, &rec, Some(price), now)
-                                .await?;
+                            let done =
+                                orders::execute(store, acct, venue, &rec, Some(price), now).await?;
                             json!({"closed": done.is_filled(), "order": done})
                         }
                         orders::Journaled::Existing(rec) => json!({
@@ -198,6 +193,7 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
         "triggered": triggered,
         "stale": stale,
         "reconciled_orders": reconciled,
+        "strategy_owned": strategy_owned,
     }))
 }
 
@@ -205,16 +201,17 @@ async fn check_account(ctx: &Ctx, acct: &Account, send: bool) -> Result<Value> {
 /// (the journal holds what is sent, so reconciliation can compare it with the exchange's).
 async fn close_quantity(
     store: &crate::core::store::Store,
-    client: Option<&crate::core::exchange::binance::BinanceClient>,
+    venue: &dyn Venue,
     symbol: &crate::core::market::Symbol,
     qty: Decimal,
     now: i64,
 ) -> Result<Decimal> {
-    let Some(c) = client else {
+    if venue.profile().simulated {
+        // The paper exchange fills any quantity: the whole position closes.
         return Ok(qty);
-    };
+    }
     let rules =
-        crate::core::rules_cache::rules(store, c, std::slice::from_ref(symbol), now).await?;
+        crate::core::rules_cache::rules(store, venue, std::slice::from_ref(symbol), now).await?;
     let step = rules
         .get(symbol)
         .and_then(|info| execution::rules::quantity_rules(info, true))

@@ -108,8 +108,29 @@ impl Ctx {
         self.env.var(name)
     }
 
+    /// The market data of the configured market (spot or USD-M futures).
+    pub fn market_venue(&self) -> Result<crate::core::exchange::binance::venue::BinanceVenue> {
+        Ok(
+            crate::core::exchange::binance::venue::BinanceVenue::market_data(
+                self.binance_market()?,
+            ),
+        )
+    }
+
+    /// An account's venue (the one factory, `core::exchange::venue::for_account`): its market
+    /// data, state and orders.
+    pub async fn venue_for(
+        &self,
+        acct: &crate::core::accounts::Account,
+    ) -> Result<Box<dyn crate::core::exchange::venue::Venue + '_>> {
+        let store = self.store().await?;
+        crate::core::exchange::venue::for_account(store, acct, self.now_ms(), |m| {
+            self.binance_for(acct, m)
+        })
+    }
+
     /// The market-data client for the configured market (spot or USD-M futures).
-    pub fn binance_market(&self) -> Result<BinanceClient> {
+    fn binance_market(&self) -> Result<BinanceClient> {
         let market = match self.settings.file.exchange.market {
             crate::core::config::MarketKind::Spot => Market::Spot,
             crate::core::config::MarketKind::Usdm => Market::UsdM,
@@ -121,7 +142,7 @@ impl Ctx {
 
     /// A signed client for an exchange account; credentials from the account's environment
     /// variables (default BINANCE_API_KEY / BINANCE_API_SECRET).
-    pub fn binance_for(
+    fn binance_for(
         &self,
         acct: &crate::core::accounts::Account,
         market: Market,

@@ -137,6 +137,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     settings.file.trading.max_order_notional = Decimal::from(5_000);
     settings.file.trading.max_run_notional = Decimal::from(20_000);
     settings.file.intelligence.llm_url = None;
+    // The demo's clock jumps over its history (a snapshot per hour): the gaps are not missed
+    // runs, so failure-streak alerts stay off.
+    settings.file.monitor.failure_streak = 0;
     let mut global = ctx.global.clone();
     global.format = Some(Format::Json);
     global.quiet = true;
@@ -236,6 +239,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                     stop_loss: None,
                     take_profit: None,
                     allow_stale_price: false,
+                    force: false,
                 },
             },
         )
@@ -277,6 +281,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                         stop_loss: None,
                         take_profit: None,
                         allow_stale_price: false,
+                        force: false,
                     },
                 },
             )
@@ -531,6 +536,16 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     );
     step!(
         &d,
+        "dashboard",
+        super::dashboard::run(
+            &d,
+            super::dashboard::Args {
+                output: Some(dir.join("dashboard.html")),
+            }
+        )
+    );
+    step!(
+        &d,
         "archive-old-data",
         super::archive_old_data::run(
             &d,
@@ -539,6 +554,47 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 execute: false,
                 archive_dir: None,
                 vacuum: false
+            }
+        )
+    );
+
+    // A strategy bound to a paper account of its own, decided once on the latest closed bar
+    // (a dry run: it prints the order it would place).
+    let strat_acct = accounts::add(
+        store,
+        &NewAccount {
+            name: "Demo Strategy".into(),
+            kind: AccountKind::Paper,
+            quote: "USDT".into(),
+            cash: Decimal::from(10_000),
+            baseline: None,
+            fee_rate: Decimal::new(1, 3),
+            slippage_bps: Decimal::ZERO,
+            api_key_env: None,
+            api_secret_env: None,
+        },
+        DEMO_NOW_MS - HOUR,
+    )
+    .await?;
+    let trend = crate::core::strategies::find(store, "trend").await?;
+    crate::core::strategies::bind(
+        store,
+        trend.id,
+        Some(strat_acct.id),
+        Some(Decimal::new(5, 1)),
+        DEMO_NOW_MS,
+    )
+    .await?;
+    step!(
+        &d,
+        "run-strategies",
+        super::run_strategies::run(
+            &d,
+            super::run_strategies::Args {
+                strategy: Some("trend".into()),
+                execute: false,
+                shard: None,
+                no_sync: false
             }
         )
     );
@@ -652,6 +708,10 @@ fn summary(s: &Step) -> String {
         "validate-strategies" => {
             format!("{} passed, {} failed (dry run)", o["passed"], o["failed"])
         }
+        "run-strategies" => format!(
+            "{} strategy/symbol decisions on the latest closed bar (dry run)",
+            o["results"].as_object().map(|m| m.len()).unwrap_or(0)
+        ),
         "generate-signals" => format!("signal {} via {}", o["signal"], o["method"]),
         "generate-daily-rag-signals" => format!(
             "{} high-confidence signals via {}",
@@ -691,6 +751,10 @@ fn summary(s: &Step) -> String {
             .map(|a| format!("written to {}", a["file"].as_str().unwrap_or("-")))
             .unwrap_or_default(),
         "send-notifications" => format!("outbox {}", o["outbox"]),
+        "dashboard" => format!(
+            "status page written to {}",
+            o["output"].as_str().unwrap_or("-")
+        ),
         "archive-old-data" => format!("{} rows older than 30 days (dry run)", o["rows"]),
         _ => String::new(),
     }

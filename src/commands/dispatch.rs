@@ -63,6 +63,9 @@ pub(crate) async fn dispatch(
             job(ctx, name, &lock, argv, rebalance_portfolio::run(ctx, a)).await
         }
         Command::CheckStopLoss(a) => job(ctx, name, name, argv, check_stop_loss::run(ctx, a)).await,
+        Command::RunStrategies(a) => {
+            job_sharded(ctx, name, a.shard, argv, run_strategies::run(ctx, a)).await
+        }
         Command::Position(a) => position::run(ctx, a).await,
         Command::RunBacktest(a) => {
             job_sharded(ctx, name, a.shard, argv, run_backtest::run(ctx, a)).await
@@ -104,6 +107,7 @@ pub(crate) async fn dispatch(
         Command::Demo(a) => demo::run(ctx, a).await,
         Command::Runs(a) => runs::run(ctx, a).await,
         Command::Status(a) => status::run(ctx, a).await,
+        Command::Dashboard(a) => job(ctx, name, name, argv, dashboard::run(ctx, a)).await,
         Command::Cron(a) => cron::run(ctx, a).await,
         Command::Completions(a) => completions::run(a),
     }

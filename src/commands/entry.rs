@@ -38,7 +38,7 @@ pub async fn main_entry(cli: crate::cli::Cli, argv: Vec<String>) -> u8 {
     };
     if !global.quiet {
         for w in &settings.warnings {
-            eprintln!("warning: {}", one_line(w));
+            crate::logging::stderr_line("warning", &one_line(w));
         }
     }
     let clock: Arc<dyn Clock> = match crate::core::clock::from_env(&env) {
@@ -68,7 +68,7 @@ pub async fn main_entry(cli: crate::cli::Cli, argv: Vec<String>) -> u8 {
             let bytes = outcome.render(name, ctx.format);
             write_stdout(&bytes);
             if let Some(msg) = failed {
-                eprintln!("error: {}", one_line(&msg));
+                crate::logging::stderr_line("error", &one_line(&msg));
             }
             outcome.status.exit_code()
         }
@@ -119,17 +119,20 @@ pub fn report_error(command: &str, format: Format, e: &anyhow::Error, verbose: u
         let v = serde_json::json!({"status": "error", "command": command, "error": msg});
         write_stdout(format!("{v}\n").as_bytes());
     }
-    eprintln!("error: {msg}");
+    crate::logging::stderr_line("error", &msg);
     if verbose > 0 {
         for c in e.chain().skip(1) {
-            eprintln!("  caused by: {}", one_line(&c.to_string()));
+            crate::logging::stderr_line(
+                "note",
+                &format!("  caused by: {}", one_line(&c.to_string())),
+            );
         }
     }
     if is_usage_error(e) { 2 } else { 1 }
 }
 
 /// Global options that take a value (`--format json`), to find the subcommand in argv.
-const GLOBAL_VALUE_FLAGS: [&str; 4] = ["--config", "--db", "--format", "--wait"];
+const GLOBAL_VALUE_FLAGS: [&str; 5] = ["--config", "--db", "--format", "--wait", "--log-format"];
 
 /// The `--format` given on the command line, read without clap (for its own errors).
 fn format_in_argv(argv: &[String]) -> Option<Format> {
@@ -223,12 +226,12 @@ pub fn report_usage_error(argv: &[String], e: &clap::Error) -> u8 {
             "error": msg,
         });
         write_stdout(format!("{v}\n").as_bytes());
-        eprintln!("error: {msg}");
+        crate::logging::stderr_line("error", &msg);
     } else if std::io::stderr().is_terminal() {
         // A person at a terminal gets clap's full message with the usage line.
         let _ = e.print();
     } else {
-        eprintln!("error: {msg}");
+        crate::logging::stderr_line("error", &msg);
     }
     2
 }

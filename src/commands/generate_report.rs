@@ -135,7 +135,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 m.fields = s.fields;
                 m.color = Some(s.color);
                 m.attachment_path = Some(png_path.display().to_string());
-                m.dedup_key = None;
+                // One report per account, kind and UTC day it is made for: a retried or
+                // doubled cron line does not send it twice within the period.
+                m.dedup_key = Some(format!(
+                    "report:{}:{}:{}",
+                    acct.id,
+                    kind.as_str(),
+                    &crate::core::time::fmt_ms(now)[..10]
+                ));
+                m.cooldown_ms = Some(i64::from(days) * 86_400_000);
                 delivery = ctx.notify(m).await;
             }
             let mut v = serde_json::to_value(InCurrency(&acct.quote, &data))?;

@@ -99,7 +99,7 @@ async fn run_job(
                     crate::core::time::fmt_ms(since_ms)
                 );
                 if !ctx.global.quiet {
-                    eprintln!("{msg}");
+                    crate::logging::stderr_line("note", &msg);
                 }
                 let id = journal::start_sharded(
                     store,
@@ -127,6 +127,7 @@ async fn run_job(
     let id =
         journal::start_sharded(store, task, &journal_args(argv), ctx.now_ms(), &me, shard).await?;
     ctx.run_id.store(id, std::sync::atomic::Ordering::SeqCst);
+    crate::logging::set_run_id(id);
     // Bans and back-offs are in real time (the exchange's), not the job's clock.
     let mut res =
         match binance::bans::load(store, &ctx.exchange_bans, binance::bans::wall_now_ms()).await {
@@ -162,8 +163,40 @@ async fn run_job(
         }
     };
     let released = journal::release(store, lock).await;
+    // A dead job cannot report itself: every journaled run checks every job's streak.
+    check_failure_streaks(ctx, true).await;
     let out = res?;
     journal.context("record the run in the journal")?;
     released.context("release the job lock")?;
     Ok(out)
+}
+
+/// Check the failure streaks of the scheduled jobs and queue the alerts due
+/// ([`crate::core::monitor::streaks`]); with `deliver`, try to deliver what was queued now.
+/// Never fails the calling job: a problem is logged.
+pub async fn check_failure_streaks(
+    ctx: &Ctx,
+    deliver: bool,
+) -> Vec<crate::core::monitor::streaks::Queued> {
+    let res: Result<Vec<crate::core::monitor::streaks::Queued>> = async {
+        let store = ctx.store().await?;
+        let cfg = &ctx.settings.file.notifications;
+        let queued = crate::core::monitor::streaks::check(
+            store,
+            cfg,
+            &ctx.settings.file.monitor,
+            &super::dispatch::active_schedule(ctx),
+            ctx.now_ms(),
+        )
+        .await?;
+        if deliver && cfg.any() && queued.iter().any(|q| q.status == "pending") {
+            crate::core::outbox::deliver_pending(store, cfg, ctx.http()?, ctx.now_ms()).await?;
+        }
+        Ok(queued)
+    }
+    .await;
+    res.unwrap_or_else(|e| {
+        tracing::warn!("could not check the jobs' failure streaks: {e:#}");
+        Vec::new()
+    })
 }

@@ -9,6 +9,7 @@ pub mod check_stop_loss;
 pub mod completions;
 pub mod cron;
 pub mod daily_signals;
+pub mod dashboard;
 pub mod demo;
 pub mod evaluate_signals;
 pub mod fetch_news;
@@ -28,6 +29,7 @@ pub mod position;
 pub mod rebalance_portfolio;
 pub mod restore_archive;
 pub mod run_backtest;
+pub mod run_strategies;
 pub mod runs;
 pub mod send_notifications;
 pub mod status;
@@ -51,5 +53,5 @@ pub use entry::{
     is_usage_error, main_entry, one_line, remember_panic, report_error, report_panic,
     report_usage_error, usage, write_stdout,
 };
-pub use job_runner::{job, job_sharded, shard_lock_name};
+pub use job_runner::{check_failure_streaks, job, job_sharded, shard_lock_name};
 pub use shards::{Shard, pick_symbols};

@@ -1,7 +1,7 @@
 //! `fks paper order`: place a market order on a paper account by hand.
 
 use super::Ctx;
-use crate::core::accounts::{self, AccountKind};
+use crate::core::accounts;
 use crate::core::exchange::paper::{self, PaperOrder};
 use crate::core::json_num::InCurrency;
 use crate::core::market::Symbol;
@@ -66,6 +66,9 @@ pub enum Action {
         /// ([market.max_candle_age_secs], default two intervals + 5 min).
         #[arg(long)]
         allow_stale_price: bool,
+        /// Trade a symbol an enabled strategy owns on this account (run-strategies trades it).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -80,10 +83,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         stop_loss,
         take_profit,
         allow_stale_price,
+        force,
     } = args.action;
     let side = Side::from(side);
     let acct = accounts::find(store, &account).await?;
-    if acct.kind != AccountKind::Paper {
+    if !crate::core::exchange::venue::profile(acct.kind).simulated {
         bail!(
             "{} is a {} account; `fks paper order` only trades paper accounts",
             acct.name,
@@ -92,6 +96,14 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     }
     if !acct.active {
         bail!("account {} is deactivated", acct.name);
+    }
+    if !force
+        && let Some(owner) = crate::core::strategies::owner_of(store, acct.id, &symbol).await?
+    {
+        return Err(super::usage(format!(
+            "{symbol} on {} belongs to strategy {owner} (run-strategies trades it): pass --force to trade it by hand",
+            acct.name
+        )));
     }
     let (mark, price_time) = positions::latest_stored_price(store, &symbol, ctx.now_ms())
         .await?

@@ -3,13 +3,13 @@
 //! rules. A dry run unless trading is enabled and `--execute` is given.
 
 use super::Ctx;
-use crate::core::accounts::{self, AccountKind};
-use crate::core::exchange::Market;
+use crate::core::accounts;
+use crate::core::exchange::venue::Venue;
 use crate::core::execution::{RebalanceInput, plan_rebalance};
 use crate::core::json_num::{InCurrency, Money};
 use crate::core::market::Symbol;
 use crate::core::notify::MessageKind;
-use crate::core::orders::{self, Venue};
+use crate::core::orders;
 use crate::core::outbox::NewMessage;
 use crate::core::positions::{self, PositionSide};
 use crate::core::rules_cache;
@@ -154,21 +154,18 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let acct = accounts::get(store, args.account_id).await?;
     let send = orders::trading_allowed(ctx.settings.file.trading.enabled, args.execute)?;
     let (targets, source) = load_targets(ctx, acct.id, args.targets.as_ref()).await?;
-    let client = match acct.kind {
-        AccountKind::BinanceSpot => Some(ctx.binance_for(&acct, Market::Spot)?),
-        AccountKind::BinanceFutures => bail!(
-            "rebalance-portfolio trades spot balances; {} is a futures account",
-            acct.name
-        ),
-        AccountKind::Paper => None,
-    };
-    let venue = match &client {
-        Some(c) => Venue::Spot(c),
-        None => Venue::Paper,
-    };
+    let venue = ctx.venue_for(&acct).await?;
+    let venue: &dyn Venue = venue.as_ref();
+    let profile = venue.profile();
+    if !profile.rebalances {
+        bail!(
+            "rebalance-portfolio trades spot balances; {} is a {} account",
+            acct.name,
+            profile.noun
+        );
+    }
     // Orders an earlier run left unconfirmed are settled first (asked for, never resent).
-    let reconciled =
-        orders::reconcile_pending(store, &acct, &venue, Some("rebalance"), now).await?;
+    let reconciled = orders::reconcile_pending(store, &acct, venue, Some("rebalance"), now).await?;
     let mut notes = Vec::new();
     let target_syms: Vec<Symbol> = targets.keys().cloned().collect();
     // The account valued once (the same figures sync-account-balance records), the prices of
@@ -179,17 +176,17 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         rules,
         stale_held,
         stale_targets: stale,
-    } = match &client {
-        None => paper_valuation(ctx, &acct, &target_syms, now).await?,
-        Some(c) => {
-            let (v, prices) = valuation::fetch_spot(store, c, &acct, &target_syms, now).await?;
+    } = match profile.simulated {
+        true => paper_valuation(ctx, &acct, &target_syms, now).await?,
+        false => {
+            let (v, prices) = venue.value_now(store, &acct, &target_syms, now).await?;
             let mut syms: Vec<Symbol> = prices.keys().cloned().collect();
             for s in &target_syms {
                 if !syms.contains(s) {
                     syms.push(s.clone());
                 }
             }
-            let rules = rules_cache::rules(store, c, &syms, now).await?;
+            let rules = rules_cache::rules(store, venue, &syms, now).await?;
             // The exchange's own prices, read now.
             Valued {
                 valuation: v,
@@ -209,7 +206,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let mut input = built.input;
     input.band = args.band;
     input.fee_rate = acct.fee_rate;
-    if acct.kind == AccountKind::Paper {
+    if profile.simulated {
         // The paper exchange fills at the mark moved by the account's slippage.
         input.slippage = acct.slippage_bps / Decimal::from(10_000);
     }
@@ -217,6 +214,26 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     input.max_run_notional = ctx.settings.file.trading.max_run_notional;
     input.sell_untargeted = args.sell_unlisted;
     notes.extend(built.left_out.iter().map(|(_, why)| why.clone()));
+    // Symbols an enabled strategy trades on this account belong to it: left out, and said.
+    let mut strategy_owned = Vec::new();
+    let held_or_targeted: Vec<Symbol> = input
+        .holdings
+        .iter()
+        .map(|h| h.symbol.clone())
+        .chain(input.targets.keys().cloned())
+        .collect();
+    for sym in held_or_targeted {
+        if let Some(owner) = crate::core::strategies::owner_of(store, acct.id, &sym).await?
+            && !strategy_owned.iter().any(|(s, _)| s == &sym)
+        {
+            input.holdings.retain(|h| h.symbol != sym);
+            input.targets.remove(&sym);
+            notes.push(format!(
+                "{sym}: traded by strategy {owner} (run-strategies); left out"
+            ));
+            strategy_owned.push((sym, owner));
+        }
+    }
     notes.extend(built.dropped.iter().map(|(_, why)| why.clone()));
     let plan = plan_rebalance(&input).map_err(|e| anyhow::anyhow!("{e}"))?;
     // Held and not listed: what the plan leaves alone, and what it could not trade anyway.
@@ -252,13 +269,13 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                     && o.quantity >= p.quantity
             });
             let journaled = match closes {
-                Some(p) => orders::journal_close(store, &venue, &new, p).await?,
-                None => orders::Journaled::New(orders::journal(store, &venue, &new).await?),
+                Some(p) => orders::journal_close(store, venue, &new, p).await?,
+                None => orders::Journaled::New(orders::journal(store, venue, &new).await?),
             };
             let done = match journaled {
                 // The paper exchange applies the account's slippage to the last price itself.
                 orders::Journaled::New(rec) => {
-                    orders::execute(store, &acct, &venue, &rec, Some(o.last_price), now).await?
+                    orders::execute(store, &acct, venue, &rec, Some(o.last_price), now).await?
                 }
                 orders::Journaled::Existing(rec) => {
                     entry["already_closing"] = json!(format!(
@@ -311,6 +328,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         "valuation": valuation.summary_json(),
         "sell_unlisted": args.sell_unlisted,
         "untouched": untouched,
+        "strategy_owned": strategy_owned.iter().map(|(s, o)| json!({"symbol": s, "strategy": o})).collect::<Vec<_>>(),
         "cash_before": p["cash_before"],
         "cash_after": p["cash_after"],
         "orders": results,

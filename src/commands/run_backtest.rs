@@ -250,6 +250,15 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                     return Ok(None);
                 }
                 let sid = t.strategy.as_ref().map(|s| s.id);
+                // A strategy bound to an account trades its allocation of the equity, as
+                // run-strategies does: the backtest's position fraction.
+                let cfg = match t.strategy.as_ref().and_then(|s| s.allocation) {
+                    Some(a) => BacktestConfig {
+                        position_fraction: a.to_string().parse().unwrap_or(1.0),
+                        ..cfg
+                    },
+                    None => cfg,
+                };
                 let result = run_backtest(&bars, t.tf, &t.spec, &cfg)?;
                 strategies::record_result(
                     store,

@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 pub struct NotifyRun {
     /// The message of `--message`, as queued (null without one).
     pub queued: Option<Enqueued>,
+    /// Failure-streak alerts and "recovered" messages this run queued.
+    pub job_alerts: Vec<crate::core::monitor::streaks::Queued>,
     /// Per channel, what the delivery pass did.
     pub channels: BTreeMap<String, ChannelReport>,
     /// The outbox's messages by state, after the pass.
@@ -92,15 +94,20 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         m.dedup_key = args.dedup_key.clone();
         queued = Some(outbox::enqueue(store, cfg, &m, ctx.now_ms()).await?);
     }
+    // Cron runs this every minute: the failure alerts of jobs that stopped running go out
+    // even when no other job runs.
+    let job_alerts = super::check_failure_streaks(ctx, false).await;
     let channels = outbox::deliver_pending(store, cfg, ctx.http()?, ctx.now_ms()).await?;
     if channels.is_empty() && !ctx.global.quiet {
-        eprintln!(
-            "no notification channel is configured (set DISCORD_WEBHOOK_URL or [notifications] in fks.toml); messages stay in the outbox"
+        crate::logging::stderr_line(
+            "note",
+            "no notification channel is configured (set DISCORD_WEBHOOK_URL or [notifications] in fks.toml); messages stay in the outbox",
         );
     }
     let outbox = outbox::summary(store).await?;
     Outcome::from_report(&NotifyRun {
         queued,
+        job_alerts,
         channels,
         outbox,
     })

@@ -8,9 +8,15 @@ use crate::output::{Outcome, Status, new_table};
 use anyhow::Result;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Exit 1, saying why, when a scheduled job is failing (its newest run failed or was
+    /// killed) or overdue; for external monitors (healthcheck pingers, Nagios, probes).
+    /// Not journaled, so it never counts toward a failure streak.
+    #[arg(long)]
+    pub check: bool,
+}
 
-pub async fn run(ctx: &Ctx, _args: Args) -> Result<Outcome> {
+pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let store = ctx.store().await?;
     let schedule = super::active_schedule(ctx);
     let jobs = runs::status(store, ctx.now_ms(), &schedule).await?;
@@ -20,6 +26,27 @@ pub async fn run(ctx: &Ctx, _args: Args) -> Result<Outcome> {
         .filter(|s| s.overdue)
         .map(|s| format!("{} {}", s.job, s.shard))
         .collect();
+    let (status, problems) = if args.check {
+        let health = crate::core::monitor::streaks::load_health(
+            store,
+            &schedule,
+            ctx.now_ms(),
+            ctx.settings.file.monitor.failure_streak.max(1),
+        )
+        .await?;
+        let mut problems: Vec<String> = health.iter().flat_map(|h| h.problems()).collect();
+        // A shard that stopped running while the others go on leaves the job's own last
+        // run fresh: it is a problem of its own.
+        problems.extend(overdue_shards.iter().map(|s| format!("shard {s} overdue")));
+        let st = if problems.is_empty() {
+            Status::Success
+        } else {
+            Status::Error
+        };
+        (st, Some(problems))
+    } else {
+        (Status::Success, None)
+    };
     let overdue: Vec<&String> = jobs
         .iter()
         .filter(|(_, j)| j.overdue)
@@ -76,15 +103,18 @@ pub async fn run(ctx: &Ctx, _args: Args) -> Result<Outcome> {
             },
         ]);
     }
-    Ok(Outcome::new(
-        Status::Success,
-        serde_json::json!({
-            "overdue": overdue,
-            "overdue_shards": overdue_shards,
-            "jobs": jobs,
-            "shards": shards,
-            "hosts": hosts,
-        }),
-    )?
-    .with_table(t))
+    let mut body = serde_json::json!({
+        "overdue": overdue,
+        "overdue_shards": overdue_shards,
+        "jobs": jobs,
+        "shards": shards,
+        "hosts": hosts,
+    });
+    if let Some(p) = problems {
+        if !p.is_empty() {
+            body["error"] = serde_json::json!(format!("{} problem(s): {}", p.len(), p.join("; ")));
+        }
+        body["problems"] = serde_json::json!(p);
+    }
+    Ok(Outcome::new(status, body)?.with_table(t))
 }

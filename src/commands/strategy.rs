@@ -43,6 +43,26 @@ pub enum Action {
         /// Candle interval (default: market.timeframe).
         #[arg(long)]
         timeframe: Option<Timeframe>,
+        /// The account run-strategies trades it on (see `fks account list`).
+        #[arg(long)]
+        account_id: Option<i64>,
+        /// Share of the account's equity it trades with, in (0, 1] (default 1 when bound).
+        #[arg(long, requires = "account_id")]
+        allocation: Option<rust_decimal::Decimal>,
+    },
+    /// Bind a strategy to an account (or change its binding), or unbind it.
+    Bind {
+        /// The strategy's name or id.
+        strategy: String,
+        /// The account run-strategies trades it on.
+        #[arg(long, required_unless_present = "unbind")]
+        account_id: Option<i64>,
+        /// Share of the account's equity it trades with, in (0, 1] (default 1).
+        #[arg(long)]
+        allocation: Option<rust_decimal::Decimal>,
+        /// Remove the binding: run-strategies no longer trades it.
+        #[arg(long, conflicts_with_all = ["account_id", "allocation"])]
+        unbind: bool,
     },
     /// List strategies.
     List,
@@ -64,6 +84,14 @@ pub enum Action {
         /// The strategy's name or id.
         strategy: String,
     },
+}
+
+/// A refused binding is the user's to fix (exit 2).
+fn binding_usage(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast_ref::<strategies::BindingError>() {
+        Some(b) => super::usage(b.0.clone()),
+        None => e,
+    }
 }
 
 /// Build a spec from a kind, `key=value` parameters and the option flags.
@@ -107,6 +135,8 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             long_short,
             symbols,
             timeframe,
+            account_id,
+            allocation,
         } => {
             let spec = build_spec(
                 &kind,
@@ -121,7 +151,55 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                 symbols
             };
             let tf = timeframe.unwrap_or(ctx.settings.file.market.timeframe);
-            let s = strategies::add(store, &name, &spec, &syms, tf, now).await?;
+            let allocation = account_id.map(|_| allocation.unwrap_or(rust_decimal::Decimal::ONE));
+            if let Some(a) = account_id {
+                crate::core::accounts::get(store, a).await?;
+                let probe = strategies::StoredStrategy {
+                    id: -1,
+                    name: name.clone(),
+                    spec: spec.clone(),
+                    symbols: syms.clone(),
+                    timeframe: tf,
+                    enabled: true,
+                    disabled_reason: None,
+                    disabled_ms: None,
+                    updated_ms: now,
+                    account_id,
+                    allocation,
+                };
+                strategies::check_binding(store, &probe)
+                    .await
+                    .map_err(binding_usage)?;
+            }
+            let mut s = strategies::add(store, &name, &spec, &syms, tf, now).await?;
+            if account_id.is_some() {
+                s = strategies::bind(store, s.id, account_id, allocation, now)
+                    .await
+                    .map_err(binding_usage)?;
+            }
+            Outcome::new(Status::Success, json!({ "strategy": s }))
+        }
+        Action::Bind {
+            strategy,
+            account_id,
+            allocation,
+            unbind,
+        } => {
+            let s = strategies::find(store, &strategy).await?;
+            if let Some(a) = account_id {
+                crate::core::accounts::get(store, a).await?;
+            }
+            let (account_id, allocation) = if unbind {
+                (None, None)
+            } else {
+                (
+                    account_id,
+                    Some(allocation.unwrap_or(rust_decimal::Decimal::ONE)),
+                )
+            };
+            let s = strategies::bind(store, s.id, account_id, allocation, now)
+                .await
+                .map_err(binding_usage)?;
             Outcome::new(Status::Success, json!({ "strategy": s }))
         }
         Action::List => {
@@ -161,7 +239,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             Ok(Outcome::new(Status::Success, json!({ "strategies": list }))?.with_table(t))
         }
         Action::Enable { strategy } => {
-            let s = strategies::find(store, &strategy).await?;
+            let mut s = strategies::find(store, &strategy).await?;
+            s.enabled = true;
+            strategies::check_binding(store, &s)
+                .await
+                .map_err(binding_usage)?;
             strategies::set_enabled(store, s.id, true, None, now).await?;
             Outcome::new(
                 Status::Success,
@@ -194,10 +276,108 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                         "metrics": serde_json::from_str::<serde_json::Value>(&r.text(3)?)?, "time": r.int(4)?}))
                 })
                 .collect::<Result<_>>()?;
+            let live_vs_backtest = match s.account_id {
+                Some(a) => Some(side_by_side(store, &s, a, now).await?),
+                None => None,
+            };
+            let diverged = live_vs_backtest
+                .as_ref()
+                .and_then(|v| v.as_object())
+                .is_some_and(|m| m.values().any(|x| x["agree"] == false));
             Outcome::new(
                 Status::Success,
-                json!({ "strategy": s, "parameters": ranges, "recent_results": recent }),
+                json!({ "strategy": s, "parameters": ranges, "recent_results": recent,
+                        "live_vs_backtest": live_vs_backtest, "diverged": diverged }),
             )
         }
     }
+}
+
+/// The account's record of a bound strategy beside a backtest of the same bars (the same
+/// money settings: the account's cash, fee and slippage, the allocation as the position
+/// fraction), per symbol, with every difference flagged: times must be equal, prices equal,
+/// sizes within one lot step (paper: 1e-8).
+async fn side_by_side(
+    store: &crate::core::store::Store,
+    s: &strategies::StoredStrategy,
+    account_id: i64,
+    now: i64,
+) -> Result<serde_json::Value> {
+    use crate::core::backtest::{BacktestConfig, run_backtest};
+    let acct = crate::core::accounts::get(store, account_id).await?;
+    let f = |d: rust_decimal::Decimal| d.to_string().parse::<f64>().unwrap_or(f64::NAN);
+    let cfg = BacktestConfig {
+        initial_cash: f(acct.initial_cash),
+        position_fraction: f(s.allocation.unwrap_or(rust_decimal::Decimal::ONE)),
+        fee_rate: f(acct.fee_rate),
+        slippage_bps: f(acct.slippage_bps),
+        ..BacktestConfig::default()
+    };
+    let mut out = serde_json::Map::new();
+    for sym in &s.symbols {
+        let (first, live) = strategies::live_record(store, s.id, account_id, sym).await?;
+        let Some(first) = first else {
+            out.insert(
+                sym.0.clone(),
+                json!({"agree": true, "note": "run-strategies has not decided on it yet"}),
+            );
+            continue;
+        };
+        let closed = crate::core::freshness::last_closed_open(s.timeframe, now);
+        let bars =
+            crate::core::store::candles::bars(store, sym, s.timeframe, None, Some(closed)).await?;
+        if bars.len() < 2 {
+            out.insert(
+                sym.0.clone(),
+                json!({"agree": live.is_empty(), "note": "too few candles to backtest"}),
+            );
+            continue;
+        }
+        let r = run_backtest(&bars, s.timeframe, &s.spec, &cfg)?;
+        // The backtest's fills after the first bar run-strategies decided on.
+        let mut bt: Vec<(i64, f64, f64, &str)> = Vec::new();
+        for t in &r.trades {
+            if t.entry_time <= first {
+                continue;
+            }
+            bt.push((t.entry_time, t.entry_price, t.size, "entry"));
+            if t.exit_kind != crate::core::backtest::engine::ExitKind::EndOfData {
+                bt.push((t.exit_time, t.exit_price, t.size, t.exit_kind.as_str()));
+            }
+        }
+        let mut rows = Vec::new();
+        let mut differences = 0;
+        for i in 0..live.len().max(bt.len()) {
+            let l = live.get(i);
+            let b = bt.get(i);
+            let why = match (l, b) {
+                (Some(l), Some(b)) => {
+                    let (lp, lq) = (f(l.2), f(l.3));
+                    if l.0 != b.0 {
+                        Some("time")
+                    } else if (lp - b.1).abs() > 1e-9 * b.1.abs() {
+                        Some("price")
+                    } else if (lq - b.2).abs() > 1e-8 + 1e-9 * b.2 {
+                        Some("size")
+                    } else {
+                        None
+                    }
+                }
+                (Some(_), None) => Some("only live"),
+                (None, Some(_)) => Some("only in the backtest"),
+                (None, None) => None,
+            };
+            differences += usize::from(why.is_some());
+            rows.push(json!({
+                "live": l.map(|l| json!({"time": l.0, "side": l.1, "price": l.2.normalize().to_string(), "quantity": l.3.normalize().to_string()})),
+                "backtest": b.map(|b| json!({"time": b.0, "price": b.1.to_string(), "quantity": b.2.to_string(), "fill": b.3})),
+                "differs": why,
+            }));
+        }
+        out.insert(
+            sym.0.clone(),
+            json!({"agree": differences == 0, "since_bar": first, "differences": differences, "fills": rows}),
+        );
+    }
+    Ok(serde_json::Value::Object(out))
 }

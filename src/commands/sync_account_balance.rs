@@ -4,7 +4,6 @@
 use super::Ctx;
 use crate::core::accounts::{self, Account, AccountKind};
 use crate::core::balances;
-use crate::core::exchange::Market;
 use crate::core::freshness::{self, StaleMark};
 use crate::core::json_num::Money;
 use crate::core::valuation;
@@ -116,19 +115,8 @@ async fn sync_one(ctx: &Ctx, acct: &Account) -> Result<AccountSync> {
     let now = ctx.now_ms();
     let mut notes = Vec::new();
     // The one valuation (crate::core::valuation): cash, every position marked once, margin.
-    let state = match acct.kind {
-        AccountKind::Paper => valuation::load(store, acct, now).await?,
-        AccountKind::BinanceSpot => {
-            let client = ctx.binance_for(acct, Market::Spot)?;
-            valuation::fetch_spot(store, &client, acct, &[], now)
-                .await?
-                .0
-        }
-        AccountKind::BinanceFutures => {
-            let client = ctx.binance_for(acct, Market::UsdM)?;
-            valuation::fetch_futures(store, &client, acct, now).await?
-        }
-    };
+    let venue = ctx.venue_for(acct).await?;
+    let state = venue.value_now(store, acct, &[], now).await?.0;
     // A paper account is valued at stored closes: when one is stale by the freshness rule
     // the equity is not current, so no snapshot is written (a gap in the history, which
     // calculate-metrics shows, rather than a stale figure passed off as a real one); the
@@ -159,13 +147,14 @@ async fn sync_one(ctx: &Ctx, acct: &Account) -> Result<AccountSync> {
             .filter(|p| state.unpriced.contains(&p.symbol))
             .map(|p| p.asset.clone().unwrap_or_else(|| p.symbol.0.clone()))
             .collect();
-        notes.push(match acct.kind {
-            AccountKind::BinanceSpot => format!(
+        notes.push(if venue.profile().spot_balances {
+            format!(
                 "no {} price for {}: not valued",
                 acct.quote,
                 names.join(", ")
-            ),
-            _ => format!("no price for {}: valued at entry", names.join(", ")),
+            )
+        } else {
+            format!("no price for {}: valued at entry", names.join(", "))
         });
     }
     let snap = balances::snapshot(store, acct, &state, now).await?;

@@ -1,8 +1,7 @@
 //! `fks sync-market-data`: fetch closed OHLCV candles from Binance into the store.
 
 use super::{Ctx, Shard};
-use crate::core::candle_check::SourcedCandle;
-use crate::core::exchange::binance::{BinanceClient, ExchangeError};
+use crate::core::exchange::venue::{KlinePages, MarketData};
 use crate::core::market::{Symbol, Timeframe};
 use crate::core::sync::{self, KlineSource, SyncRequest};
 use crate::output::Outcome;
@@ -30,35 +29,6 @@ pub struct Args {
     pub shard: Option<Shard>,
 }
 
-struct Source<'a>(&'a BinanceClient);
-
-impl KlineSource for Source<'_> {
-    fn max_limit(&self) -> usize {
-        self.0.klines_page_size() as usize
-    }
-
-    async fn page(
-        &self,
-        symbol: &Symbol,
-        tf: Timeframe,
-        start: i64,
-        end: i64,
-        limit: usize,
-    ) -> Result<Vec<SourcedCandle>> {
-        let rows = self
-            .0
-            .klines(symbol, tf, Some(start), Some(end), limit as u32)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|k| SourcedCandle {
-                candle: k.candle(),
-                close_time: Some(k.close_time),
-            })
-            .collect())
-    }
-}
-
 pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let store = ctx.store().await?;
     let tf = args.timeframe.unwrap_or(ctx.settings.file.market.timeframe);
@@ -76,16 +46,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     }
     let mut results = BTreeMap::new();
 
-    let client = ctx.binance_market()?;
+    let venue = ctx.market_venue()?;
     // A ban or back-off is in force (recorded by this or another fks job): send nothing and
     // say until when, rather than extend it.
-    if let Some(backoff) = client.backoff() {
-        let msg = ExchangeError::Banned {
-            host: client.host().to_string(),
-            backoff: backoff.clone(),
-            fresh: false,
-        }
-        .to_string();
+    if let Some(ban) = venue.ban_in_force() {
+        let msg = ban.to_string();
         for s in &symbols {
             results.insert(
                 s.0.clone(),
@@ -95,11 +60,11 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         return Outcome::from_results(json!({
             "timeframe": tf,
             "symbols": symbols.len(),
-            "banned_until": backoff.until_ms,
+            "banned_until": ban.banned_until_ms(),
             "results": results,
         }));
     }
-    let src = Source(&client);
+    let src = KlinePages(&venue);
     let progress = ctx.progress_enabled().then(indicatif::MultiProgress::new);
     let step = tf.millis();
     let outcomes: Vec<(Symbol, Result<sync::SyncResult>)> =
@@ -175,10 +140,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
     let mut body = json!({
         "timeframe": tf,
         "symbols": symbols.len(),
-        "used_weight": client.used_weight(),
+        "used_weight": venue.used_weight(),
         "results": results,
     });
-    if let Some(until) = client.banned_until_ms() {
+    if let Some(until) = venue.banned_until_ms() {
         body["banned_until"] = json!(until);
     }
     Outcome::from_results(body)

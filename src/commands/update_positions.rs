@@ -2,8 +2,7 @@
 //! PnL %), reconcile futures positions with the exchange, flag stale prices.
 
 use super::Ctx;
-use crate::core::accounts::{self, Account, AccountKind};
-use crate::core::exchange::Market;
+use crate::core::accounts::{self, Account};
 use crate::core::positions;
 use crate::core::store::Store;
 use crate::core::valuation;
@@ -155,43 +154,33 @@ async fn update_one(ctx: &Ctx, acct: &Account) -> Result<Value> {
     let rule = ctx.settings.file.market.freshness();
     let mut reconciled = Value::Null;
     // Where prices come from: stored closes for paper, the exchange's ticker for Binance.
-    let mut ticker: BTreeMap<crate::core::market::Symbol, Decimal> = BTreeMap::new();
-    match acct.kind {
-        AccountKind::BinanceFutures => {
-            let client = ctx.binance_for(acct, Market::UsdM)?;
-            let live = client
-                .positions(None)
-                .await
-                .context("read futures positions")?;
-            reconciled = reconcile(store, acct, &live, now).await?;
-            ticker = live
-                .iter()
-                .map(|p| (p.symbol.clone(), p.mark_price))
-                .collect();
-        }
-        AccountKind::BinanceSpot => {
-            let open = positions::open_positions(store, acct.id).await?;
-            if !open.is_empty() {
-                let client = ctx.binance_for(acct, Market::Spot)?;
-                let syms: Vec<_> = open.iter().map(|p| p.symbol.clone()).collect();
-                ticker = client
-                    .ticker_prices(&syms)
-                    .await
-                    .context("read ticker prices")?;
-            }
-        }
-        AccountKind::Paper => {}
+    // The venue is opened only when it is asked something (an exchange account without
+    // open positions needs no credentials here).
+    let profile = crate::core::exchange::venue::profile(acct.kind);
+    let mut marks: BTreeMap<crate::core::market::Symbol, (Decimal, i64)> = BTreeMap::new();
+    if profile.exchange_positions {
+        // The exchange keeps the positions: read them, reconcile the store, mark at theirs.
+        let live = ctx
+            .venue_for(acct)
+            .await?
+            .positions(None)
+            .await
+            .context("read futures positions")?;
+        reconciled = reconcile(store, acct, &live, now).await?;
+        marks = live
+            .iter()
+            .map(|p| (p.symbol.clone(), (p.mark_price, now)))
+            .collect();
     }
     let mut out = Vec::new();
     let (mut stale, mut unpriced) = (0, 0);
     let open = positions::open_positions(store, acct.id).await?;
-    let mut prices = Vec::with_capacity(open.len());
-    for p in &open {
-        prices.push(match acct.kind {
-            AccountKind::Paper => positions::latest_stored_price(store, &p.symbol, now).await?,
-            _ => ticker.get(&p.symbol).map(|px| (*px, now)),
-        });
+    if !profile.exchange_positions && !open.is_empty() {
+        let syms: Vec<_> = open.iter().map(|p| p.symbol.clone()).collect();
+        marks = ctx.venue_for(acct).await?.marks(&syms, now).await?;
     }
+    let prices: Vec<Option<(Decimal, i64)>> =
+        open.iter().map(|p| marks.get(&p.symbol).copied()).collect();
     let tx = store.begin().await?;
     for (p, price) in open.iter().zip(prices) {
         let mut entry = json!({

@@ -94,6 +94,7 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
             "pass"
         };
         let mut action = "none";
+        let mut positions_after = serde_json::Value::Null;
         match verdict {
             "pass" => passed += 1,
             "fail" => {
@@ -115,13 +116,14 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
                     m.color = Some(COLOR_RED);
                     m.dedup_key = Some(format!("strategy-disabled:{}", st.id));
                     ctx.notify(m).await;
+                    positions_after = on_disable(ctx, st, now).await?;
                 } else {
                     action = "would_disable";
                 }
             }
             _ => {}
         }
-        results.insert(st.name.clone(), json!({"status": "success", "verdict": verdict, "action": action, "symbols": per_symbol}));
+        results.insert(st.name.clone(), json!({"status": "success", "verdict": verdict, "action": action, "symbols": per_symbol, "positions": positions_after}));
     }
     Outcome::from_results(json!({
         "days": args.days,
@@ -130,4 +132,92 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         "passed": passed, "failed": failed, "disabled": disabled,
         "results": results,
     }))
+}
+
+/// A disabled strategy that holds positions on its account: `strategy.on_disable = "close"`
+/// closes them (when trading is enabled), `"keep"` keeps them with an alert.
+async fn on_disable(
+    ctx: &Ctx,
+    st: &crate::core::strategies::StoredStrategy,
+    now: i64,
+) -> Result<serde_json::Value> {
+    let Some(account_id) = st.account_id else {
+        return Ok(serde_json::Value::Null);
+    };
+    let store = ctx.store().await?;
+    let acct = crate::core::accounts::get(store, account_id).await?;
+    let held: Vec<_> = crate::core::positions::open_positions(store, account_id)
+        .await?
+        .into_iter()
+        .filter(|p| st.symbols.contains(&p.symbol))
+        .collect();
+    if held.is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    let close = ctx.settings.file.strategy.on_disable == crate::core::config::OnDisable::Close
+        && ctx.settings.file.trading.enabled;
+    let mut out = Vec::new();
+    if close {
+        let venue = ctx.venue_for(&acct).await?;
+        let syms: Vec<_> = held.iter().map(|p| p.symbol.clone()).collect();
+        let marks = venue.marks(&syms, now).await?;
+        let run_id = ctx.run_id.load(std::sync::atomic::Ordering::SeqCst);
+        for p in &held {
+            let new = crate::core::orders::NewOrder {
+                account_id,
+                run_id: Some(run_id),
+                symbol: &p.symbol,
+                side: crate::core::orders::closing_side(p.side),
+                quantity: p.quantity,
+                reason: "strategy-disable",
+                now_ms: now,
+                position_id: Some(p.id),
+            };
+            // A position is closed once: a close already in flight (check-stop-loss's, a
+            // rebalance's, an earlier run's) is reported, not repeated.
+            let rec =
+                match crate::core::orders::journal_close(store, venue.as_ref(), &new, p).await? {
+                    crate::core::orders::Journaled::New(rec) => rec,
+                    crate::core::orders::Journaled::Existing(rec) => {
+                        out.push(
+                            json!({"symbol": p.symbol, "action": "already_closing", "order": rec}),
+                        );
+                        continue;
+                    }
+                };
+            let mark = marks.get(&p.symbol).map(|(m, _)| *m);
+            let done =
+                crate::core::orders::execute(store, &acct, venue.as_ref(), &rec, mark, now).await?;
+            out.push(json!({"symbol": p.symbol, "action": "close", "order": done}));
+        }
+    } else {
+        let names: Vec<String> = held
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {} {}",
+                    p.side.as_str(),
+                    p.quantity.normalize(),
+                    p.symbol
+                )
+            })
+            .collect();
+        let mut m = NewMessage::new(
+            MessageKind::Alert,
+            format!("Strategy {} disabled with open positions", st.name),
+            format!(
+                "{} keeps {} on {} (strategy.on_disable = \"keep\"): close them by hand, or set on_disable = \"close\".",
+                st.name,
+                names.join(", "),
+                acct.name
+            ),
+        );
+        m.color = Some(COLOR_RED);
+        m.dedup_key = Some(format!("strategy-disabled-positions:{}", st.id));
+        ctx.notify(m).await;
+        for p in &held {
+            out.push(json!({"symbol": p.symbol, "action": "keep"}));
+        }
+    }
+    Ok(json!(out))
 }

@@ -67,9 +67,10 @@ pub struct Account {
 impl Account {
     /// Net deposits: initial cash for paper, the configured baseline for exchange accounts.
     pub fn net_deposits(&self) -> Option<Decimal> {
-        match self.kind {
-            AccountKind::Paper => Some(self.initial_cash),
-            _ => self.baseline,
+        if crate::core::exchange::venue::profile(self.kind).simulated {
+            Some(self.initial_cash)
+        } else {
+            self.baseline
         }
     }
 }
@@ -125,7 +126,7 @@ pub async fn add(store: &Store, a: &NewAccount, now_ms: i64) -> Result<Account> 
         )
         .await?
         .int(0)?;
-    if a.kind == AccountKind::Paper {
+    if crate::core::exchange::venue::profile(a.kind).simulated {
         tx.exec(
             "INSERT INTO paper_wallets (account_id, balance, updated_ms) VALUES (?, ?, ?)",
             vals![id, a.cash, now_ms],

@@ -314,6 +314,38 @@ impl Default for TradingConfig {
     }
 }
 
+/// What happens to a strategy's position when validate-strategies disables it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDisable {
+    /// Close it with a market order (with `--execute` and trading enabled).
+    Close,
+    /// Keep it, with an alert.
+    #[default]
+    Keep,
+}
+
+/// What run-strategies does when the account's position is not what the strategy left
+/// (changed by hand on the exchange).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnMismatch {
+    /// Report it and trade nothing for that symbol (never fight the user).
+    #[default]
+    Report,
+    /// Take the position as it is and go on from there.
+    Adopt,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct StrategyConfig {
+    /// `close` or `keep` (default): a disabled strategy's position.
+    pub on_disable: OnDisable,
+    /// `report` (default) or `adopt`: a position changed by hand.
+    pub on_mismatch: OnMismatch,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RiskConfig {
@@ -440,9 +472,11 @@ pub struct FileConfig {
     #[serde(skip_serializing)]
     pub news: crate::core::news::NewsConfig,
     pub trading: TradingConfig,
+    pub strategy: StrategyConfig,
     pub risk: RiskConfig,
     pub backtest: BacktestSettings,
     pub intelligence: IntelligenceConfig,
+    pub monitor: crate::core::monitor::MonitorConfig,
 }
 
 /// Resolved settings for one run.

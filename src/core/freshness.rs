@@ -260,7 +260,7 @@ pub fn stale_marks(
     tf: Timeframe,
     as_of: i64,
 ) -> Vec<StaleMark> {
-    let spot = v.kind == crate::core::accounts::AccountKind::BinanceSpot;
+    let spot = crate::core::exchange::venue::profile(v.kind).spot_balances;
     v.positions
         .iter()
         .filter(|p| !(spot && p.price.is_none()))

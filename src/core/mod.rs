@@ -21,6 +21,7 @@ pub mod json_num;
 pub mod klines_file;
 pub mod knowledge;
 pub mod market;
+pub mod monitor;
 pub mod news;
 pub mod news_store;
 pub mod notify;

@@ -15,11 +15,10 @@
 //! assumed one.
 
 use crate::core::accounts::Account;
-use crate::core::exchange::binance::{BinanceClient, ExchangeError};
+use crate::core::exchange::binance::ExchangeError;
 use crate::core::exchange::paper::{self, PaperOrder};
-use crate::core::exchange::{
-    FuturesMarketOrder, MarketOrder, OrderAmount, OrderReport, OrderStatus, Trade,
-};
+use crate::core::exchange::venue::{RemoteClock, Venue, VenueOrder};
+use crate::core::exchange::{OrderReport, OrderStatus, Trade};
 use crate::core::execution::ids;
 use crate::core::json_num::Money;
 use crate::core::market::Symbol;
@@ -82,23 +81,6 @@ impl OrderRecord {
     }
 }
 
-/// Where an order goes.
-pub enum Venue<'a> {
-    Paper,
-    Spot(&'a BinanceClient),
-    /// USD-M futures; orders close positions (reduce-only).
-    Futures(&'a BinanceClient),
-}
-
-impl Venue<'_> {
-    fn client(&self) -> Option<&BinanceClient> {
-        match self {
-            Venue::Paper => None,
-            Venue::Spot(c) | Venue::Futures(c) => Some(c),
-        }
-    }
-}
-
 /// An order to journal.
 #[derive(Debug, Clone)]
 pub struct NewOrder<'a> {
@@ -128,10 +110,10 @@ pub enum Journaled {
 /// Write the order to the journal with a new client order id, committed before anything is
 /// sent. Every retry of this order (the client's, or a later run's reconciliation) uses the
 /// id stored here.
-pub async fn journal(store: &Store, venue: &Venue<'_>, o: &NewOrder<'_>) -> Result<OrderRecord> {
+pub async fn journal(store: &Store, venue: &dyn Venue, o: &NewOrder<'_>) -> Result<OrderRecord> {
     let tag = ids::store_tag(&crate::core::store::identity::store_id(store, o.now_ms).await?);
     let cid = ids::new_client_order_id(&tag)?;
-    if let Some(c) = venue.client() {
+    if let Some(c) = venue.remote() {
         // The journal time is kept on the exchange's clock: measure it once (weight 1). If
         // that fails, the local clock stands in (an accepted signed request proves it is
         // within a second of the exchange's anyway).
@@ -139,7 +121,7 @@ pub async fn journal(store: &Store, venue: &Venue<'_>, o: &NewOrder<'_>) -> Resu
             tracing::warn!("could not read the exchange's clock ({e}); using the local clock");
         }
     }
-    let exchange_time = venue.client().map(BinanceClient::server_now_ms);
+    let exchange_time = venue.remote().map(|c| c.server_now_ms());
     store
         .exec(
             "INSERT INTO orders (account_id, run_id, client_order_id, symbol, side, type, quantity, status, reason, created_ms, updated_ms, exchange_time_ms, position_id) \
@@ -187,7 +169,7 @@ pub async fn existing_close(
 /// are kept apart by the store's unique index on in-flight closes of a position.
 pub async fn journal_close(
     store: &Store,
-    venue: &Venue<'_>,
+    venue: &dyn Venue,
     o: &NewOrder<'_>,
     position: &positions::Position,
 ) -> Result<Journaled> {
@@ -379,7 +361,7 @@ fn fill_rows(execs: &[Trade]) -> Vec<FillRow> {
 
 /// What the order traded: the fills of a spot FULL answer, else its trades from the exchange.
 /// `Err` with a sentence when they cannot be read or do not add up to what was executed yet.
-async fn executions(venue: &Venue<'_>, rep: &OrderReport) -> Result<Vec<Trade>, String> {
+async fn executions(venue: &dyn Venue, rep: &OrderReport) -> Result<Vec<Trade>, String> {
     let fills: Vec<Trade> = rep
         .fills
         .iter()
@@ -399,10 +381,10 @@ async fn executions(venue: &Venue<'_>, rep: &OrderReport) -> Result<Vec<Trade>, 
     if !fills.is_empty() && total(&fills) == rep.executed_qty {
         return Ok(fills);
     }
-    let Some(c) = venue.client() else {
+    if venue.remote().is_none() {
         return Err("no exchange to ask for its trades".into());
-    };
-    let trades = c
+    }
+    let trades = venue
         .order_trades(&rep.symbol, rep.order_id)
         .await
         .map_err(|e| format!("its trades could not be read: {e}"))?;
@@ -422,7 +404,7 @@ async fn executions(venue: &Venue<'_>, rep: &OrderReport) -> Result<Vec<Trade>, 
 async fn settle(
     store: &Store,
     acct: &Account,
-    venue: &Venue<'_>,
+    venue: &dyn Venue,
     rec: &OrderRecord,
     rep: &OrderReport,
     now_ms: i64,
@@ -495,38 +477,51 @@ fn is_duplicate(e: &ExchangeError) -> bool {
 }
 
 async fn query(
-    venue: &Venue<'_>,
+    venue: &dyn Venue,
     symbol: &Symbol,
     cid: &str,
 ) -> Result<Option<OrderReport>, ExchangeError> {
-    match venue {
-        Venue::Spot(c) => c.spot_order_by_client_id(symbol, cid).await,
-        Venue::Futures(c) => c.futures_order_by_client_id(symbol, cid).await,
-        Venue::Paper => Ok(None),
+    match venue.remote() {
+        Some(_) => venue.order_by_client_id(symbol, cid).await,
+        None => Ok(None),
     }
 }
 
 /// When "the exchange has no such order" becomes final for an order whose request may be in
 /// flight: Binance refuses a signed request at its matching engine once `recvWindow` has
 /// passed since its `timestamp`. A second of margin for the exchange's clock.
-fn settled_after(c: &BinanceClient, signed_at_ms: i64) -> i64 {
-    signed_at_ms + c.config().recv_window_ms as i64 + 1_000
+fn settled_after(c: &dyn RemoteClock, signed_at_ms: i64) -> i64 {
+    signed_at_ms + c.recv_window_ms() + 1_000
 }
 
 /// Send a journaled order (once). Paper orders fill through the paper exchange in the same
-/// transaction that marks them filled.
+/// transaction that marks them filled. Futures orders are reduce-only (they close).
 pub async fn execute(
     store: &Store,
     acct: &Account,
-    venue: &Venue<'_>,
+    venue: &dyn Venue,
     rec: &OrderRecord,
     mark: Option<Decimal>,
+    now_ms: i64,
+) -> Result<OrderRecord> {
+    execute_as(store, acct, venue, rec, mark, None, now_ms).await
+}
+
+/// [`execute`], saying whether the order may only reduce a position (`None`: the venue's
+/// default for closes). An order that opens a futures position is `Some(false)`.
+pub async fn execute_as(
+    store: &Store,
+    acct: &Account,
+    venue: &dyn Venue,
+    rec: &OrderRecord,
+    mark: Option<Decimal>,
+    reduce_only: Option<bool>,
     now_ms: i64,
 ) -> Result<OrderRecord> {
     if rec.status != "new" {
         return Ok(rec.clone());
     }
-    let Some(c) = venue.client() else {
+    let Some(c) = venue.remote() else {
         execute_paper(store, acct, rec, mark, now_ms).await?;
         return get(store, &rec.client_order_id).await;
     };
@@ -537,27 +532,16 @@ pub async fn execute(
         )
         .await?;
     let offset_before = c.clock_offset_ms();
-    let res = match venue {
-        Venue::Futures(_) => {
-            c.place_futures_market_order(&FuturesMarketOrder {
-                symbol: rec.symbol.clone(),
-                side: rec.side,
-                quantity: rec.quantity,
-                client_order_id: rec.client_order_id.clone(),
-                reduce_only: true,
-            })
-            .await
-        }
-        _ => {
-            c.place_spot_market_order(&MarketOrder {
-                symbol: rec.symbol.clone(),
-                side: rec.side,
-                amount: OrderAmount::Base(rec.quantity),
-                client_order_id: rec.client_order_id.clone(),
-            })
-            .await
-        }
-    };
+    let res = venue
+        .place_market(&VenueOrder {
+            symbol: rec.symbol.clone(),
+            side: rec.side,
+            quantity: rec.quantity,
+            client_order_id: rec.client_order_id.clone(),
+            reduce_only: reduce_only.unwrap_or(venue.profile().reduce_only_closes),
+            mark,
+        })
+        .await;
     // A -1021 resync during the send moved our idea of the exchange's clock back: the journal
     // time must be on the clock the request was signed with.
     let shift = c.clock_offset_ms() - offset_before;
@@ -660,7 +644,7 @@ async fn execute_paper(
 async fn reconcile_one(
     store: &Store,
     acct: &Account,
-    venue: &Venue<'_>,
+    venue: &dyn Venue,
     rec: &OrderRecord,
     gone_after_ms: Option<i64>,
     now_ms: i64,
@@ -671,7 +655,7 @@ async fn reconcile_one(
             Some(why) => mark_foreign(store, rec, &rep, &why, now_ms).await,
         },
         Ok(None) => {
-            let exchange_now = venue.client().map(BinanceClient::server_now_ms);
+            let exchange_now = venue.remote().map(|c| c.server_now_ms());
             let definite = match (gone_after_ms, exchange_now) {
                 (Some(g), Some(n)) => n >= g,
                 _ => false,
@@ -717,7 +701,7 @@ async fn reconcile_one(
 pub async fn reconcile_pending(
     store: &Store,
     acct: &Account,
-    venue: &Venue<'_>,
+    venue: &dyn Venue,
     reason: Option<&str>,
     now_ms: i64,
 ) -> Result<Vec<OrderRecord>> {
@@ -744,7 +728,7 @@ pub async fn reconcile_pending(
     let mut out = Vec::new();
     for cid in ids {
         let rec = get(store, &cid).await?;
-        match venue.client() {
+        match venue.remote() {
             None => {
                 set_status(
                     store,
@@ -762,10 +746,7 @@ pub async fn reconcile_pending(
                 } else {
                     // The request went out right after the journal row was written; allow
                     // for its attempts and timeouts before "no such order" is final.
-                    let cfg = c.config();
-                    let in_flight = cfg.recv_window_ms as i64
-                        + cfg.timeout.as_millis() as i64 * cfg.max_attempts.max(1) as i64
-                        + 60_000;
+                    let in_flight = c.in_flight_ms();
                     Some(rec.exchange_time_ms.map_or(i64::MIN, |t| t + in_flight))
                 };
                 reconcile_one(store, acct, venue, &rec, gone_after, now_ms).await?

@@ -1,6 +1,6 @@
 //! Exchange trading rules (exchangeInfo filters) cached in the store, refreshed daily.
 
-use crate::core::exchange::binance::BinanceClient;
+use crate::core::exchange::venue::MarketData;
 use crate::core::exchange::{LotSize, PriceFilter, SymbolInfo};
 use crate::core::market::Symbol;
 use crate::core::store::Store;
@@ -14,11 +14,11 @@ const MAX_AGE_MS: i64 = 86_400_000;
 /// Rules for `symbols`, from the cache when fresh, else from the exchange (then cached).
 pub async fn rules(
     store: &Store,
-    client: &BinanceClient,
+    venue: &dyn MarketData,
     symbols: &[Symbol],
     now_ms: i64,
 ) -> Result<BTreeMap<Symbol, SymbolInfo>> {
-    let market = client.market().to_string();
+    let market = venue.rules_key();
     let mut out = BTreeMap::new();
     let mut missing = Vec::new();
     for s in symbols {
@@ -36,7 +36,7 @@ pub async fn rules(
         }
     }
     if !missing.is_empty() {
-        let info = client.exchange_info(&missing).await?;
+        let info = venue.exchange_rules(&missing).await?;
         for si in info.symbols {
             store
                 .exec(

@@ -377,7 +377,15 @@ fn journal_args(stored: &str) -> Vec<String> {
 }
 
 /// A run still marked `running` whose process is gone was killed: show it as such.
-fn effective_status(status: String, id: i64, killed: &std::collections::BTreeSet<i64>) -> String {
+///
+/// The one place that decides whether a run is `running` or `killed`: `fks runs`, `fks
+/// status`, the failure streaks and the dashboard all ask it, with the set from
+/// [`killed_runs`] (runs killed on this host or on another one).
+pub fn effective_status(
+    status: String,
+    id: i64,
+    killed: &std::collections::BTreeSet<i64>,
+) -> String {
     if status == "running" && killed.contains(&id) {
         "killed".into()
     } else {

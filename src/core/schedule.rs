@@ -13,6 +13,7 @@ pub const DEFAULT_SCHEDULE: &[(&str, &str)] = &[
     ("run-backtest", "0 0 * * *"),
     ("optimize-portfolio", "0 6 * * *"),
     ("check-stop-loss", "*/5 * * * *"),
+    ("run-strategies", "1 * * * *"),
     ("calculate-metrics", "0 23 * * *"),
     ("generate-report --report-type daily", "30 23 * * *"),
     ("generate-report --report-type weekly", "0 8 * * 1"),
@@ -20,6 +21,7 @@ pub const DEFAULT_SCHEDULE: &[(&str, &str)] = &[
     ("fetch-news", "0 * * * *"),
     ("archive-old-data --execute", "0 3 * * *"),
     ("send-notifications", "* * * * *"),
+    ("dashboard", "* * * * *"),
 ];
 
 /// Roughly how often a cron expression fires, in minutes (for "overdue" checks in `fks status`).

@@ -20,10 +20,14 @@ pub struct StoredStrategy {
     pub disabled_reason: Option<String>,
     pub disabled_ms: Option<i64>,
     pub updated_ms: i64,
+    /// The account the strategy trades (run-strategies), if bound.
+    pub account_id: Option<i64>,
+    /// The share of the account's equity it trades with (the backtest's position fraction).
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub allocation: Option<rust_decimal::Decimal>,
 }
 
-const COLS: &str =
-    "id, name, spec, symbols, timeframe, enabled, disabled_reason, disabled_ms, updated_ms";
+const COLS: &str = "id, name, spec, symbols, timeframe, enabled, disabled_reason, disabled_ms, updated_ms, account_id, allocation";
 
 fn from_row(r: &Row) -> Result<StoredStrategy> {
     Ok(StoredStrategy {
@@ -41,7 +45,79 @@ fn from_row(r: &Row) -> Result<StoredStrategy> {
         disabled_reason: r.opt_text(6)?,
         disabled_ms: r.opt_int(7)?,
         updated_ms: r.int(8)?,
+        account_id: r.opt_int(9)?,
+        allocation: r.opt_dec(10)?,
     })
+}
+
+/// A bad binding (the user's to fix): an allocation outside (0, 1], or a symbol another
+/// enabled strategy already trades on the account.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BindingError(pub String);
+
+/// Check that `s`, enabled and bound, trades no symbol another enabled strategy trades on
+/// the same account.
+pub async fn check_binding(store: &Store, s: &StoredStrategy) -> Result<()> {
+    if let Some(a) = s.allocation
+        && !(a > rust_decimal::Decimal::ZERO && a <= rust_decimal::Decimal::ONE)
+    {
+        return Err(BindingError(format!(
+            "--allocation {a}: must be above 0 and at most 1 (a share of the account's equity)"
+        ))
+        .into());
+    }
+    let Some(account) = s.account_id else {
+        return Ok(());
+    };
+    if !s.enabled {
+        return Ok(());
+    }
+    for other in list(store, true).await? {
+        if other.id == s.id || other.account_id != Some(account) {
+            continue;
+        }
+        if let Some(sym) = s.symbols.iter().find(|x| other.symbols.contains(x)) {
+            return Err(BindingError(format!(
+                "strategy {} already trades {sym} on account {account}: two enabled strategies may not trade one symbol on one account",
+                other.name
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Bind a strategy to an account with an allocation (or unbind it: `None`), refused when it
+/// would share a symbol with another enabled strategy on that account.
+pub async fn bind(
+    store: &Store,
+    id: i64,
+    account_id: Option<i64>,
+    allocation: Option<rust_decimal::Decimal>,
+    now_ms: i64,
+) -> Result<StoredStrategy> {
+    let mut s = find(store, &id.to_string()).await?;
+    s.account_id = account_id;
+    s.allocation = allocation;
+    check_binding(store, &s).await?;
+    store
+        .exec(
+            "UPDATE strategies SET account_id = ?, allocation = ?, updated_ms = ? WHERE id = ?",
+            vals![account_id, allocation, now_ms, id],
+        )
+        .await?;
+    find(store, &id.to_string()).await
+}
+
+/// The enabled strategy that owns `symbol` on `account_id`, if one does: rebalancing leaves
+/// it out, manual orders need `--force`, its stops are the strategy's.
+pub async fn owner_of(store: &Store, account_id: i64, symbol: &Symbol) -> Result<Option<String>> {
+    Ok(list(store, true)
+        .await?
+        .into_iter()
+        .find(|s| s.account_id == Some(account_id) && s.symbols.contains(symbol))
+        .map(|s| s.name))
 }
 
 pub async fn add(
@@ -254,4 +330,202 @@ mod tests {
             vec!["Sharpe undefined < 1"]
         );
     }
+}
+
+/// One journaled decision of run-strategies: a strategy's target for a symbol at the close
+/// of a bar (`bar_ms` is that bar's open time).
+#[derive(Debug, Clone, Serialize)]
+pub struct StrategyDecision {
+    pub id: i64,
+    pub strategy_id: i64,
+    pub account_id: i64,
+    pub symbol: Symbol,
+    pub bar_ms: i64,
+    /// `flat`, `long` or `short`.
+    pub target: String,
+    /// `decided` (to act on at the next bar's open), `done`, `no_change`, `missed`, `failed`.
+    pub status: String,
+    pub detail: Option<String>,
+    pub client_order_id: Option<String>,
+}
+
+const DCOLS: &str =
+    "id, strategy_id, account_id, symbol, bar_ms, target, status, detail, client_order_id";
+
+fn decision_row(r: &Row) -> Result<StrategyDecision> {
+    Ok(StrategyDecision {
+        id: r.int(0)?,
+        strategy_id: r.int(1)?,
+        account_id: r.int(2)?,
+        symbol: Symbol(r.text(3)?),
+        bar_ms: r.int(4)?,
+        target: r.text(5)?,
+        status: r.text(6)?,
+        detail: r.opt_text(7)?,
+        client_order_id: r.opt_text(8)?,
+    })
+}
+
+/// The decision journaled for this strategy, symbol and bar, if any.
+pub async fn decision_at(
+    store: &Store,
+    strategy_id: i64,
+    symbol: &Symbol,
+    bar_ms: i64,
+) -> Result<Option<StrategyDecision>> {
+    store
+        .query_opt(
+            &format!("SELECT {DCOLS} FROM strategy_decisions WHERE strategy_id = ? AND symbol = ? AND bar_ms = ?"),
+            vals![strategy_id, symbol, bar_ms],
+        )
+        .await?
+        .map(|r| decision_row(&r))
+        .transpose()
+}
+
+/// The latest decision before `bar_ms`, if any.
+pub async fn last_decision_before(
+    store: &Store,
+    strategy_id: i64,
+    symbol: &Symbol,
+    bar_ms: i64,
+) -> Result<Option<StrategyDecision>> {
+    store
+        .query_opt(
+            &format!("SELECT {DCOLS} FROM strategy_decisions WHERE strategy_id = ? AND symbol = ? AND bar_ms < ? ORDER BY bar_ms DESC LIMIT 1"),
+            vals![strategy_id, symbol, bar_ms],
+        )
+        .await?
+        .map(|r| decision_row(&r))
+        .transpose()
+}
+
+/// Decisions still to act on (`decided`), oldest first.
+pub async fn pending_decisions(
+    store: &Store,
+    strategy_id: i64,
+    symbol: &Symbol,
+) -> Result<Vec<StrategyDecision>> {
+    store
+        .query(
+            &format!("SELECT {DCOLS} FROM strategy_decisions WHERE strategy_id = ? AND symbol = ? AND status = 'decided' ORDER BY bar_ms"),
+            vals![strategy_id, symbol],
+        )
+        .await?
+        .iter()
+        .map(decision_row)
+        .collect()
+}
+
+/// The latest acted-on decision that opened a position (its bar is the entry's signal bar).
+pub async fn last_entry(
+    store: &Store,
+    strategy_id: i64,
+    symbol: &Symbol,
+) -> Result<Option<StrategyDecision>> {
+    store
+        .query_opt(
+            &format!("SELECT {DCOLS} FROM strategy_decisions WHERE strategy_id = ? AND symbol = ? AND status = 'done' AND target <> 'flat' ORDER BY bar_ms DESC LIMIT 1"),
+            vals![strategy_id, symbol],
+        )
+        .await?
+        .map(|r| decision_row(&r))
+        .transpose()
+}
+
+/// Journal a decision (once per strategy, symbol and bar: a second insert fails).
+#[allow(clippy::too_many_arguments)]
+pub async fn record_decision(
+    store: &Store,
+    s: &StoredStrategy,
+    account_id: i64,
+    symbol: &Symbol,
+    bar_ms: i64,
+    target: &str,
+    status: &str,
+    detail: Option<&str>,
+    run_id: Option<i64>,
+    now_ms: i64,
+) -> Result<()> {
+    store
+        .exec(
+            "INSERT INTO strategy_decisions (strategy_id, account_id, symbol, timeframe, bar_ms, target, status, detail, run_id, created_ms, updated_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            vals![s.id, account_id, symbol, s.timeframe, bar_ms, target, status, detail, run_id, now_ms, now_ms],
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn set_decision(
+    store: &Store,
+    id: i64,
+    status: &str,
+    detail: Option<&str>,
+    client_order_id: Option<&str>,
+    now_ms: i64,
+) -> Result<()> {
+    store
+        .exec(
+            "UPDATE strategy_decisions SET status = ?, detail = COALESCE(?, detail), client_order_id = COALESCE(?, client_order_id), updated_ms = ? WHERE id = ?",
+            vals![status, detail, client_order_id, now_ms, id],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The net position (base quantity, + long / − short) a strategy's own filled orders left on
+/// an account's symbol: what it holds unless someone changed it by hand.
+pub async fn own_net_position(
+    store: &Store,
+    account_id: i64,
+    symbol: &Symbol,
+) -> Result<rust_decimal::Decimal> {
+    let rows = store
+        .query(
+            "SELECT side, filled_qty FROM orders WHERE account_id = ? AND symbol = ? AND status = 'filled' AND reason LIKE 'strategy%'",
+            vals![account_id, symbol],
+        )
+        .await?;
+    let mut net = rust_decimal::Decimal::ZERO;
+    for r in &rows {
+        let q = r.opt_dec(1)?.unwrap_or_default();
+        if r.text(0)? == "BUY" {
+            net += q;
+        } else {
+            net -= q;
+        }
+    }
+    Ok(net)
+}
+
+/// One fill of a strategy's own orders: (time, side, price, quantity).
+pub type LiveFill = (i64, String, rust_decimal::Decimal, rust_decimal::Decimal);
+
+/// The fills of a strategy's orders on an account's symbol, in booking order, and the first
+/// bar it decided on (None when it never ran).
+pub async fn live_record(
+    store: &Store,
+    strategy_id: i64,
+    account_id: i64,
+    symbol: &Symbol,
+) -> Result<(Option<i64>, Vec<LiveFill>)> {
+    let first = store
+        .query_one(
+            "SELECT MIN(bar_ms) FROM strategy_decisions WHERE strategy_id = ? AND symbol = ?",
+            vals![strategy_id, symbol],
+        )
+        .await?
+        .opt_int(0)?;
+    let fills = store
+        .query(
+            "SELECT f.time_ms, f.side, f.price, f.quantity FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id \
+             WHERE o.account_id = ? AND o.symbol = ? AND o.reason LIKE 'strategy%' ORDER BY f.id",
+            vals![account_id, symbol],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((r.int(0)?, r.text(1)?, r.dec(2)?, r.dec(3)?)))
+        .collect::<Result<_>>()?;
+    Ok((first, fills))
 }

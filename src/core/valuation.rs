@@ -286,19 +286,22 @@ pub fn value(input: &ValuationInput) -> Result<Valuation, ValuationError> {
         Wallet::Spot { .. } => "spot",
         Wallet::Futures(_) => "futures",
     };
-    let matches = matches!(
-        (input.kind, &input.wallet),
-        (AccountKind::Paper, Wallet::Paper { .. })
-            | (AccountKind::BinanceSpot, Wallet::Spot { .. })
-            | (AccountKind::BinanceFutures, Wallet::Futures(_))
-    );
-    if !matches {
+    let venue = crate::core::exchange::venue::profile(input.kind);
+    let expected = if venue.simulated {
+        "paper"
+    } else if venue.spot_balances {
+        "spot"
+    } else {
+        "futures"
+    };
+    if expected != wallet_name {
         return Err(ValuationError::WalletMismatch {
             kind: input.kind.as_str(),
             wallet: wallet_name,
         });
     }
-    let spot = input.kind == AccountKind::BinanceSpot;
+    let spot = matches!(input.wallet, Wallet::Spot { .. });
+    let futures = matches!(input.wallet, Wallet::Futures(_));
     let mut seen = BTreeSet::new();
     let mut marked = Vec::with_capacity(input.holdings.len());
     let mut unpriced = Vec::new();
@@ -322,14 +325,14 @@ pub fn value(input: &ValuationInput) -> Result<Valuation, ValuationError> {
         };
         let mv = mark.map_or(Decimal::ZERO, |m| sign(h.side) * h.quantity * m);
         let pnl = match (h.reported_pnl, h.price, h.entry_price) {
-            (Some(r), _, _) if input.kind == AccountKind::BinanceFutures => Some(r),
+            (Some(r), _, _) if futures => Some(r),
             (_, Some(p), Some(e)) => Some(positions::unrealized(h.side, h.quantity, e, p)),
             _ => None,
         };
-        let margin = match input.kind {
-            AccountKind::BinanceSpot => Decimal::ZERO,
-            AccountKind::Paper => mv.abs(),
-            AccountKind::BinanceFutures => mv.abs() / h.leverage.unwrap_or(Decimal::ONE),
+        let margin = match input.wallet {
+            Wallet::Spot { .. } => Decimal::ZERO,
+            Wallet::Paper { .. } => mv.abs(),
+            Wallet::Futures(_) => mv.abs() / h.leverage.unwrap_or(Decimal::ONE),
         };
         pv += mv;
         gross += mv.abs();
@@ -418,7 +421,10 @@ impl Valuation {
         use rust_decimal::prelude::ToPrimitive;
         self.positions
             .iter()
-            .filter(|p| !(self.kind == AccountKind::BinanceSpot && p.price.is_none()))
+            .filter(|p| {
+                !(crate::core::exchange::venue::profile(self.kind).spot_balances
+                    && p.price.is_none())
+            })
             .map(|p| {
                 let w = if self.equity > Decimal::ZERO {
                     (p.market_value / self.equity).to_f64().unwrap_or(0.0)
@@ -536,7 +542,7 @@ pub async fn fees_paid(store: &Store, acct: &Account, as_of: i64) -> Result<Deci
 /// `as_of` (a replay under `FKS_NOW` or `--as-of`), the wallet and positions are those its
 /// fills up to `as_of` left ([`crate::core::exchange::paper::replay`]), never the later ones.
 pub async fn paper_input(store: &Store, acct: &Account, as_of: i64) -> Result<ValuationInput> {
-    if acct.kind != AccountKind::Paper {
+    if !crate::core::exchange::venue::profile(acct.kind).simulated {
         bail!(
             "{} is a {} account, not paper",
             acct.name,
@@ -708,15 +714,15 @@ pub async fn fetch_futures(
 /// an exchange account, the one stored with its latest balance snapshot at or before `as_of`
 /// (an error when there is none: run sync-account-balance first).
 pub async fn load(store: &Store, acct: &Account, as_of: i64) -> Result<Valuation> {
-    match acct.kind {
-        AccountKind::Paper => Ok(value(&paper_input(store, acct, as_of).await?)?),
-        _ => load_stored(store, acct, as_of).await?.with_context(|| {
-            format!(
-                "no balance snapshot for {}: run sync-account-balance first",
-                acct.name
-            )
-        }),
+    if crate::core::exchange::venue::profile(acct.kind).simulated {
+        return Ok(value(&paper_input(store, acct, as_of).await?)?);
     }
+    load_stored(store, acct, as_of).await?.with_context(|| {
+        format!(
+            "no balance snapshot for {}: run sync-account-balance first",
+            acct.name
+        )
+    })
 }
 
 /// Like [`load`], but an exchange account that was never synced gives `None` instead of an
@@ -726,10 +732,10 @@ pub async fn load_stored_or_live(
     acct: &Account,
     as_of: i64,
 ) -> Result<Option<Valuation>> {
-    match acct.kind {
-        AccountKind::Paper => Ok(Some(value(&paper_input(store, acct, as_of).await?)?)),
-        _ => load_stored(store, acct, as_of).await,
+    if crate::core::exchange::venue::profile(acct.kind).simulated {
+        return Ok(Some(value(&paper_input(store, acct, as_of).await?)?));
     }
+    load_stored(store, acct, as_of).await
 }
 
 /// The valuation stored with the latest snapshot at or before `as_of`, if any. A snapshot

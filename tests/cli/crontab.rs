@@ -72,13 +72,14 @@ fn every_crontab_line_runs_in_sh_and_logs_one_json_object_per_run() {
     std::fs::remove_dir_all(sb.path().join("var")).unwrap();
 
     let lines = job_lines(&crontab);
-    assert_eq!(lines.len(), 18, "{crontab}");
+    assert_eq!(lines.len(), 20, "{crontab}");
     let expected: BTreeSet<String> = [
         "analyze-risk",
         "archive-old-data",
         "calculate-metrics",
         "check-stop-loss",
         "evaluate-signals",
+        "dashboard",
         "fetch-news",
         "generate-daily-rag-signals",
         "generate-report-daily",
@@ -86,6 +87,7 @@ fn every_crontab_line_runs_in_sh_and_logs_one_json_object_per_run() {
         "generate-signals",
         "optimize-portfolio",
         "run-backtest",
+        "run-strategies",
         "send-notifications",
         "sync-account-balance",
         "sync-market-data",

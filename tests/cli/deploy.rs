@@ -46,10 +46,11 @@ fn sandbox() -> (Sandbox, String) {
     (sb, p.display().to_string())
 }
 
-const SHARDED: [&str; 5] = [
+const SHARDED: [&str; 6] = [
     "sync-market-data",
     "update-indicators",
     "generate-daily-rag-signals",
+    "run-strategies",
     "run-backtest",
     "validate-strategies",
 ];

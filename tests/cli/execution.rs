@@ -311,7 +311,9 @@ fn price_series(sb: &Sandbox, closes: &[f64]) {
 fn paper_stops(sb: &Sandbox) {
     sb.write(
         "fks.toml",
-        "[trading]\nenabled = true\n[notifications]\nfile = \"alerts.jsonl\"\n",
+        // The jobs here run hours apart on the test clock: failure-streak alerts for missed
+        // runs (tests/cli/monitor.rs) are not what this test counts.
+        "[trading]\nenabled = true\n[notifications]\nfile = \"alerts.jsonl\"\n[monitor]\nfailure_streak = 0\n",
     );
     run_json(sb.fks().args(["account", "add", "L", "--cash", "10000"]));
     run_json(sb.fks().args(["account", "add", "S", "--cash", "10000"]));
@@ -1424,4 +1426,221 @@ fn rebalance_leaves_a_position_being_closed_postgres() {
     if let Some(sb) = Sandbox::postgres() {
         rebalance_leaves_a_position_being_closed(&sb);
     }
+}
+
+/// run-strategies on a Binance spot account at the loopback exchange: the market order goes
+/// out when the bar closes, through the order journal; a -2010 rejection fails that symbol
+/// only (the run is partial); a rerun in the same bar sends nothing.
+#[test]
+fn run_strategies_trades_a_spot_account_and_a_rejection_fails_one_symbol() {
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let desk = Desk::default();
+    desk.0.lock().unwrap().reject_symbol = Some("ETHUSDT".into());
+    rt.block_on(spot_exchange(&server, &desk));
+    let (sb, fks) = spot_sandbox(&server, true);
+    // Falling then rising: the fast average crosses above the slow one at the last bar.
+    let series = [
+        "100", "99", "98", "97", "96", "95", "94", "93", "92", "91", "90", "96",
+    ];
+    closes(&sb, "BTCUSDT", &series);
+    closes(&sb, "ETHUSDT", &series);
+    for (name, sym) in [("b", "BTCUSDT"), ("e", "ETHUSDT")] {
+        let (c, v, e) = run_json(sb.fks().args([
+            "strategy",
+            "add",
+            name,
+            "--kind",
+            "sma_cross",
+            "--params",
+            "fast=2,slow=4",
+            "--symbols",
+            sym,
+            "--timeframe",
+            "1h",
+            "--account-id",
+            "1",
+            "--allocation",
+            "0.1",
+        ]));
+        assert_eq!(c, 0, "{v} {e}");
+    }
+    let now = (T0 + series.len() as i64 * H + 1_000).to_string();
+    // Dry run first: the order it would place, nothing sent.
+    let (c, v, e) = run_json(
+        fks(&sb)
+            .env("FKS_NOW", &now)
+            .args(["run-strategies", "--no-sync"]),
+    );
+    assert_eq!(c, 0, "{v} {e}");
+    assert_eq!(v["results"]["b/BTCUSDT"]["target"], "long", "{v}");
+    assert_eq!(
+        v["results"]["b/BTCUSDT"]["would_place"][0]["side"], "BUY",
+        "{v}"
+    );
+    assert_eq!(posts(&rt, &server), 0, "a dry run sends nothing");
+    let (c, v, e) =
+        run_json(
+            fks(&sb)
+                .env("FKS_NOW", &now)
+                .args(["run-strategies", "--no-sync", "--execute"]),
+        );
+    assert_eq!(c, 3, "one symbol rejected: partial\n{v} {e}");
+    let btc = &v["results"]["b/BTCUSDT"];
+    assert_eq!(btc["orders"][0]["status"], "filled", "{v}");
+    let eth = &v["results"]["e/ETHUSDT"];
+    assert_eq!(eth["status"], "partial", "{v}");
+    assert_eq!(eth["orders"][0]["status"], "rejected", "{v}");
+    assert!(
+        eth["orders"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("-2010"),
+        "{v}"
+    );
+    let sent = posts(&rt, &server);
+    assert_eq!(sent, 2, "one order per symbol");
+    // The same bar again: already decided, nothing sent.
+    let (c, v, _) =
+        run_json(
+            fks(&sb)
+                .env("FKS_NOW", &now)
+                .args(["run-strategies", "--no-sync", "--execute"]),
+        );
+    assert_eq!(c, 0, "{v}");
+    assert_eq!(v["results"]["b/BTCUSDT"]["already_decided"], true, "{v}");
+    assert_eq!(posts(&rt, &server), sent);
+}
+
+/// Two strategies (b on BTCUSDT, e on ETHUSDT) bound to a spot account at a fresh loopback
+/// exchange, the same closes on both: each wants one BUY at the last bar.
+fn caps_setup(
+    order_cap: &str,
+    run_cap: &str,
+) -> (
+    tokio::runtime::Runtime,
+    MockServer,
+    Sandbox,
+    impl Fn(&Sandbox) -> assert_cmd::Command + use<>,
+    String,
+) {
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let desk = Desk::default();
+    rt.block_on(spot_exchange(&server, &desk));
+    let (sb, fks) = spot_sandbox(&server, true);
+    let series = [
+        "100", "99", "98", "97", "96", "95", "94", "93", "92", "91", "90", "96",
+    ];
+    closes(&sb, "BTCUSDT", &series);
+    closes(&sb, "ETHUSDT", &series);
+    for (name, sym) in [("b", "BTCUSDT"), ("e", "ETHUSDT")] {
+        let (c, v, e) = run_json(sb.fks().args([
+            "strategy",
+            "add",
+            name,
+            "--kind",
+            "sma_cross",
+            "--params",
+            "fast=2,slow=4",
+            "--symbols",
+            sym,
+            "--timeframe",
+            "1h",
+            "--account-id",
+            "1",
+            "--allocation",
+            "0.1",
+        ]));
+        assert_eq!(c, 0, "{v} {e}");
+    }
+    sb.write("fks.toml", &format!("[exchange]\ntimeout_secs = 1\nrecv_window_ms = 1000\n[trading]\nenabled = true\nmax_order_notional = \"{order_cap}\"\nmax_run_notional = \"{run_cap}\"\n"));
+    let now = (T0 + series.len() as i64 * H + 1_000).to_string();
+    (rt, server, sb, fks, now)
+}
+
+/// run-strategies obeys the safety caps of real money like rebalance-portfolio: an order above
+/// `trading.max_order_notional` is refused (not shrunk) and never sent; once the run's orders
+/// reach `trading.max_run_notional` the next one is refused. A refusal makes the run partial
+/// with one `error:` line saying which cap.
+#[test]
+fn run_strategies_refuses_orders_above_the_notional_caps() {
+    // Caps far away: the dry run lists one BUY per symbol; its notional sets the caps below.
+    let (_rt, _server, sb, fks, now) = caps_setup("100000000", "100000000");
+    let (c, v, e) = run_json(
+        fks(&sb)
+            .env("FKS_NOW", &now)
+            .args(["run-strategies", "--no-sync"]),
+    );
+    assert_eq!(c, 0, "{v} {e}");
+    let buy = &v["results"]["b/BTCUSDT"]["would_place"][0];
+    assert_eq!(buy["side"], "BUY", "{v}");
+    let qty: f64 = buy["quantity"].as_str().unwrap().parse().unwrap();
+    let notional = qty * 96.0;
+    assert!(notional > 10.0, "{v}");
+
+    // Per-order cap below one order: both refused, nothing sent or journaled, exit 3.
+    let (rt, server, sb, fks, now) = caps_setup(&format!("{:.2}", notional / 2.0), "100000000");
+    let (c, v, e) =
+        run_json(
+            fks(&sb)
+                .env("FKS_NOW", &now)
+                .args(["run-strategies", "--no-sync", "--execute"]),
+        );
+    assert_eq!(c, 3, "refused by the cap: partial\n{v} {e}");
+    for key in ["b/BTCUSDT", "e/ETHUSDT"] {
+        let r = &v["results"][key];
+        assert_eq!(r["status"], "partial", "{v}");
+        assert_eq!(r["orders"].as_array().unwrap().len(), 0, "{v}");
+        assert_eq!(r["refused"][0]["reason"], "above_order_cap", "{v}");
+        assert!(
+            r["error"]
+                .as_str()
+                .unwrap()
+                .contains("trading.max_order_notional"),
+            "{v}"
+        );
+    }
+    assert_eq!(e.matches("error:").count(), 1, "one error line: {e}");
+    assert!(e.contains("max_order_notional"), "{e}");
+    assert_eq!(
+        posts(&rt, &server),
+        0,
+        "an order above the cap is never sent"
+    );
+    assert_eq!(
+        scalar(&sb, "SELECT COUNT(*) FROM orders"),
+        "0",
+        "nor journaled"
+    );
+
+    // Run cap with room for one order: the first symbol's goes out, the second is refused.
+    let (rt, server, sb, fks, now) = caps_setup("100000000", &format!("{:.2}", notional * 1.5));
+    let (c, v, e) =
+        run_json(
+            fks(&sb)
+                .env("FKS_NOW", &now)
+                .args(["run-strategies", "--no-sync", "--execute"]),
+        );
+    assert_eq!(c, 3, "{v} {e}");
+    assert_eq!(
+        v["results"]["b/BTCUSDT"]["orders"][0]["status"], "filled",
+        "{v}"
+    );
+    let eth = &v["results"]["e/ETHUSDT"];
+    assert_eq!(eth["orders"].as_array().unwrap().len(), 0, "{v}");
+    assert_eq!(eth["refused"][0]["reason"], "run_cap_reached", "{v}");
+    assert!(
+        eth["error"]
+            .as_str()
+            .unwrap()
+            .contains("trading.max_run_notional"),
+        "{v}"
+    );
+    assert_eq!(
+        posts(&rt, &server),
+        1,
+        "only the order within the run's cap"
+    );
+    assert_eq!(scalar(&sb, "SELECT COUNT(*) FROM orders"), "1");
 }

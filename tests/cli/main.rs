@@ -7,6 +7,7 @@
 mod support;
 
 mod accounts;
+mod alerts;
 mod archive;
 mod backtest;
 mod clock_reads;
@@ -23,6 +24,7 @@ mod import;
 mod indicators;
 mod intelligence;
 mod locks_pg;
+mod monitor;
 mod notify;
 mod pg_tls;
 mod pooler;
@@ -30,6 +32,7 @@ mod readonly;
 mod reports;
 mod secrets;
 mod snapshots;
+mod strategies;
 mod sync;
 mod timescale;
 mod urgent;

@@ -99,6 +99,9 @@ fn report_html_markdown_and_discord_png() {
         c.close = p;
     }
     crate::support::import_hourly(&sb, "BTCUSDT", &k);
+    // One balance sync a day on the test clock: the missed-run alerts it would earn
+    // (tests/cli/monitor.rs) would be a second Discord message.
+    sb.write("fks.toml", "[monitor]\nfailure_streak = 0\n");
     for day in 0..7 {
         let now = (T0 + day * D + 20 * 3_600_000).to_string();
         let side = if day % 2 == 0 { "BUY" } else { "SELL" };

@@ -293,6 +293,109 @@ fn rule_distance(rule: Option<ExitRule>, fill: f64, atr: f64) -> f64 {
     }
 }
 
+/// A strategy's signal flags per bar and, when a stop or take profit is in ATRs, the ATR
+/// line: computed exactly as a backtest over the same bars computes them.
+pub struct Signals {
+    pub flags: Vec<u8>,
+    pub atr: Option<Vec<f64>>,
+}
+
+/// [`Signals`] of `spec` over `bars` (validated as a backtest validates them).
+pub fn signals(bars: &[Bar], spec: &StrategySpec) -> Result<Signals, BacktestError> {
+    let params = spec.typed()?;
+    validate_bars(bars)?;
+    let cache = IndicatorCache::build(bars, spec.indicator_keys(&params));
+    let mut flags = Vec::new();
+    compute_signals(&params, bars, &cache, &mut flags);
+    let atr = match (spec.stop_loss, spec.take_profit) {
+        (Some(ExitRule::Atr { .. }), _) | (_, Some(ExitRule::Atr { .. })) => {
+            Some(cache.line(IndicatorKey::Atr(spec.atr_period)).to_vec())
+        }
+        _ => None,
+    };
+    Ok(Signals { flags, atr })
+}
+
+/// The stop and take-profit levels of a position entered at `fill` in direction `dir`
+/// (+1/-1), `atr` being the signal bar's ATR (NaN when a level is not set).
+pub fn exit_levels(spec: &StrategySpec, dir: f64, fill: f64, atr: f64) -> (f64, f64) {
+    let sd = rule_distance(spec.stop_loss, fill, atr);
+    let td = rule_distance(spec.take_profit, fill, atr);
+    (fill - dir * sd, fill + dir * td)
+}
+
+/// What a strategy does at the open of the bar after a signal bar: the one decision the
+/// backtest and `run-strategies` both act on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decision {
+    /// Close the position held (its exit or the opposite entry fired).
+    pub exit: bool,
+    /// Open a position after that (or from flat): +1 long, -1 short, 0 none. Only when no
+    /// position is left open.
+    pub enter: f64,
+}
+
+impl Decision {
+    /// The position wanted after acting: +1 long, -1 short, 0 flat.
+    pub fn target(&self, held: Option<f64>) -> f64 {
+        match held {
+            Some(d) if !self.exit => d,
+            _ => self.enter,
+        }
+    }
+}
+
+/// Decide on the signal `flags` of a closed bar, holding `held` (+1 long, -1 short) or
+/// nothing; `can_enter` is false while a needed indicator is still warming up (an ATR
+/// stop). Whether there is cash to enter with is the caller's to judge.
+pub fn decide(flags: u8, held: Option<f64>, allow_short: bool, can_enter: bool) -> Decision {
+    let exit = match held {
+        Some(d) => (d > 0.0 && flags & EXIT_LONG != 0) || (d < 0.0 && flags & EXIT_SHORT != 0),
+        None => false,
+    };
+    let flat_after = held.is_none() || exit;
+    let enter = if !flat_after || !can_enter {
+        0.0
+    } else if flags & ENTER_LONG != 0 {
+        1.0
+    } else if allow_short && flags & ENTER_SHORT != 0 {
+        -1.0
+    } else {
+        0.0
+    };
+    Decision { exit, enter }
+}
+
+/// A stop loss or take profit hit inside `bar` by a position in direction `dir` (+1/-1):
+/// at the open when the bar opens beyond the level, else at the level; the stop first when
+/// both are inside the bar. `stop`/`take` are NaN when not set.
+pub fn exit_in_bar(dir: f64, stop: f64, take: f64, bar: &Bar) -> Option<(f64, ExitKind)> {
+    let (o, h, l) = (bar.open, bar.high, bar.low);
+    if dir > 0.0 {
+        if o <= stop {
+            Some((o, ExitKind::Stop))
+        } else if o >= take {
+            Some((o, ExitKind::TakeProfit))
+        } else if l <= stop {
+            Some((stop, ExitKind::Stop))
+        } else if h >= take {
+            Some((take, ExitKind::TakeProfit))
+        } else {
+            None
+        }
+    } else if o >= stop {
+        Some((o, ExitKind::Stop))
+    } else if o <= take {
+        Some((o, ExitKind::TakeProfit))
+    } else if h >= stop {
+        Some((stop, ExitKind::Stop))
+    } else if l <= take {
+        Some((take, ExitKind::TakeProfit))
+    } else {
+        None
+    }
+}
+
 /// The bar loop. Allocation-free except for pushing a trade (capacity is reserved first).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn simulate(
@@ -358,74 +461,48 @@ pub(crate) fn simulate(
         let bar = bars[i];
         // 1. act on the previous bar's signal at this bar's open
         if i > start && !halted {
-            let f = flags[i - 1];
-            if f != 0 {
+            let atr_v = atr.map_or(0.0, |a| a[i - 1]);
+            let d = decide(
+                flags[i - 1],
+                pos.map(|p| p.dir),
+                allow_short,
+                !atr_v.is_nan(),
+            );
+            {
                 if let Some(p) = pos
-                    && ((p.dir > 0.0 && f & EXIT_LONG != 0) || (p.dir < 0.0 && f & EXIT_SHORT != 0))
+                    && d.exit
                 {
                     close(p, bar.open, i, ExitKind::Signal, &mut cash, trades);
                     pos = None;
                 }
                 if pos.is_none() {
-                    let dir = if f & ENTER_LONG != 0 {
-                        1.0
-                    } else if allow_short && f & ENTER_SHORT != 0 {
-                        -1.0
-                    } else {
-                        0.0
-                    };
-                    let atr_v = atr.map_or(0.0, |a| a[i - 1]);
-                    if dir != 0.0 && !atr_v.is_nan() && cash > 0.0 {
+                    let dir = d.enter;
+                    if dir != 0.0 && cash > 0.0 {
                         let fill = bar.open * (1.0 + dir * slip);
                         let qty = cash * cfg.position_fraction / (fill * (1.0 + fee_rate));
                         let notional = qty * fill;
                         let fee = notional * fee_rate;
                         cash -= dir * notional + fee;
-                        let sd = rule_distance(spec.stop_loss, fill, atr_v);
-                        let td = rule_distance(spec.take_profit, fill, atr_v);
+                        let (stop, take) = exit_levels(spec, dir, fill, atr_v);
                         pos = Some(Position {
                             dir,
                             qty,
                             entry_price: fill,
                             entry_fee: fee,
                             entry_bar: i,
-                            stop: fill - dir * sd,
-                            take: fill + dir * td,
+                            stop,
+                            take,
                         });
                     }
                 }
             }
         }
         // 2. stop loss / take profit inside this bar (the entry bar included)
-        if let Some(p) = pos {
-            let (o, h, l) = (bar.open, bar.high, bar.low);
-            let exit = if p.dir > 0.0 {
-                if o <= p.stop {
-                    Some((o, ExitKind::Stop))
-                } else if o >= p.take {
-                    Some((o, ExitKind::TakeProfit))
-                } else if l <= p.stop {
-                    Some((p.stop, ExitKind::Stop))
-                } else if h >= p.take {
-                    Some((p.take, ExitKind::TakeProfit))
-                } else {
-                    None
-                }
-            } else if o >= p.stop {
-                Some((o, ExitKind::Stop))
-            } else if o <= p.take {
-                Some((o, ExitKind::TakeProfit))
-            } else if h >= p.stop {
-                Some((p.stop, ExitKind::Stop))
-            } else if l <= p.take {
-                Some((p.take, ExitKind::TakeProfit))
-            } else {
-                None
-            };
-            if let Some((px, kind)) = exit {
-                close(p, px, i, kind, &mut cash, trades);
-                pos = None;
-            }
+        if let Some(p) = pos
+            && let Some((px, kind)) = exit_in_bar(p.dir, p.stop, p.take, &bar)
+        {
+            close(p, px, i, kind, &mut cash, trades);
+            pos = None;
         }
         // 3. mark at the close
         let mut eq = match pos {
@@ -453,5 +530,75 @@ pub(crate) fn simulate(
     SimSummary {
         exposure_bars,
         closed_at_end,
+    }
+}
+
+#[cfg(test)]
+mod decision_tests {
+    use super::*;
+
+    #[test]
+    fn the_decision_is_the_bar_loops() {
+        // Flat: an entry signal opens; a short one only when shorts are allowed.
+        assert_eq!(decide(ENTER_LONG, None, false, true).target(None), 1.0);
+        assert_eq!(decide(ENTER_SHORT, None, false, true).target(None), 0.0);
+        assert_eq!(decide(ENTER_SHORT, None, true, true).target(None), -1.0);
+        // Warming up (an ATR stop without its ATR): no entry.
+        assert_eq!(decide(ENTER_LONG, None, false, false).target(None), 0.0);
+        // Held long: its exit closes; with the opposite entry it reverses; else it stays.
+        let d = decide(EXIT_LONG | ENTER_SHORT, Some(1.0), true, true);
+        assert!(d.exit);
+        assert_eq!(d.target(Some(1.0)), -1.0);
+        assert_eq!(
+            decide(ENTER_LONG, Some(1.0), true, true).target(Some(1.0)),
+            1.0
+        );
+        assert_eq!(
+            decide(EXIT_SHORT, Some(1.0), true, true).target(Some(1.0)),
+            1.0
+        );
+        assert_eq!(
+            decide(EXIT_LONG, Some(1.0), false, true).target(Some(1.0)),
+            0.0
+        );
+    }
+
+    #[test]
+    fn stops_fill_at_the_open_beyond_the_level_else_at_the_level_stop_first() {
+        let bar = |o: f64, h: f64, l: f64| Bar {
+            open_time: 0,
+            open: o,
+            high: h,
+            low: l,
+            close: o,
+            volume: 1.0,
+        };
+        assert_eq!(
+            exit_in_bar(1.0, 95.0, 110.0, &bar(94.0, 96.0, 90.0)),
+            Some((94.0, ExitKind::Stop))
+        );
+        assert_eq!(
+            exit_in_bar(1.0, 95.0, 110.0, &bar(100.0, 111.0, 94.0)),
+            Some((95.0, ExitKind::Stop))
+        );
+        assert_eq!(
+            exit_in_bar(1.0, 95.0, 110.0, &bar(100.0, 111.0, 96.0)),
+            Some((110.0, ExitKind::TakeProfit))
+        );
+        assert_eq!(
+            exit_in_bar(-1.0, 105.0, 90.0, &bar(100.0, 106.0, 95.0)),
+            Some((105.0, ExitKind::Stop))
+        );
+        assert_eq!(
+            exit_in_bar(1.0, f64::NAN, f64::NAN, &bar(100.0, 200.0, 1.0)),
+            None
+        );
+        let (s, t) = exit_levels(
+            &StrategySpec::parse("sma_cross", "stop_loss=2%,take_profit=3%").unwrap(),
+            -1.0,
+            100.0,
+            f64::NAN,
+        );
+        assert_eq!((s, t), (102.0, 97.0));
     }
 }

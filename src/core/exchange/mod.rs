@@ -293,3 +293,4 @@ impl OrderReport {
     }
 }
 pub mod paper;
+pub mod venue;

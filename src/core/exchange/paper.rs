@@ -413,6 +413,393 @@ pub async fn fills_until(
         .collect()
 }
 
+/// The paper exchange as a venue: prices are the stored closes at the job's clock, the
+/// account's state and orders live in the store.
+pub struct PaperVenue<'a> {
+    store: &'a crate::core::store::Store,
+    acct: Account,
+    now_ms: i64,
+}
+
+fn venue_err(e: anyhow::Error) -> crate::core::exchange::binance::ExchangeError {
+    crate::core::exchange::binance::ExchangeError::Venue(format!("{e:#}"))
+}
+
+impl<'a> PaperVenue<'a> {
+    pub fn new(store: &'a crate::core::store::Store, acct: Account, now_ms: i64) -> Self {
+        PaperVenue {
+            store,
+            acct,
+            now_ms,
+        }
+    }
+
+    /// The booked fill of the order with this client id, as the exchange would report it.
+    async fn booked(&self, symbol: &Symbol, cid: &str) -> Result<Option<OrderReportParts>> {
+        let rows = self
+            .store
+            .query(
+                "SELECT id, side, quantity, price, fee, fee_asset, realized_pnl, time_ms FROM fills \
+                 WHERE account_id = ? AND symbol = ? AND client_order_id = ? ORDER BY id",
+                vals![self.acct.id, symbol, cid],
+            )
+            .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let side = if first.text(1)? == "BUY" {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let mut trades = Vec::new();
+        for r in &rows {
+            trades.push(crate::core::exchange::Trade {
+                symbol: symbol.clone(),
+                trade_id: r.int(0)?,
+                order_id: first.int(0)?,
+                price: r.dec(3)?,
+                qty: r.dec(2)?,
+                commission: r.dec(4)?,
+                commission_asset: r.opt_text(5)?.unwrap_or_else(|| self.acct.quote.clone()),
+                realized_pnl: Some(r.dec(6)?),
+                time: Some(r.int(7)?),
+            });
+        }
+        Ok(Some(OrderReportParts {
+            side,
+            order_id: first.int(0)?,
+            trades,
+        }))
+    }
+
+    fn report(
+        &self,
+        symbol: &Symbol,
+        cid: &str,
+        p: &OrderReportParts,
+    ) -> crate::core::exchange::OrderReport {
+        let qty: Decimal = p.trades.iter().map(|t| t.qty).sum();
+        let quote: Decimal = p.trades.iter().map(|t| t.qty * t.price).sum();
+        let time = p.trades.first().and_then(|t| t.time);
+        crate::core::exchange::OrderReport {
+            symbol: symbol.clone(),
+            order_id: p.order_id,
+            client_order_id: cid.to_string(),
+            status: crate::core::exchange::OrderStatus::Filled,
+            side: p.side,
+            order_type: "MARKET".into(),
+            orig_qty: qty,
+            executed_qty: qty,
+            cumulative_quote_qty: quote,
+            avg_price: (!qty.is_zero()).then(|| quote / qty),
+            reduce_only: false,
+            time,
+            created_time: time,
+            fills: p
+                .trades
+                .iter()
+                .map(|t| crate::core::exchange::Fill {
+                    price: t.price,
+                    qty: t.qty,
+                    commission: t.commission,
+                    commission_asset: t.commission_asset.clone(),
+                    trade_id: Some(t.trade_id),
+                })
+                .collect(),
+        }
+    }
+}
+
+struct OrderReportParts {
+    side: Side,
+    order_id: i64,
+    trades: Vec<crate::core::exchange::Trade>,
+}
+
+mod venue_impl {
+    use super::*;
+    use crate::core::candle_check::SourcedCandle;
+    use crate::core::exchange::venue::{
+        AccountState, MarketData, Orders, Profile, RemoteClock, Venue, VenueOrder, VenueResult,
+    };
+    use crate::core::exchange::{Balance, ExchangeInfo, FuturesPosition, OrderReport, Trade};
+    use crate::core::market::Timeframe;
+    use crate::core::store::Store;
+    use futures_util::FutureExt;
+    use futures_util::future::LocalBoxFuture;
+    use std::collections::BTreeMap;
+
+    impl MarketData for PaperVenue<'_> {
+        fn rules_key(&self) -> String {
+            "paper".into()
+        }
+
+        fn klines_page_size(&self) -> usize {
+            1000
+        }
+
+        fn klines<'a>(
+            &'a self,
+            symbol: &'a Symbol,
+            tf: Timeframe,
+            start_ms: i64,
+            end_ms: i64,
+            limit: usize,
+        ) -> VenueResult<'a, Vec<SourcedCandle>> {
+            async move {
+                // Only candles closed by the clock: nothing that had not happened yet.
+                let last_closed = crate::core::freshness::last_closed_open(tf, self.now_ms);
+                let rows = crate::core::store::candles::range(
+                    self.store,
+                    symbol,
+                    tf,
+                    Some(start_ms),
+                    Some(end_ms.min(last_closed)),
+                )
+                .await
+                .map_err(venue_err)?;
+                Ok(rows
+                    .into_iter()
+                    .take(limit)
+                    .map(|candle| SourcedCandle {
+                        close_time: Some(candle.open_time + tf.millis() - 1),
+                        candle,
+                    })
+                    .collect())
+            }
+            .boxed_local()
+        }
+
+        fn ticker_prices<'a>(
+            &'a self,
+            symbols: &'a [Symbol],
+        ) -> VenueResult<'a, BTreeMap<Symbol, Decimal>> {
+            async move {
+                let mut out = BTreeMap::new();
+                for s in symbols {
+                    if let Some((p, _)) = positions::latest_stored_price(self.store, s, self.now_ms)
+                        .await
+                        .map_err(venue_err)?
+                    {
+                        out.insert(s.clone(), p);
+                    }
+                }
+                Ok(out)
+            }
+            .boxed_local()
+        }
+
+        fn server_time(&self) -> VenueResult<'_, i64> {
+            let now = self.now_ms;
+            async move { Ok(now) }.boxed_local()
+        }
+
+        fn exchange_rules<'a>(&'a self, symbols: &'a [Symbol]) -> VenueResult<'a, ExchangeInfo> {
+            let info = ExchangeInfo {
+                server_time: self.now_ms,
+                weight_limit_per_minute: None,
+                symbols: symbols
+                    .iter()
+                    .map(|s| crate::core::rules_cache::paper_rules(s, &self.acct.quote))
+                    .collect(),
+            };
+            async move { Ok(info) }.boxed_local()
+        }
+    }
+
+    impl AccountState for PaperVenue<'_> {
+        fn balances(&self) -> VenueResult<'_, Vec<Balance>> {
+            async move {
+                let v = valuation::load(self.store, &self.acct, self.now_ms)
+                    .await
+                    .map_err(venue_err)?;
+                Ok(vec![Balance {
+                    asset: self.acct.quote.clone(),
+                    free: v.cash_free,
+                    locked: v.balance - v.cash_free,
+                }])
+            }
+            .boxed_local()
+        }
+
+        fn positions<'a>(
+            &'a self,
+            symbol: Option<&'a Symbol>,
+        ) -> VenueResult<'a, Vec<FuturesPosition>> {
+            async move {
+                let open = positions::open_positions(self.store, self.acct.id)
+                    .await
+                    .map_err(venue_err)?;
+                let mut out = Vec::new();
+                for p in open
+                    .into_iter()
+                    .filter(|p| symbol.is_none_or(|s| *s == p.symbol))
+                {
+                    let mark = positions::latest_stored_price(self.store, &p.symbol, self.now_ms)
+                        .await
+                        .map_err(venue_err)?
+                        .map_or(p.entry_price, |(m, _)| m);
+                    out.push(FuturesPosition {
+                        unrealized_pnl: positions::unrealized(
+                            p.side,
+                            p.quantity,
+                            p.entry_price,
+                            mark,
+                        ),
+                        symbol: p.symbol,
+                        side: p.side,
+                        quantity: p.quantity,
+                        entry_price: p.entry_price,
+                        mark_price: mark,
+                        leverage: 1,
+                        liquidation_price: None,
+                        margin_type: None,
+                        update_time: self.now_ms,
+                    });
+                }
+                Ok(out)
+            }
+            .boxed_local()
+        }
+    }
+
+    impl Orders for PaperVenue<'_> {
+        fn place_market<'a>(&'a self, o: &'a VenueOrder) -> VenueResult<'a, OrderReport> {
+            async move {
+                let mark = o.mark.ok_or_else(|| {
+                    venue_err(anyhow::anyhow!("no price for a paper fill of {}", o.symbol))
+                })?;
+                let tx = self.store.begin().await.map_err(venue_err)?;
+                let order = PaperOrder {
+                    symbol: o.symbol.clone(),
+                    side: o.side,
+                    quantity: Some(o.quantity),
+                    quote_amount: None,
+                    client_order_id: Some(o.client_order_id.clone()),
+                };
+                place_market_order(&tx, &self.acct, &order, mark, self.now_ms)
+                    .await
+                    .map_err(venue_err)?;
+                tx.commit().await.map_err(venue_err)?;
+                let parts = self
+                    .booked(&o.symbol, &o.client_order_id)
+                    .await
+                    .map_err(venue_err)?
+                    .ok_or_else(|| venue_err(anyhow::anyhow!("the paper fill was not booked")))?;
+                Ok(self.report(&o.symbol, &o.client_order_id, &parts))
+            }
+            .boxed_local()
+        }
+
+        fn order_by_client_id<'a>(
+            &'a self,
+            symbol: &'a Symbol,
+            client_order_id: &'a str,
+        ) -> VenueResult<'a, Option<OrderReport>> {
+            async move {
+                let parts = self
+                    .booked(symbol, client_order_id)
+                    .await
+                    .map_err(venue_err)?;
+                Ok(parts.map(|p| self.report(symbol, client_order_id, &p)))
+            }
+            .boxed_local()
+        }
+
+        fn cancel_by_client_id<'a>(
+            &'a self,
+            symbol: &'a Symbol,
+            client_order_id: &'a str,
+        ) -> VenueResult<'a, OrderReport> {
+            async move {
+                // Paper market orders fill when placed: nothing is ever open to cancel.
+                match self
+                    .booked(symbol, client_order_id)
+                    .await
+                    .map_err(venue_err)?
+                {
+                    Some(p) => Ok(self.report(symbol, client_order_id, &p)),
+                    None => Err(venue_err(anyhow::anyhow!(
+                        "no paper order {client_order_id} on {symbol}: unknown order"
+                    ))),
+                }
+            }
+            .boxed_local()
+        }
+
+        fn order_trades<'a>(
+            &'a self,
+            symbol: &'a Symbol,
+            order_id: i64,
+        ) -> VenueResult<'a, Vec<Trade>> {
+            async move {
+                let cid = self
+                    .store
+                    .query_opt(
+                        "SELECT client_order_id FROM fills WHERE id = ? AND account_id = ?",
+                        vals![order_id, self.acct.id],
+                    )
+                    .await
+                    .map_err(venue_err)?
+                    .map(|r| r.opt_text(0))
+                    .transpose()
+                    .map_err(venue_err)?
+                    .flatten();
+                let Some(cid) = cid else {
+                    return Ok(Vec::new());
+                };
+                Ok(self
+                    .booked(symbol, &cid)
+                    .await
+                    .map_err(venue_err)?
+                    .map(|p| p.trades)
+                    .unwrap_or_default())
+            }
+            .boxed_local()
+        }
+
+        fn remote(&self) -> Option<&dyn RemoteClock> {
+            None
+        }
+    }
+
+    impl Venue for PaperVenue<'_> {
+        fn profile(&self) -> Profile {
+            crate::core::exchange::venue::profile(self.acct.kind)
+        }
+
+        fn value_now<'a>(
+            &'a self,
+            store: &'a Store,
+            acct: &'a Account,
+            _extra: &'a [Symbol],
+            as_of: i64,
+        ) -> LocalBoxFuture<'a, anyhow::Result<(valuation::Valuation, BTreeMap<Symbol, Decimal>)>>
+        {
+            async move { Ok((valuation::load(store, acct, as_of).await?, BTreeMap::new())) }
+                .boxed_local()
+        }
+
+        fn marks<'a>(
+            &'a self,
+            symbols: &'a [Symbol],
+            now: i64,
+        ) -> LocalBoxFuture<'a, anyhow::Result<BTreeMap<Symbol, (Decimal, i64)>>> {
+            async move {
+                let mut out = BTreeMap::new();
+                for s in symbols {
+                    if let Some(p) = positions::latest_stored_price(self.store, s, now).await? {
+                        out.insert(s.clone(), p);
+                    }
+                }
+                Ok(out)
+            }
+            .boxed_local()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -324,8 +324,10 @@ fn frac(value: Decimal, total: Decimal) -> Decimal {
     }
 }
 
-/// Cap bookkeeping shared by sells and buys.
-struct Caps {
+/// Cap bookkeeping (`trading.max_order_notional`, `max_run_notional`) shared by sells and
+/// buys; run-strategies admits its orders through the same rule.
+#[derive(Debug, Clone)]
+pub struct Caps {
     per_order: Decimal,
     per_run: Decimal,
     used: Decimal,
@@ -333,7 +335,19 @@ struct Caps {
 }
 
 impl Caps {
-    fn admit(
+    /// Caps for one run: `per_order` and `per_run` notional, in the quote asset.
+    pub fn new(per_order: Decimal, per_run: Decimal) -> Caps {
+        Caps {
+            per_order,
+            per_run,
+            used: Decimal::ZERO,
+            stopped: false,
+        }
+    }
+
+    /// Admit an order of `notional` (quote asset), or say why it is refused: above the
+    /// per-order cap (refused, not shrunk), or past the run's cap (and every later one).
+    pub fn admit(
         &mut self,
         symbol: &Symbol,
         side: Side,
@@ -523,12 +537,7 @@ pub fn plan_rebalance(input: &RebalanceInput) -> Result<RebalancePlan, PlanError
             .then_with(|| lines[a.1].h.symbol.cmp(&lines[b.1].h.symbol))
     });
 
-    let mut caps = Caps {
-        per_order: input.max_order_notional,
-        per_run: input.max_run_notional,
-        used: Decimal::ZERO,
-        stopped: false,
-    };
+    let mut caps = Caps::new(input.max_order_notional, input.max_run_notional);
     let mut cash = input.quote_free;
     // (line index, side, quantity, price, notional, cash_limited)
     let mut planned: Vec<(usize, Side, Decimal, Decimal, Decimal, bool)> = Vec::new();

@@ -25,7 +25,8 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-const CSS: &str = r#"
+/// The page style (light and dark), shared with the status page (`fks dashboard`).
+pub(crate) const CSS: &str = r#"
 :root{color-scheme:light dark;--bg:#ffffff;--fg:#1f2328;--muted:#656d76;--card:#f6f8fa;--border:#d0d7de;--grid:#e4e8ec;--accent:#0969da;--pos:#1a7f37;--neg:#cf222e;--warn-bg:#fff8c5;--warn-border:#d4a72c}
 @media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#8d96a0;--card:#161b22;--border:#30363d;--grid:#262c36;--accent:#4493f8;--pos:#3fb950;--neg:#f85149;--warn-bg:#2e2a1a;--warn-border:#9e6a03}}
 *{box-sizing:border-box}
@@ -87,7 +88,7 @@ fn signed_td(out: &mut String, d: Option<Decimal>, dp: u32) {
     }
 }
 
-fn kpi(out: &mut String, label: &str, value: &str, class: &str, detail: &str) {
+pub(crate) fn kpi(out: &mut String, label: &str, value: &str, class: &str, detail: &str) {
     let _ = write!(
         out,
         r#"<div class="kpi"><div class="label">{}</div><div class="value {class}">{}</div><div class="detail">{}</div></div>"#,
@@ -107,7 +108,7 @@ fn side_badge(side: &str) -> String {
     format!(r#"<span class="badge {class}">{}</span>"#, escape(side))
 }
 
-fn thead(out: &mut String, cols: &[(&str, bool)]) {
+pub(crate) fn thead(out: &mut String, cols: &[(&str, bool)]) {
     out.push_str("<thead><tr>");
     for (c, num) in cols {
         let _ = write!(

@@ -39,6 +39,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(13, "0013_order_position"),
     migration!(14, "0014_runs_hosts_shards"),
     migration!(15, "0015_signal_evaluations"),
+    migration!(16, "0016_strategy_execution"),
 ];
 
 /// The schema version this binary writes.

@@ -98,6 +98,27 @@ impl BinanceClient {
             .collect())
     }
 
+    /// Cancel an open order by client id (`DELETE /api/v3/order` or `/fapi/v1/order`): the
+    /// exchange's report of the order after the cancel.
+    pub async fn cancel_order_by_client_id(
+        &self,
+        symbol: &Symbol,
+        client_order_id: &str,
+    ) -> Result<OrderReport, ExchangeError> {
+        match self.market() {
+            Market::Spot => {
+                let req = requests::spot_cancel_by_client_id(symbol, client_order_id);
+                let w: SpotOrderW = self.call(&req).await?;
+                w.into_core().map_err(|d| decode(&req, d))
+            }
+            Market::UsdM => {
+                let req = requests::futures_cancel_by_client_id(symbol, client_order_id);
+                let w: FuturesOrderW = self.call(&req).await?;
+                w.into_core().map_err(|d| decode(&req, d))
+            }
+        }
+    }
+
     /// `GET /fapi/v1/order?symbol=&origClientOrderId=`; `Ok(None)` for -2013.
     pub async fn futures_order_by_client_id(
         &self,

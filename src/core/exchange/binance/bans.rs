@@ -68,6 +68,18 @@ impl BanBook {
             .cloned()
     }
 
+    /// Every back-off in force at `now_ms`, by host (`*`: every host), sorted by host.
+    pub fn all_in_force(&self, now_ms: i64) -> Vec<(String, Backoff)> {
+        let mut v: Vec<(String, Backoff)> = self
+            .lock()
+            .iter()
+            .filter(|(_, e)| e.backoff.until_ms > now_ms)
+            .map(|(h, e)| (h.clone(), e.backoff.clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
     /// Record a back-off learned now (to be stored). A later end wins over an earlier one.
     pub fn record(&self, host: &str, b: Backoff) {
         self.merge(host, b, true);

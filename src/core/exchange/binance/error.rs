@@ -135,6 +135,11 @@ pub enum ExchangeError {
         endpoint: &'static str,
         detail: String,
     },
+
+    /// A venue that is not a remote exchange (the paper exchange in the store) refused or
+    /// failed; the sentence says why.
+    #[error("{0}")]
+    Venue(String),
 }
 
 impl ExchangeError {

@@ -17,6 +17,7 @@ mod error;
 mod market_data;
 mod requests;
 pub mod sign;
+pub mod venue;
 mod weight;
 mod wire;
 

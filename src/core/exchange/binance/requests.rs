@@ -208,6 +208,27 @@ pub(crate) fn futures_order_by_client_id(symbol: &Symbol, client_order_id: &str)
         .signed()
 }
 
+/// `DELETE /api/v3/order?symbol=&origClientOrderId=`: cancel an open spot order (weight 1).
+/// Idempotent: cancelling twice gives "unknown order" the second time, never two effects.
+pub(crate) fn spot_cancel_by_client_id(symbol: &Symbol, client_order_id: &str) -> Request {
+    let mut r = Request::get("/api/v3/order", 1)
+        .param("symbol", symbol)
+        .param("origClientOrderId", client_order_id)
+        .signed();
+    r.method = Method::DELETE;
+    r
+}
+
+/// `DELETE /fapi/v1/order?symbol=&origClientOrderId=`: cancel an open futures order.
+pub(crate) fn futures_cancel_by_client_id(symbol: &Symbol, client_order_id: &str) -> Request {
+    let mut r = Request::get("/fapi/v1/order", 1)
+        .param("symbol", symbol)
+        .param("origClientOrderId", client_order_id)
+        .signed();
+    r.method = Method::DELETE;
+    r
+}
+
 /// `GET /api/v3/myTrades?symbol=&orderId=`: the trades of one order (weight 5 with `orderId`).
 pub(crate) fn spot_order_trades(symbol: &Symbol, order_id: i64) -> Request {
     Request::get("/api/v3/myTrades", 5)
