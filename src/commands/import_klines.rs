@@ -104,7 +104,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         }
         results.insert(key, v);
     }
-    let gaps = candles::gaps(store, &args.symbol, args.timeframe).await?;
+    let gaps = candles::facts(store, &args.symbol, args.timeframe, ctx.now_ms())
+        .await?
+        .map(|f| f.gaps)
+        .unwrap_or_default();
     let mut body = json!({
         "symbol": args.symbol, "timeframe": args.timeframe,
         "inserted": total.inserted, "updated": total.updated, "unchanged": total.unchanged,

@@ -1,7 +1,6 @@
 //! `fks list-data`: per symbol and timeframe, candle count, first and last open time, gaps.
 
 use super::Ctx;
-use crate::core::market::Timeframe;
 use crate::core::store::candles;
 use crate::core::time::fmt_ms;
 use crate::output::{Outcome, Status, new_table};
@@ -23,10 +22,8 @@ pub async fn run(ctx: &Ctx, _args: Args) -> Result<Outcome> {
         "gaps",
         "missing",
     ]);
-    for s in candles::summaries(store).await? {
-        let tf: Timeframe = s.timeframe.parse()?;
-        let sym = s.symbol.parse()?;
-        let gaps = candles::gaps(store, &sym, tf).await?;
+    for s in candles::series_facts(store, ctx.now_ms()).await? {
+        let gaps = s.gaps;
         let missing: u64 = gaps.iter().map(|g| g.missing).sum();
         t.add_row(vec![
             s.symbol.clone(),

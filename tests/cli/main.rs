@@ -22,5 +22,6 @@ mod notify;
 mod readonly;
 mod reports;
 mod secrets;
+mod store_facts;
 mod sync;
 mod urgent;
