@@ -727,8 +727,12 @@ async fn facts_of(store: &Store, symbol: &str, tf_s: &str, now_ms: i64) -> Resul
         last_open_time: last,
         gaps,
     };
-    store
+    // A cache: a store that cannot be written (a read-only file) still answers.
+    if let Err(e) = store
         .kv_set(&key, &serde_json::to_string(&f)?, now_ms)
-        .await?;
+        .await
+    {
+        tracing::debug!("series facts of {symbol} {tf_s} not cached: {e:#}");
+    }
     Ok(f)
 }
