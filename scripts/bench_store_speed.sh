@@ -4,15 +4,16 @@
 # to_sql) in the same run. Usage:
 #   scripts/bench_store_speed.sh BASE_FKS NEW_FKS DATA_DIR [REPEATS]
 # DATA_DIR holds BTCUSDT-1m-1M.csv (1,000,000 one-minute candles, Binance's 12 columns) and
-# S0..S9-1m-100k.csv (10 × 100,000), written by the generator at the top of this script's
-# caller in benches/README.md. Prints one line per measurement: what, binary, seconds.
-# Needs GNU date and, for the Postgres lines, FKS_TEST_DATABASE_URL and psql; the peers need
+# S0..S9-1m-100k.csv (10 × 100,000): `cd DATA_DIR && python3 scripts/bench_store_data.py`.
+# Optional TEN: a SQLite store with 10 series of 1M candles (for list-data).
+# Prints one line per measurement: what | binary | wall and CPU seconds.
+# Needs GNU time (/usr/bin/time) and, for the Postgres lines, FKS_TEST_DATABASE_URL and psql; the peers need
 # PY (a python with vectorbt 1.2.0, TA-Lib 0.8.2, pandas, sqlalchemy).
 set -euo pipefail
 base=$1 new=$2 data=$3 reps=${4:-3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-t() { local s e; s=$(date +%s.%N); "$@" > /dev/null; e=$(date +%s.%N); echo "$e - $s" | bc; }
+t() { /usr/bin/time -f "%e s wall, %U+%S s CPU" "$@" 2>&1 > /dev/null | tail -1; }
 row() { echo "$1 | $2 | $3"; }
 export FKS_SYMBOLS=BTCUSDT
 for r in $(seq "$reps"); do
@@ -26,6 +27,14 @@ for r in $(seq "$reps"); do
     row "run-backtest sma_cross 10/30 over 1M 1m" $b "$(t "$fks" run-backtest --kind sma_cross --params fast=10,slow=30 --symbol BTCUSDT --timeframe 1m --format json)"
     row "list-data 1 series of 1M (first)" $b "$(t "$fks" list-data --format json)"
     row "list-data 1 series of 1M (again)" $b "$(t "$fks" list-data --format json)"
+    if [ -n "${TEN:-}" ]; then
+      # TEN: a store with 10 series of 1M candles (copied per binary; list-data may cache).
+      cp "$TEN" "$work/ten-$b.db"
+      export DATABASE_URL="$work/ten-$b.db"
+      row "list-data 10 series of 1M (first)" $b "$(t "$fks" list-data --format json)"
+      row "list-data 10 series of 1M (again)" $b "$(t "$fks" list-data --format json)"
+      rm -f "$work/ten-$b.db"*
+    fi
     # update-indicators 10 x 100k
     db2="$work/$b-ind.db"; rm -f "$db2"*
     export DATABASE_URL="$db2"

@@ -641,11 +641,24 @@ async fn next_series(
                 .await?
         }
         Some((s, t)) => {
+            // Two seeks, each a plain range of the primary key (an OR of both would make
+            // SQLite read the rest of the table): the next timeframe of this symbol, else the
+            // first series of the next symbol.
+            if let Some(r) = store
+                .query_opt(
+                    "SELECT timeframe FROM candles WHERE symbol = ? AND timeframe > ? \
+                     ORDER BY timeframe LIMIT 1",
+                    vals![s, t],
+                )
+                .await?
+            {
+                return Ok(Some((s.to_string(), r.text(0)?)));
+            }
             store
                 .query_opt(
-                    "SELECT symbol, timeframe FROM candles WHERE symbol > ? OR (symbol = ? AND timeframe > ?) \
+                    "SELECT symbol, timeframe FROM candles WHERE symbol > ? \
                      ORDER BY symbol, timeframe LIMIT 1",
-                    vals![s, s, t],
+                    vals![s],
                 )
                 .await?
         }
