@@ -1213,6 +1213,19 @@ impl<'a> Loader<'a> {
     }
 }
 
+/// Cached series facts (`list-data`) are stale once candles were archived or restored.
+async fn drop_series_facts(tx: &Tx<'_>) -> Result<()> {
+    tx.exec(
+        "DELETE FROM kv WHERE key LIKE ?",
+        vals![format!(
+            "{}%",
+            crate::core::store::candles::FACTS_KEY_PREFIX
+        )],
+    )
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1329,17 +1342,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Cached series facts (`list-data`) are stale once candles were archived or restored.
-async fn drop_series_facts(tx: &Tx<'_>) -> Result<()> {
-    tx.exec(
-        "DELETE FROM kv WHERE key LIKE ?",
-        vals![format!(
-            "{}%",
-            crate::core::store::candles::FACTS_KEY_PREFIX
-        )],
-    )
-    .await?;
-    Ok(())
 }
