@@ -1,7 +1,6 @@
 //! `fks candles`: export stored candles as CSV or JSON; `fks import-klines` reads both back.
 
 use super::Ctx;
-use crate::core::klines_file;
 use crate::core::market::Symbol;
 use crate::core::store::candles;
 use crate::core::time::time_arg;
@@ -38,11 +37,12 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         .timeframe
         .timeframe
         .unwrap_or(ctx.settings.file.market.timeframe);
-    let rows = candles::range(ctx.store().await?, &args.symbol, tf, args.from, args.to).await?;
-    let mut out = Vec::with_capacity(rows.len() * 80);
-    match args.export {
-        ExportFormat::Csv => klines_file::write_csv(&rows, &mut out)?,
-        ExportFormat::Json => klines_file::write_json(&rows, &mut out)?,
-    }
+    let how = match args.export {
+        ExportFormat::Csv => candles::ExportAs::Csv,
+        ExportFormat::Json => candles::ExportAs::Json,
+    };
+    let mut out = Vec::new();
+    let store = ctx.store().await?;
+    candles::export(store, &args.symbol, tf, args.from, args.to, how, &mut out).await?;
     Ok(Outcome::raw(out))
 }

@@ -170,7 +170,10 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<Outcome> {
         }
         results.insert(key, v);
     }
-    let gaps = candles::gaps(store, &args.symbol, args.timeframe).await?;
+    let gaps = candles::facts(store, &args.symbol, args.timeframe, ctx.now_ms())
+        .await?
+        .map(|f| f.gaps)
+        .unwrap_or_default();
     // "N of M failed", as every job with per-entry work says it.
     let error = first_error.map(|e| {
         let failed = results

@@ -1,7 +1,7 @@
 //! `fks list-data`: per symbol and timeframe, candle count, first and last open time, gaps.
 
 use super::Ctx;
-use crate::core::market::{Gap, Timeframe};
+use crate::core::market::Gap;
 use crate::core::store::candles;
 use crate::core::time::fmt_ms;
 use crate::output::{Outcome, Report, Section, Status, new_table};
@@ -64,10 +64,8 @@ impl Report for DataList {
 pub async fn run(ctx: &Ctx, _args: Args) -> Result<Outcome> {
     let store = ctx.store().await?;
     let mut series = Vec::new();
-    for s in candles::summaries(store).await? {
-        let tf: Timeframe = s.timeframe.parse()?;
-        let sym = s.symbol.parse()?;
-        let gaps = candles::gaps(store, &sym, tf).await?;
+    for s in candles::series_facts(store, ctx.now_ms()).await? {
+        let gaps = s.gaps;
         let missing_candles: u64 = gaps.iter().map(|g| g.missing).sum();
         series.push(Series {
             symbol: s.symbol,

@@ -591,6 +591,7 @@ async fn write_verify_delete(
     }
     if t.name == "candles" {
         tx.exec("UPDATE sync_status SET gaps = NULL", &[]).await?;
+        drop_series_facts(&tx).await?;
     }
     tx.commit().await?;
     Ok(ArchivedFile {
@@ -1192,6 +1193,7 @@ impl<'a> Loader<'a> {
                 self.tx
                     .exec("UPDATE sync_status SET gaps = NULL", &[])
                     .await?;
+                drop_series_facts(&self.tx).await?;
             }
             if self.tx.kind() == StoreKind::Postgres && t.columns.iter().any(|c| c.0 == "id") {
                 // Explicit ids do not move the sequence: move it past them.
@@ -1209,6 +1211,19 @@ impl<'a> Loader<'a> {
         self.tx.commit().await?;
         Ok(self.inserted)
     }
+}
+
+/// Cached series facts (`list-data`) are stale once candles were archived or restored.
+async fn drop_series_facts(tx: &Tx<'_>) -> Result<()> {
+    tx.exec(
+        "DELETE FROM kv WHERE key LIKE ?",
+        vals![format!(
+            "{}%",
+            crate::core::store::candles::FACTS_KEY_PREFIX
+        )],
+    )
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

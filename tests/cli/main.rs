@@ -32,6 +32,7 @@ mod readonly;
 mod reports;
 mod secrets;
 mod snapshots;
+mod store_facts;
 mod strategies;
 mod sync;
 mod timescale;

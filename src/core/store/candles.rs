@@ -29,6 +29,25 @@ const UPSERT_SQL: &str = "INSERT INTO candles (symbol, timeframe, open_time, ope
      ON CONFLICT (symbol, timeframe, open_time) DO UPDATE SET open = excluded.open, high = excluded.high, \
      low = excluded.low, close = excluded.close, volume = excluded.volume";
 
+/// Rows per SQLite upsert statement (8 parameters each).
+const SQLITE_ROWS: usize = 128;
+
+/// [`UPSERT_SQL`] for `n` rows; a plain insert when nothing is stored in the batch's range
+/// (checked in the same transaction).
+fn multi_row_upsert(n: usize, all_new: bool) -> String {
+    let head = "INSERT INTO candles (symbol, timeframe, open_time, open, high, low, close, volume) VALUES ";
+    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; n].join(", ");
+    if all_new {
+        format!("{head}{rows}")
+    } else {
+        let tail = UPSERT_SQL
+            .split_once(") ON CONFLICT")
+            .map(|(_, t)| t)
+            .unwrap_or_default();
+        format!("{head}{rows} ON CONFLICT{tail}")
+    }
+}
+
 fn same(stored: &[String; 5], c: &Candle) -> bool {
     let new = [&c.open, &c.high, &c.low, &c.close, &c.volume];
     stored
@@ -123,6 +142,11 @@ pub async fn upsert(
             vals![symbol, tf],
         )
         .await?;
+        tx.exec(
+            "DELETE FROM kv WHERE key = ?",
+            vals![facts_key(symbol.as_str(), tf.as_str())],
+        )
+        .await?;
     }
     Ok(counts)
 }
@@ -134,30 +158,43 @@ async fn write_rows(
     rows: &[&Candle],
     all_new: bool,
 ) -> Result<()> {
-    #[cfg(not(feature = "postgres"))]
-    let _ = all_new;
     if rows.is_empty() {
         return Ok(());
     }
     match &tx.store().backend {
         Backend::Sqlite(conn) => {
             let conn = super::lock(conn)?;
-            let mut st = conn
-                .prepare_cached(UPSERT_SQL)
-                .map_err(super::sqlite::describe)?;
+            // Many rows per statement, bound in place, each decimal printed into one reused
+            // buffer (SQLite copies bound text): measured in benches/README.md (issue 18).
+            let full = multi_row_upsert(SQLITE_ROWS, all_new);
+            let mut text = String::with_capacity(32);
             let (s, t) = (symbol.as_str(), tf.as_str());
-            for c in rows {
-                st.execute(rusqlite::params![
-                    s,
-                    t,
-                    c.open_time,
-                    c.open.to_string(),
-                    c.high.to_string(),
-                    c.low.to_string(),
-                    c.close.to_string(),
-                    c.volume.to_string()
-                ])
+            for chunk in rows.chunks(SQLITE_ROWS) {
+                let mut st = if chunk.len() == SQLITE_ROWS {
+                    conn.prepare_cached(&full)
+                } else {
+                    conn.prepare_cached(&multi_row_upsert(chunk.len(), all_new))
+                }
                 .map_err(super::sqlite::describe)?;
+                let mut i = 1;
+                for c in chunk {
+                    st.raw_bind_parameter(i, s)
+                        .map_err(super::sqlite::describe)?;
+                    st.raw_bind_parameter(i + 1, t)
+                        .map_err(super::sqlite::describe)?;
+                    st.raw_bind_parameter(i + 2, c.open_time)
+                        .map_err(super::sqlite::describe)?;
+                    i += 3;
+                    for d in [&c.open, &c.high, &c.low, &c.close, &c.volume] {
+                        use std::fmt::Write;
+                        text.clear();
+                        let _ = write!(text, "{d}");
+                        st.raw_bind_parameter(i, text.as_str())
+                            .map_err(super::sqlite::describe)?;
+                        i += 1;
+                    }
+                }
+                st.raw_execute().map_err(super::sqlite::describe)?;
             }
             Ok(())
         }
@@ -437,4 +474,278 @@ pub async fn summaries(store: &Store) -> Result<Vec<SeriesSummary>> {
             })
         })
         .collect()
+}
+
+/// How [`export`] writes candles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportAs {
+    /// Header `open_time,open,high,low,close,volume`, one candle a line.
+    Csv,
+    /// An array of candle objects, prices as strings (what `serde_json` makes of a [`Candle`]).
+    Json,
+}
+
+/// Write the candles in `[from, to]` (inclusive, ms), oldest first, to `w`, straight from
+/// the stored text: the exact decimals as they were stored (what the exchange sent), no
+/// decimal round trip and no row held in memory. Returns the number of candles written.
+///
+/// The output is byte for byte what [`crate::core::klines_file::write_csv`] and
+/// [`crate::core::klines_file::write_json`] make of [`range`]'s candles.
+#[allow(irrefutable_let_patterns)] // only one backend without the postgres feature
+pub async fn export(
+    store: &Store,
+    symbol: &Symbol,
+    tf: Timeframe,
+    from: Option<i64>,
+    to: Option<i64>,
+    how: ExportAs,
+    w: &mut dyn std::io::Write,
+) -> Result<u64> {
+    const SQL: &str = "SELECT open_time, open, high, low, close, volume FROM candles \
+         WHERE symbol = ? AND timeframe = ? AND open_time >= ? AND open_time <= ? ORDER BY open_time";
+    let (lo, hi) = (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX));
+    let mut out = ExportWriter::new(how, w)?;
+    if let Backend::Sqlite(conn) = &store.backend {
+        let _gate = store.enter().await?;
+        let conn = super::lock(conn)?;
+        let mut st = conn.prepare_cached(SQL).map_err(super::sqlite::describe)?;
+        let mut rows = st
+            .query(rusqlite::params![symbol.as_str(), tf.as_str(), lo, hi])
+            .map_err(super::sqlite::describe)?;
+        while let Some(r) = rows.next().map_err(super::sqlite::describe)? {
+            let t = |i: usize| -> Result<&[u8]> {
+                match r.get_ref(i).map_err(super::sqlite::describe)? {
+                    rusqlite::types::ValueRef::Text(t) => Ok(t),
+                    other => bail!(
+                        "stored candle column {i} is {:?}, not text",
+                        other.data_type()
+                    ),
+                }
+            };
+            let ot: i64 = r.get(0).map_err(super::sqlite::describe)?;
+            out.row(ot, [t(1)?, t(2)?, t(3)?, t(4)?, t(5)?])?;
+        }
+        return out.finish();
+    }
+    for r in store.query(SQL, vals![symbol, tf, lo, hi]).await? {
+        let v = [r.text(1)?, r.text(2)?, r.text(3)?, r.text(4)?, r.text(5)?];
+        out.row(r.int(0)?, v.each_ref().map(|s| s.as_bytes()))?;
+    }
+    out.finish()
+}
+
+struct ExportWriter<'a> {
+    how: ExportAs,
+    w: std::io::BufWriter<&'a mut dyn std::io::Write>,
+    n: u64,
+}
+
+impl<'a> ExportWriter<'a> {
+    fn new(how: ExportAs, w: &'a mut dyn std::io::Write) -> Result<Self> {
+        use std::io::Write;
+        let mut w = std::io::BufWriter::with_capacity(256 * 1024, w);
+        match how {
+            ExportAs::Csv => w.write_all(b"open_time,open,high,low,close,volume\n")?,
+            ExportAs::Json => w.write_all(b"[")?,
+        }
+        Ok(Self { how, w, n: 0 })
+    }
+
+    fn row(&mut self, open_time: i64, v: [&[u8]; 5]) -> Result<()> {
+        use std::io::Write;
+        // Stored prices are decimal text (digits, one point, a sign): nothing to escape.
+        // Anything else means the row was not written by fks: refuse rather than emit it.
+        for s in v {
+            if s.is_empty()
+                || !s
+                    .iter()
+                    .all(|b| b.is_ascii_digit() || *b == b'.' || *b == b'-')
+            {
+                bail!(
+                    "stored candle at {open_time} has a price that is not a decimal: {:?}",
+                    String::from_utf8_lossy(s)
+                );
+            }
+        }
+        let w = &mut self.w;
+        match self.how {
+            ExportAs::Csv => {
+                write!(w, "{open_time}")?;
+                for s in v {
+                    w.write_all(b",")?;
+                    w.write_all(s)?;
+                }
+                w.write_all(b"\n")?;
+            }
+            ExportAs::Json => {
+                if self.n > 0 {
+                    w.write_all(b",")?;
+                }
+                write!(w, "{{\"open_time\":{open_time}")?;
+                for (k, s) in ["open", "high", "low", "close", "volume"].iter().zip(v) {
+                    w.write_all(b",\"")?;
+                    w.write_all(k.as_bytes())?;
+                    w.write_all(b"\":\"")?;
+                    w.write_all(s)?;
+                    w.write_all(b"\"")?;
+                }
+                w.write_all(b"}")?;
+            }
+        }
+        self.n += 1;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<u64> {
+        use std::io::Write;
+        if self.how == ExportAs::Json {
+            self.w.write_all(b"]\n")?;
+        }
+        self.w.flush()?;
+        Ok(self.n)
+    }
+}
+
+/// The kv key under which a series' facts are cached.
+fn facts_key(symbol: &str, tf: &str) -> String {
+    format!("candles.facts.{symbol}.{tf}")
+}
+
+/// Every kv key of cached series facts starts with this (dropped by archive and restore).
+pub const FACTS_KEY_PREFIX: &str = "candles.facts.";
+
+/// Summary and gaps of one stored series, as `list-data` shows them.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct SeriesFacts {
+    pub symbol: String,
+    pub timeframe: String,
+    pub candles: i64,
+    pub first_open_time: i64,
+    pub last_open_time: i64,
+    pub gaps: Vec<Gap>,
+}
+
+/// The first (symbol, timeframe) after `after` in key order: one index seek (a loose index
+/// scan lists the series without reading their candles).
+async fn next_series(
+    store: &Store,
+    after: Option<(&str, &str)>,
+) -> Result<Option<(String, String)>> {
+    let r = match after {
+        None => {
+            store
+                .query_opt(
+                    "SELECT symbol, timeframe FROM candles ORDER BY symbol, timeframe LIMIT 1",
+                    &[],
+                )
+                .await?
+        }
+        Some((s, t)) => {
+            // Two seeks, each a plain range of the primary key (an OR of both would make
+            // SQLite read the rest of the table): the next timeframe of this symbol, else the
+            // first series of the next symbol.
+            if let Some(r) = store
+                .query_opt(
+                    "SELECT timeframe FROM candles WHERE symbol = ? AND timeframe > ? \
+                     ORDER BY timeframe LIMIT 1",
+                    vals![s, t],
+                )
+                .await?
+            {
+                return Ok(Some((s.to_string(), r.text(0)?)));
+            }
+            store
+                .query_opt(
+                    "SELECT symbol, timeframe FROM candles WHERE symbol > ? \
+                     ORDER BY symbol, timeframe LIMIT 1",
+                    vals![s],
+                )
+                .await?
+        }
+    };
+    r.map(|r| Ok((r.text(0)?, r.text(1)?))).transpose()
+}
+
+/// Facts of every stored series, ordered by symbol and timeframe.
+///
+/// Counting and scanning for gaps reads every candle (0.06 s per million on SQLite), so the
+/// facts are cached in `kv` when computed and dropped by every write of candles to the
+/// series (upsert, archive, restore). A cached entry is used only while the series' first
+/// and last open time (two index seeks) are still the ones it was computed for.
+pub async fn series_facts(store: &Store, now_ms: i64) -> Result<Vec<SeriesFacts>> {
+    let mut out = Vec::new();
+    let mut cur = next_series(store, None).await?;
+    while let Some((s, t)) = cur {
+        out.push(facts_of(store, &s, &t, now_ms).await?);
+        cur = next_series(store, Some((&s, &t))).await?;
+    }
+    Ok(out)
+}
+
+/// Facts of one series (cached as [`series_facts`] says); `None` when it has no candles.
+pub async fn facts(
+    store: &Store,
+    symbol: &Symbol,
+    tf: Timeframe,
+    now_ms: i64,
+) -> Result<Option<SeriesFacts>> {
+    let f = facts_of(store, symbol.as_str(), tf.as_str(), now_ms).await?;
+    Ok(Some(f).filter(|f| f.candles > 0))
+}
+
+async fn facts_of(store: &Store, symbol: &str, tf_s: &str, now_ms: i64) -> Result<SeriesFacts> {
+    let r = store
+        .query_one(
+            "SELECT (SELECT MIN(open_time) FROM candles WHERE symbol = ? AND timeframe = ?), \
+             (SELECT MAX(open_time) FROM candles WHERE symbol = ? AND timeframe = ?)",
+            vals![symbol, tf_s, symbol, tf_s],
+        )
+        .await?;
+    let (first, last) = match (r.opt_int(0)?, r.opt_int(1)?) {
+        (Some(a), Some(b)) => (a, b),
+        _ => {
+            return Ok(SeriesFacts {
+                symbol: symbol.into(),
+                timeframe: tf_s.into(),
+                candles: 0,
+                first_open_time: 0,
+                last_open_time: 0,
+                gaps: Vec::new(),
+            });
+        }
+    };
+    let key = facts_key(symbol, tf_s);
+    if let Some(v) = store.kv_get(&key).await?
+        && let Ok(f) = serde_json::from_str::<SeriesFacts>(&v)
+        && f.first_open_time == first
+        && f.last_open_time == last
+    {
+        return Ok(f);
+    }
+    let tf: Timeframe = tf_s.parse()?;
+    let sym: Symbol = symbol.parse()?;
+    let gaps = gaps(store, &sym, tf).await?;
+    let count = store
+        .query_one(
+            "SELECT COUNT(*) FROM candles WHERE symbol = ? AND timeframe = ?",
+            vals![symbol, tf_s],
+        )
+        .await?
+        .int(0)?;
+    let f = SeriesFacts {
+        symbol: symbol.into(),
+        timeframe: tf_s.into(),
+        candles: count,
+        first_open_time: first,
+        last_open_time: last,
+        gaps,
+    };
+    // A cache: a store that cannot be written (a read-only file) still answers.
+    if let Err(e) = store
+        .kv_set(&key, &serde_json::to_string(&f)?, now_ms)
+        .await
+    {
+        tracing::debug!("series facts of {symbol} {tf_s} not cached: {e:#}");
+    }
+    Ok(f)
 }

@@ -16,6 +16,9 @@ pub mod value;
 
 pub mod candles;
 pub mod identity;
+/// COPY rows in Postgres's text format (bulk writes outside this module).
+#[cfg(feature = "postgres")]
+pub(crate) use postgres::copy_in_text;
 pub mod optimizations;
 
 use anyhow::{Context, Result, bail};
